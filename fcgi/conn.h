@@ -1,0 +1,39 @@
+/* One FastCGI request on an accepted connection: libfcgi reads the begin
+ * record and params, we check limits, pick the app, call the gateway, drain
+ * what the app left of the body, and say whether the connection may carry
+ * another request (FCGI_KEEP_CONN). */
+#ifndef FW_CONN_H
+#define FW_CONN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct fw_app;
+struct fw_pythread;
+
+/* Finds the app for a request. script_filename is NULL when absent. Returns
+ * NULL with *status set (404, 500) when there is none. */
+typedef struct fw_app *(*fw_conn_app_fn)(void *ctx, const char *script_filename, int *status);
+
+struct fw_conn_settings {
+    fw_conn_app_fn find_app;
+    void *app_ctx;
+    const char *mount; /* see fw_environ_build */
+    uint64_t max_body_bytes;
+    uint64_t max_params_bytes;
+    bool multithread;
+    bool multiprocess;
+};
+
+struct fw_conn_thread;
+
+/* Per request thread; py is the thread's Python state. */
+struct fw_conn_thread *fw_conn_thread_new(const struct fw_conn_settings *s,
+                                          struct fw_pythread *py);
+void fw_conn_thread_free(struct fw_conn_thread *t);
+
+/* Serves the next request on fd (blocking). Returns true if fd is still open
+ * and idle, ready for another request; false if it was closed. */
+bool fw_conn_serve(struct fw_conn_thread *t, int fd);
+
+#endif

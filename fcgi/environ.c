@@ -1,0 +1,293 @@
+/* CGI params to WSGI environ entries. Every web-server quirk we correct is
+ * here, each with the server it comes from, so no other code special-cases
+ * a server. */
+#include "config.h"
+
+#include "environ.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+static int hexval(int c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    c = tolower(c);
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    return -1;
+}
+
+size_t fw_environ_uri_path(const char *uri, char *out)
+{
+    const char *p = uri;
+    /* Absolute-form request targets ("http://host/x", RFC 9112 3.2.2) can
+     * reach us from servers that pass the request line through unchanged. */
+    const char *scheme_end = strstr(p, "://");
+    if (scheme_end && scheme_end < p + strcspn(p, "/?#")) {
+        p = scheme_end + 3;
+        p += strcspn(p, "/?#");
+    }
+    size_t raw = strcspn(p, "?#");
+    size_t n = 0;
+    for (size_t i = 0; i < raw; i++) {
+        int hi, lo;
+        if (p[i] == '%' && i + 2 < raw && (hi = hexval((unsigned char)p[i + 1])) >= 0 &&
+            (lo = hexval((unsigned char)p[i + 2])) >= 0) {
+            out[n++] = (char)(hi * 16 + lo);
+            i += 2;
+        } else {
+            out[n++] = p[i];
+        }
+    }
+    if (n == 0) {
+        out[0] = '/';
+        out[1] = '\0';
+        return 1;
+    }
+    if (out[0] != '/') { /* "*" of OPTIONS *, or garbage: leave it alone */
+        out[n] = '\0';
+        return n;
+    }
+    /* Normalise in place; the write position never passes the read one. */
+    size_t w = 0, r = 0;
+    while (r < n) {
+        r++; /* the '/' */
+        size_t s = r;
+        while (r < n && out[r] != '/')
+            r++;
+        size_t len = r - s;
+        bool last = r >= n;
+        if (len == 0 || (len == 1 && out[s] == '.')) {
+            if (last)
+                out[w++] = '/';
+            continue;
+        }
+        if (len == 2 && out[s] == '.' && out[s + 1] == '.') {
+            while (w > 0 && out[w - 1] != '/')
+                w--;
+            if (w > 0)
+                w--;
+            if (last)
+                out[w++] = '/';
+            continue;
+        }
+        out[w++] = '/';
+        memmove(out + w, out + s, len);
+        w += len;
+    }
+    if (w == 0)
+        out[w++] = '/';
+    out[w] = '\0';
+    return w;
+}
+
+size_t fw_environ_mount_canon(const char *mount, char *out)
+{
+    size_t n = 0;
+    if (mount[0] != '/')
+        out[n++] = '/';
+    size_t len = strlen(mount);
+    while (len > 0 && mount[len - 1] == '/')
+        len--;
+    memcpy(out + n, mount, len);
+    n += len;
+    if (n == 1 && out[0] == '/')
+        n = 0;
+    out[n] = '\0';
+    return n;
+}
+
+static bool name_is(const char *name, size_t len, const char *what)
+{
+    return strlen(what) == len && memcmp(name, what, len) == 0;
+}
+
+static bool truthy(const char *v)
+{
+    return strcasecmp(v, "on") == 0 || strcmp(v, "1") == 0 || strcasecmp(v, "yes") == 0 ||
+           strcasecmp(v, "true") == 0;
+}
+
+static int reserve(struct fw_environ *e, size_t params, size_t scratch)
+{
+    if (params > e->cap_params) {
+        size_t cap = e->cap_params ? e->cap_params : 32;
+        while (cap < params)
+            cap *= 2;
+        struct fw_param *p = realloc(e->params, cap * sizeof(*p));
+        if (!p)
+            return -1;
+        e->params = p;
+        e->cap_params = cap;
+    }
+    if (scratch > e->cap_scratch) {
+        size_t cap = e->cap_scratch ? e->cap_scratch : 1024;
+        while (cap < scratch)
+            cap *= 2;
+        char *s = realloc(e->scratch, cap);
+        if (!s)
+            return -1;
+        e->scratch = s;
+        e->cap_scratch = cap;
+    }
+    return 0;
+}
+
+static void add(struct fw_environ *e, const char *name, size_t nlen, const char *value, size_t vlen)
+{
+    struct fw_param *p = &e->params[e->n_params++];
+    p->name = name;
+    p->name_len = nlen;
+    p->value = value;
+    p->value_len = vlen;
+}
+
+static int fail(struct fw_environ *e, const char *why)
+{
+    e->error = why;
+    return 400;
+}
+
+int fw_environ_build(struct fw_environ *e, char **envp, const char *mount)
+{
+    e->n_params = 0;
+    e->method = "";
+    e->script_filename = NULL;
+    e->request_uri = NULL;
+    e->content_length = -1;
+    e->https = false;
+    e->is_head = false;
+    e->params_bytes = 0;
+    e->error = NULL;
+
+    size_t count = 0;
+    while (envp[count])
+        count++;
+    if (reserve(e, count + 2, 0) < 0)
+        return fail(e, "out of memory");
+
+    const char *script_name = NULL, *path_info = NULL;
+    for (size_t i = 0; i < count; i++) {
+        const char *name = envp[i];
+        const char *eq = strchr(name, '=');
+        if (!eq)
+            continue;
+        size_t nlen = (size_t)(eq - name);
+        const char *value = eq + 1;
+        size_t vlen = strlen(value);
+        e->params_bytes += nlen + vlen;
+        switch (nlen) {
+        case 5:
+            if (name_is(name, nlen, "HTTPS") && truthy(value))
+                e->https = true;
+            break;
+        case 9:
+            if (name_is(name, nlen, "PATH_INFO")) {
+                path_info = value;
+                if (mount)
+                    continue;
+            }
+            break;
+        case 11:
+            if (name_is(name, nlen, "SCRIPT_NAME")) {
+                script_name = value;
+                if (mount)
+                    continue;
+            } else if (name_is(name, nlen, "REQUEST_URI")) {
+                e->request_uri = value;
+            }
+            break;
+        case 12:
+            /* nginx's stock fastcgi_params send CONTENT_TYPE and
+             * CONTENT_LENGTH empty when there is no body; PEP 3333 lets
+             * them be absent, and apps do int(environ['CONTENT_LENGTH']). */
+            if (name_is(name, nlen, "CONTENT_TYPE") && vlen == 0)
+                continue;
+            break;
+        case 14:
+            if (name_is(name, nlen, "CONTENT_LENGTH")) {
+                if (vlen == 0)
+                    continue;
+                int64_t v = 0;
+                for (size_t k = 0; k < vlen; k++) {
+                    if (!isdigit((unsigned char)value[k]) || v > (INT64_MAX - 9) / 10)
+                        return fail(e, "invalid CONTENT_LENGTH");
+                    v = v * 10 + (value[k] - '0');
+                }
+                e->content_length = v;
+            } else if (name_is(name, nlen, "REQUEST_METHOD")) {
+                e->method = value;
+                e->is_head = strcmp(value, "HEAD") == 0;
+            } else if (name_is(name, nlen, "REQUEST_SCHEME")) {
+                if (strcasecmp(value, "https") == 0)
+                    e->https = true;
+            }
+            break;
+        case 15:
+            if (name_is(name, nlen, "SCRIPT_FILENAME"))
+                e->script_filename = value;
+            break;
+        }
+        add(e, name, nlen, value, vlen);
+    }
+
+    if (!mount) {
+        /* The server knows where the script is mounted (mod_fcgid, lighttpd
+         * bin-path); PEP 3333 still wants both keys present. */
+        if (!script_name)
+            add(e, "SCRIPT_NAME", 11, "", 0);
+        if (!path_info)
+            add(e, "PATH_INFO", 9, "", 0);
+        return 0;
+    }
+
+    /* The request path comes from REQUEST_URI, which every server sends
+     * raw; SCRIPT_NAME/PATH_INFO differ per server and per config (nginx
+     * puts the whole path in SCRIPT_NAME, Apache's mod_proxy_fcgi may send
+     * "proxy:fcgi://..." paths). Without REQUEST_URI, use what was sent. */
+    const char *src = e->request_uri;
+    char *joined = NULL;
+    size_t sn_len = script_name ? strlen(script_name) : 0;
+    size_t pi_len = path_info ? strlen(path_info) : 0;
+    size_t src_len = src ? strlen(src) : sn_len + pi_len;
+    size_t mlen = strlen(mount);
+    if (reserve(e, count + 2, 2 * src_len + mlen + 8) < 0)
+        return fail(e, "out of memory");
+    char *canon = e->scratch;
+    size_t canon_len = fw_environ_mount_canon(mount, canon);
+    char *path = canon + canon_len + 1;
+    if (!src) {
+        joined = path + src_len + 2;
+        memcpy(joined, script_name ? script_name : "", sn_len);
+        memcpy(joined + sn_len, path_info ? path_info : "", pi_len);
+        joined[sn_len + pi_len] = '\0';
+        src = joined;
+    }
+    size_t path_len = fw_environ_uri_path(src, path);
+    if (canon_len == 0) {
+        add(e, "SCRIPT_NAME", 11, canon, 0);
+        add(e, "PATH_INFO", 9, path, path_len);
+    } else if (strncmp(path, canon, canon_len) == 0 &&
+               (path[canon_len] == '\0' || path[canon_len] == '/')) {
+        add(e, "SCRIPT_NAME", 11, canon, canon_len);
+        add(e, "PATH_INFO", 9, path + canon_len, path_len - canon_len);
+    } else {
+        /* The server routed a path outside the mount here: give the app the
+         * whole path rather than invent a prefix it does not have. */
+        add(e, "SCRIPT_NAME", 11, "", 0);
+        add(e, "PATH_INFO", 9, path, path_len);
+    }
+    return 0;
+}
+
+void fw_environ_free(struct fw_environ *e)
+{
+    free(e->params);
+    free(e->scratch);
+    e->params = NULL;
+    e->scratch = NULL;
+    e->cap_params = e->cap_scratch = 0;
+}

@@ -1,0 +1,50 @@
+/* From FastCGI params to the CGI part of the WSGI environ: splits NAME=VALUE,
+ * applies the mount (SCRIPT_NAME/PATH_INFO), and smooths over what each web
+ * server sends differently. Pure C, no Python, no libfcgi. */
+#ifndef FW_ENVIRON_H
+#define FW_ENVIRON_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pyhost/gateway.h"
+
+struct fw_environ {
+    /* The params for the gateway. Names and values point into envp or into
+     * scratch; valid until the next build or free. */
+    struct fw_param *params;
+    size_t n_params, cap_params;
+    char *scratch;
+    size_t cap_scratch;
+
+    /* Extracted for the caller. */
+    const char *method;          /* "" if absent */
+    const char *script_filename; /* NULL if absent */
+    const char *request_uri;     /* NULL if absent */
+    int64_t content_length;      /* -1 if absent */
+    bool https;
+    bool is_head;
+    size_t params_bytes; /* total size of names and values as received */
+    const char *error;   /* why build failed */
+};
+
+/* mount: NULL keeps SCRIPT_NAME and PATH_INFO as the web server sent them
+ * (SCRIPT_FILENAME mode, where the server knows the script's URL); otherwise
+ * the app lives at that URL prefix ("" or "/" for the root) and SCRIPT_NAME
+ * and PATH_INFO are derived from REQUEST_URI whatever the server sent.
+ * Returns 0, or an HTTP status (400) with e->error set. */
+int fw_environ_build(struct fw_environ *e, char **envp, const char *mount);
+void fw_environ_free(struct fw_environ *e);
+
+/* The path of a request URI as the app should see it: query dropped,
+ * scheme and authority dropped, %XX decoded, "//" merged, "." and ".."
+ * resolved (as nginx does for $uri). Writes at most strlen(uri) + 1 bytes
+ * into out (which may not alias uri). Returns the length. */
+size_t fw_environ_uri_path(const char *uri, char *out);
+
+/* Canonical mount: "" for the root, otherwise "/x/y" without a trailing
+ * slash. Writes at most strlen(mount) + 2 bytes. */
+size_t fw_environ_mount_canon(const char *mount, char *out);
+
+#endif

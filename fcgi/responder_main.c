@@ -1,0 +1,241 @@
+/* fcgiwsgi-responder: one worker without a manager, for web servers that
+ * spawn FastCGI programs themselves (listening socket on fd 0) or for a
+ * socket given with --listen. */
+#include "config.h"
+
+#include "lib/log.h"
+#include "lib/sock.h"
+#include "lib/units.h"
+#include "worker.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#define MAX_PYTHON_PATH 64
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: fcgiwsgi-responder [options] [SCRIPT]\n"
+            "\n"
+            "Serves the WSGI application in SCRIPT over FastCGI. Without SCRIPT, each\n"
+            "request's SCRIPT_FILENAME names its script (mod_fcgid with FcgidWrapper),\n"
+            "each script in its own sub-interpreter.\n"
+            "\n"
+            "  --listen ADDR             unix socket path or HOST:PORT ([::1]:PORT);\n"
+            "                            default: the listening socket on fd 0\n"
+            "  --socket-mode MODE        octal mode of a unix socket created by --listen\n"
+            "  --backlog N               listen backlog for --listen (default: SOMAXCONN)\n"
+            "  --threads N               request threads (default 1)\n"
+            "  --callable NAME           the WSGI callable in the script (default application)\n"
+            "  --application-group G     interpreter to run in; %%{GLOBAL} is the main one\n"
+            "                            (default: one per script)\n"
+            "  --mount PREFIX            URL prefix of the app: SCRIPT_NAME is PREFIX and\n"
+            "                            PATH_INFO the rest of the request path (default /\n"
+            "                            with SCRIPT; the web server's own without)\n"
+            "  --max-body SIZE           largest request body (e.g. 100M; default unlimited)\n"
+            "  --max-params SIZE         largest total of FastCGI params (default 1M)\n"
+            "  --multiprocess            set wsgi.multiprocess (several responders serve the app)\n"
+            "  --python-path DIR         prepend DIR to sys.path (repeatable)\n"
+            "  --python-home DIR         virtualenv or Python prefix to use\n"
+            "  --no-preload              import SCRIPT on the first request, not at start\n"
+            "  --log FILE                log to FILE instead of stderr\n"
+            "  --log-level LEVEL         err, warn, notice (default), info or debug\n"
+            "  --help, --version\n");
+}
+
+enum {
+    OPT_LISTEN = 256,
+    OPT_SOCKET_MODE,
+    OPT_BACKLOG,
+    OPT_THREADS,
+    OPT_CALLABLE,
+    OPT_GROUP,
+    OPT_MOUNT,
+    OPT_MAX_BODY,
+    OPT_MAX_PARAMS,
+    OPT_MULTIPROCESS,
+    OPT_PYTHON_PATH,
+    OPT_PYTHON_HOME,
+    OPT_NO_PRELOAD,
+    OPT_LOG,
+    OPT_LOG_LEVEL,
+    OPT_HELP,
+    OPT_VERSION,
+};
+
+static const struct option options[] = {
+    { "listen", required_argument, NULL, OPT_LISTEN },
+    { "socket-mode", required_argument, NULL, OPT_SOCKET_MODE },
+    { "backlog", required_argument, NULL, OPT_BACKLOG },
+    { "threads", required_argument, NULL, OPT_THREADS },
+    { "callable", required_argument, NULL, OPT_CALLABLE },
+    { "application-group", required_argument, NULL, OPT_GROUP },
+    { "mount", required_argument, NULL, OPT_MOUNT },
+    { "max-body", required_argument, NULL, OPT_MAX_BODY },
+    { "max-params", required_argument, NULL, OPT_MAX_PARAMS },
+    { "multiprocess", no_argument, NULL, OPT_MULTIPROCESS },
+    { "python-path", required_argument, NULL, OPT_PYTHON_PATH },
+    { "python-home", required_argument, NULL, OPT_PYTHON_HOME },
+    { "no-preload", no_argument, NULL, OPT_NO_PRELOAD },
+    { "log", required_argument, NULL, OPT_LOG },
+    { "log-level", required_argument, NULL, OPT_LOG_LEVEL },
+    { "help", no_argument, NULL, OPT_HELP },
+    { "version", no_argument, NULL, OPT_VERSION },
+    { NULL, 0, NULL, 0 },
+};
+
+static int bad(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static int bad(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "fcgiwsgi-responder: ");
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, "\n");
+    va_end(ap);
+    return FW_EXIT_CONFIG;
+}
+
+static int parse_uint(const char *s, long min, long max, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (!*s || *end || errno || v < min || v > max)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    struct fw_worker_config cfg = { .listen_fd = 0, .threads = 1, .preload = true };
+    const char *listen_addr = NULL;
+    const char *python_path[MAX_PYTHON_PATH];
+    size_t n_python_path = 0;
+    long backlog = 0, socket_mode = -1, v;
+    char prefix[64];
+    char script_path[PATH_MAX];
+
+    snprintf(prefix, sizeof(prefix), "responder pid %ld", (long)getpid());
+    fw_log_set_prefix(prefix);
+
+    int opt;
+    while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
+        switch (opt) {
+        case OPT_LISTEN: listen_addr = optarg; break;
+        case OPT_SOCKET_MODE: {
+            char *end;
+            errno = 0;
+            socket_mode = strtol(optarg, &end, 8);
+            if (!*optarg || *end || errno || socket_mode < 0 || socket_mode > 07777)
+                return bad("--socket-mode %s: expected an octal mode such as 0660", optarg);
+            break;
+        }
+        case OPT_BACKLOG:
+            if (parse_uint(optarg, 1, INT_MAX, &backlog) < 0)
+                return bad("--backlog %s: expected a positive number", optarg);
+            break;
+        case OPT_THREADS:
+            if (parse_uint(optarg, 1, 1024, &v) < 0)
+                return bad("--threads %s: expected a number from 1 to 1024", optarg);
+            cfg.threads = (unsigned)v;
+            break;
+        case OPT_CALLABLE: cfg.callable = optarg; break;
+        case OPT_GROUP: cfg.group = optarg; break;
+        case OPT_MOUNT:
+            if (optarg[0] != '/')
+                return bad("--mount %s: a URL prefix starts with /", optarg);
+            cfg.mount = optarg;
+            break;
+        case OPT_MAX_BODY:
+            if (fw_units_parse_size(optarg, &cfg.max_body_bytes) < 0)
+                return bad("--max-body %s: expected a size such as 100M", optarg);
+            break;
+        case OPT_MAX_PARAMS:
+            if (fw_units_parse_size(optarg, &cfg.max_params_bytes) < 0 || cfg.max_params_bytes == 0)
+                return bad("--max-params %s: expected a size such as 64K", optarg);
+            break;
+        case OPT_MULTIPROCESS: cfg.multiprocess = true; break;
+        case OPT_PYTHON_PATH:
+            if (n_python_path == MAX_PYTHON_PATH)
+                return bad("too many --python-path options (at most %d)", MAX_PYTHON_PATH);
+            python_path[n_python_path++] = optarg;
+            break;
+        case OPT_PYTHON_HOME: cfg.host.python_home = optarg; break;
+        case OPT_NO_PRELOAD: cfg.preload = false; break;
+        case OPT_LOG:
+            if (fw_log_open(optarg) < 0) {
+                fprintf(stderr, "fcgiwsgi-responder: --log %s: %s\n", optarg, strerror(errno));
+                return FW_EXIT_CONFIG;
+            }
+            break;
+        case OPT_LOG_LEVEL: {
+            int level = fw_log_level_parse(optarg);
+            if (level < 0)
+                return bad("--log-level %s: expected err, warn, notice, info or debug", optarg);
+            fw_log_set_level((enum fw_log_level)level);
+            break;
+        }
+        case OPT_HELP: usage(stdout); return 0;
+        case OPT_VERSION: printf("fcgiwsgi-responder %s\n", PACKAGE_VERSION); return 0;
+        default: usage(stderr); return FW_EXIT_CONFIG;
+        }
+    }
+    if (optind < argc - 1)
+        return bad("more than one SCRIPT given (%s ...)", argv[optind + 1]);
+    if (optind == argc - 1) {
+        /* Absolute, so __file__, the log and the default group name do not
+         * depend on the working directory. */
+        cfg.script = realpath(argv[optind], script_path);
+        if (!cfg.script || access(cfg.script, R_OK) < 0) {
+            fprintf(stderr, "fcgiwsgi-responder: %s: %s\n", argv[optind], strerror(errno));
+            return FW_EXIT_CONFIG;
+        }
+    }
+    cfg.host.python_path = python_path;
+    cfg.host.n_python_path = n_python_path;
+
+    struct fw_sock_addr addr;
+    struct stat created;
+    bool own_socket = false;
+    if (listen_addr) {
+        char err[256];
+        if (fw_sock_parse(listen_addr, &addr, err, sizeof(err)) < 0)
+            return bad("--listen: %s", err);
+        int fd = fw_sock_listen(&addr, (int)backlog, (int)socket_mode, err, sizeof(err));
+        if (fd < 0)
+            return bad("--listen: %s", err);
+        cfg.listen_fd = fd;
+        if (addr.family == AF_UNIX) {
+            own_socket = stat(((struct sockaddr_un *)&addr.ss)->sun_path, &created) == 0;
+        }
+        fw_log(FW_LOG_NOTICE, "listening on %s", addr.text);
+    } else if (fw_sock_is_listener(0) != 1) {
+        fprintf(stderr, "fcgiwsgi-responder: fd 0 is not a listening socket: give --listen ADDR, "
+                        "or start me from a FastCGI spawner (mod_fcgid, spawn-fcgi, lighttpd "
+                        "bin-path)\n");
+        return FW_EXIT_CONFIG;
+    }
+
+    int status = fw_worker_run(&cfg);
+
+    if (own_socket) {
+        /* Remove the path only if it is still the socket we made. */
+        const char *path = ((struct sockaddr_un *)&addr.ss)->sun_path;
+        struct stat now;
+        if (stat(path, &now) == 0 && now.st_ino == created.st_ino && now.st_dev == created.st_dev)
+            unlink(path);
+    }
+    return status;
+}

@@ -1,0 +1,213 @@
+/* Listener creation and address parsing; used by the manager and by the
+ * stand-alone responder. Accepting and client filtering live with their
+ * callers. */
+#include "config.h"
+
+#include "sock.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+{
+    if (err && errlen) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, errlen, fmt, ap);
+        va_end(ap);
+    }
+    return -1;
+}
+
+static int parse_unix(const char *path, struct fw_sock_addr *out, char *err, size_t errlen)
+{
+    struct sockaddr_un *sun = (struct sockaddr_un *)&out->ss;
+    size_t len = strlen(path);
+    if (len == 0)
+        return fail(err, errlen, "empty unix socket path");
+    if (len >= sizeof(sun->sun_path))
+        return fail(err, errlen, "unix socket path too long (%zu bytes, at most %zu): %s", len,
+                    sizeof(sun->sun_path) - 1, path);
+    memset(out, 0, sizeof(*out));
+    sun->sun_family = AF_UNIX;
+    memcpy(sun->sun_path, path, len + 1);
+    out->family = AF_UNIX;
+    out->len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len + 1);
+    snprintf(out->text, sizeof(out->text), "unix:%s", path);
+    return 0;
+}
+
+int fw_sock_parse(const char *spec, struct fw_sock_addr *out, char *err, size_t errlen)
+{
+    if (strncmp(spec, "unix:", 5) == 0)
+        return parse_unix(spec + 5, out, err, errlen);
+    if (spec[0] == '/' || spec[0] == '.')
+        return parse_unix(spec, out, err, errlen);
+
+    char host[256];
+    const char *port;
+    if (spec[0] == '[') {
+        const char *close = strchr(spec, ']');
+        if (!close || close[1] != ':')
+            return fail(err, errlen, "bad address '%s': expected [IPv6]:PORT", spec);
+        size_t hl = (size_t)(close - spec - 1);
+        if (hl >= sizeof(host))
+            return fail(err, errlen, "bad address '%s': host too long", spec);
+        memcpy(host, spec + 1, hl);
+        host[hl] = '\0';
+        port = close + 2;
+    } else {
+        const char *colon = strrchr(spec, ':');
+        if (!colon)
+            return fail(err, errlen,
+                        "bad address '%s': expected a unix path (starting with / or unix:) or HOST:PORT",
+                        spec);
+        size_t hl = (size_t)(colon - spec);
+        if (hl >= sizeof(host))
+            return fail(err, errlen, "bad address '%s': host too long", spec);
+        memcpy(host, spec, hl);
+        host[hl] = '\0';
+        port = colon + 1;
+        if (strchr(host, ':'))
+            return fail(err, errlen, "bad address '%s': write IPv6 addresses as [ADDR]:PORT", spec);
+    }
+    char *end;
+    errno = 0;
+    long p = strtol(port, &end, 10);
+    if (*port == '\0' || *end != '\0' || errno || p < 1 || p > 65535)
+        return fail(err, errlen, "bad address '%s': port must be 1-65535", spec);
+
+    memset(out, 0, sizeof(*out));
+    if (host[0] == '\0' || strcmp(host, "*") == 0) {
+        struct sockaddr_in *sin = (struct sockaddr_in *)&out->ss;
+        sin->sin_family = AF_INET;
+        sin->sin_addr.s_addr = htonl(INADDR_ANY);
+        sin->sin_port = htons((uint16_t)p);
+        out->family = AF_INET;
+        out->len = sizeof(*sin);
+    } else {
+        struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV };
+        struct addrinfo *res = NULL;
+        int rc = getaddrinfo(host, port, &hints, &res);
+        if (rc != 0)
+            return fail(err, errlen, "bad address '%s': %s", spec, gai_strerror(rc));
+        memcpy(&out->ss, res->ai_addr, res->ai_addrlen);
+        out->len = res->ai_addrlen;
+        out->family = res->ai_family;
+        freeaddrinfo(res);
+    }
+    char buf[INET6_ADDRSTRLEN] = "";
+    if (out->family == AF_INET6) {
+        inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&out->ss)->sin6_addr, buf, sizeof(buf));
+        snprintf(out->text, sizeof(out->text), "[%s]:%ld", buf, p);
+    } else {
+        inet_ntop(AF_INET, &((struct sockaddr_in *)&out->ss)->sin_addr, buf, sizeof(buf));
+        snprintf(out->text, sizeof(out->text), "%s:%ld", buf, p);
+    }
+    return 0;
+}
+
+/* A unix socket file left by a crashed run refuses connections; a live one
+ * accepts. Only the stale kind may be removed. */
+static int clear_unix_path(const struct fw_sock_addr *addr, char *err, size_t errlen)
+{
+    const char *path = ((const struct sockaddr_un *)&addr->ss)->sun_path;
+    struct stat st;
+    if (lstat(path, &st) < 0) {
+        if (errno == ENOENT)
+            return 0;
+        return fail(err, errlen, "%s: %s", path, strerror(errno));
+    }
+    if (!S_ISSOCK(st.st_mode))
+        return fail(err, errlen, "%s exists and is not a socket; refusing to replace it", path);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return fail(err, errlen, "socket: %s", strerror(errno));
+    int rc = connect(fd, (const struct sockaddr *)&addr->ss, addr->len);
+    int saved = errno;
+    close(fd);
+    if (rc == 0)
+        return fail(err, errlen, "%s is in use by a running server", path);
+    if (saved != ECONNREFUSED)
+        return fail(err, errlen, "%s: cannot tell whether it is in use: %s", path, strerror(saved));
+    if (unlink(path) < 0 && errno != ENOENT)
+        return fail(err, errlen, "cannot remove stale socket %s: %s", path, strerror(errno));
+    return 0;
+}
+
+int fw_sock_listen(const struct fw_sock_addr *addr, int backlog, int mode, char *err,
+                   size_t errlen)
+{
+    if (addr->family == AF_UNIX && clear_unix_path(addr, err, errlen) < 0)
+        return -1;
+    int fd = socket(addr->family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0)
+        return fail(err, errlen, "%s: socket: %s", addr->text, strerror(errno));
+    int one = 1;
+    if (addr->family != AF_UNIX) {
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+        if (addr->family == AF_INET6)
+            setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+    }
+    if (bind(fd, (const struct sockaddr *)&addr->ss, addr->len) < 0) {
+        fail(err, errlen, "%s: bind: %s", addr->text, strerror(errno));
+        goto fail;
+    }
+    if (addr->family == AF_UNIX && mode >= 0) {
+        const char *path = ((const struct sockaddr_un *)&addr->ss)->sun_path;
+        if (chmod(path, (mode_t)mode) < 0) {
+            fail(err, errlen, "%s: chmod %04o: %s", addr->text, (unsigned)mode, strerror(errno));
+            goto fail;
+        }
+    }
+    if (listen(fd, backlog > 0 ? backlog : SOMAXCONN) < 0) {
+        fail(err, errlen, "%s: listen: %s", addr->text, strerror(errno));
+        goto fail;
+    }
+    return fd;
+fail:
+    close(fd);
+    return -1;
+}
+
+int fw_sock_is_listener(int fd)
+{
+    int type = 0, acc = 0;
+    socklen_t len = sizeof(type);
+    if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0)
+        return errno == EBADF ? -1 : 0;
+    len = sizeof(acc);
+    if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &acc, &len) < 0)
+        return 0;
+    return type == SOCK_STREAM && acc;
+}
+
+int fw_sock_set_nonblock(int fd, int on)
+{
+    int fl = fcntl(fd, F_GETFL);
+    if (fl < 0)
+        return -1;
+    fl = on ? (fl | O_NONBLOCK) : (fl & ~O_NONBLOCK);
+    return fcntl(fd, F_SETFL, fl);
+}
+
+int fw_sock_set_cloexec(int fd, int on)
+{
+    int fl = fcntl(fd, F_GETFD);
+    if (fl < 0)
+        return -1;
+    fl = on ? (fl | FD_CLOEXEC) : (fl & ~FD_CLOEXEC);
+    return fcntl(fd, F_SETFD, fl);
+}

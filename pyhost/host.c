@@ -1,0 +1,120 @@
+/* CPython start-up and shut-down for a worker, and the per-interpreter set-up
+ * hook (sys.path, the fcgiwsgi module that redirects stdout/stderr). */
+#include "config.h"
+
+#include "host.h"
+
+#include "interp.h"
+#include "lib/log.h"
+#include "module.h"
+#include "pyutil.h"
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static const struct fw_host_config *host_cfg;
+static PyThreadState *host_main_state;
+
+/* Runs in each new interpreter, and once in the main one. */
+static int init_interpreter(const char *group)
+{
+    PyObject *sys_path = PySys_GetObject("path"); /* borrowed */
+    if (sys_path && PyList_Check(sys_path) && host_cfg) {
+        for (size_t i = host_cfg->n_python_path; i > 0; i--) {
+            PyObject *p = PyUnicode_DecodeFSDefault(host_cfg->python_path[i - 1]);
+            if (!p)
+                return -1;
+            int rc = PyList_Insert(sys_path, 0, p);
+            Py_DECREF(p);
+            if (rc < 0)
+                return -1;
+        }
+    }
+    PyObject *mod = PyImport_ImportModule("fcgiwsgi");
+    if (!mod)
+        return -1;
+    int rc = fw_module_redirect_std(mod, group);
+    Py_DECREF(mod);
+    return rc;
+}
+
+static int set_config_string(PyConfig *config, wchar_t **field, const char *value)
+{
+    PyStatus st = PyConfig_SetBytesString(config, field, value);
+    if (PyStatus_Exception(st)) {
+        fw_log(FW_LOG_ERR, "cannot set Python configuration to '%s': %s", value,
+               st.err_msg ? st.err_msg : "error");
+        return -1;
+    }
+    return 0;
+}
+
+int fw_host_start(const struct fw_host_config *cfg)
+{
+    host_cfg = cfg;
+    if (PyImport_AppendInittab("fcgiwsgi", fw_module_init) < 0) {
+        fw_log(FW_LOG_ERR, "cannot register the fcgiwsgi module");
+        return -1;
+    }
+    PyConfig config;
+    PyConfig_InitPythonConfig(&config);
+    config.install_signal_handlers = 0;
+    config.parse_argv = 0;
+    /* A virtualenv is found through its pyvenv.cfg, next to bin/python: make
+     * CPython believe that is the running executable, as `venv/bin/python`
+     * would. A plain prefix is passed as home. */
+    if (cfg->python_home) {
+        char exe[4096];
+        struct stat st;
+        snprintf(exe, sizeof(exe), "%s/pyvenv.cfg", cfg->python_home);
+        if (stat(exe, &st) == 0) {
+            snprintf(exe, sizeof(exe), "%s/bin/python3", cfg->python_home);
+            if (set_config_string(&config, &config.program_name, exe) < 0 ||
+                set_config_string(&config, &config.executable, exe) < 0)
+                goto fail;
+        } else if (set_config_string(&config, &config.home, cfg->python_home) < 0) {
+            goto fail;
+        }
+    }
+    PyStatus status = Py_InitializeFromConfig(&config);
+    PyConfig_Clear(&config);
+    if (PyStatus_Exception(status)) {
+        fw_log(FW_LOG_ERR, "Python failed to start: %s%s%s",
+               status.func ? status.func : "", status.func ? ": " : "",
+               status.err_msg ? status.err_msg : "unknown error");
+        return -1;
+    }
+    fw_interp_setup(init_interpreter);
+    if (init_interpreter(FW_INTERP_GLOBAL) < 0) {
+        fw_pyutil_log_exception(FW_LOG_ERR, FW_INTERP_GLOBAL, "setting up Python failed");
+        PyEval_SaveThread();
+        return -1;
+    }
+    fw_log(FW_LOG_INFO, "Python %s started", Py_GetVersion());
+    host_main_state = PyEval_SaveThread();
+    return 0;
+fail:
+    PyConfig_Clear(&config);
+    return -1;
+}
+
+void fw_host_stop(void)
+{
+    if (!host_main_state)
+        return;
+    PyEval_RestoreThread(host_main_state);
+    host_main_state = NULL;
+    if (fw_interp_end_all() < 0) {
+        /* Finalizing with interpreters that still run threads can abort the
+         * process; the exit that follows releases everything anyway. */
+        fw_log(FW_LOG_WARN, "skipping Python finalization: some interpreter is still busy");
+        PyEval_SaveThread();
+        return;
+    }
+    if (Py_FinalizeEx() < 0)
+        fw_log(FW_LOG_WARN, "Python finalization reported an error (e.g. flushing stdout)");
+}

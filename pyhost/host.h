@@ -1,0 +1,23 @@
+/* Starting and stopping embedded CPython in a worker process. Start runs in
+ * the process's main thread before any request thread; stop runs there after
+ * all request threads have detached. */
+#ifndef FW_HOST_H
+#define FW_HOST_H
+
+#include <stddef.h>
+
+struct fw_host_config {
+    const char *python_home;        /* a virtualenv or prefix; NULL: default */
+    const char *const *python_path; /* prepended to sys.path in every interpreter */
+    size_t n_python_path;
+};
+
+/* Py_InitializeFromConfig without Python's signal handlers (the worker's C
+ * code owns signals); sets up the main interpreter. Returns with the GIL
+ * released. 0 or -1 (logged). */
+int fw_host_start(const struct fw_host_config *cfg);
+
+/* Ends every sub-interpreter, then finalizes Python if that is safe. */
+void fw_host_stop(void);
+
+#endif

@@ -1,0 +1,198 @@
+/* Interpreter registry and thread-state switching. Lock order: the registry
+ * mutex is only ever taken without the GIL, then the GIL; never the reverse,
+ * or a thread holding the GIL would wait for one waiting for the GIL. */
+#include "config.h"
+
+#include "interp.h"
+
+#include "lib/log.h"
+#include "pyutil.h"
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct fw_interp {
+    char *group;
+    int index;
+    PyInterpreterState *state;
+    /* A thread state no thread uses, so the interpreter never has none:
+     * CPython 3.11 reuses a preallocated "initial" state when a thread state
+     * is created in an interpreter with no thread states left, and aborts
+     * because it was initialised before. It also ends the interpreter. */
+    PyThreadState *anchor;
+};
+
+struct fw_pythread {
+    PyGILState_STATE gil_state;
+    PyThreadState *states[FW_INTERP_MAX]; /* [0]: main interpreter */
+};
+
+static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct fw_interp *interps[FW_INTERP_MAX];
+static atomic_int n_interps;
+static fw_interp_init_fn init_hook;
+static struct fw_interp main_interp = { .group = (char *)FW_INTERP_GLOBAL, .index = 0 };
+
+void fw_interp_setup(fw_interp_init_fn init)
+{
+    init_hook = init;
+    main_interp.state = PyInterpreterState_Main();
+    interps[0] = &main_interp;
+    atomic_store(&n_interps, 1);
+}
+
+struct fw_pythread *fw_interp_thread_attach(void)
+{
+    struct fw_pythread *t = calloc(1, sizeof(*t));
+    if (!t)
+        return NULL;
+    t->gil_state = PyGILState_Ensure();
+    t->states[0] = PyThreadState_Get();
+    PyEval_SaveThread();
+    return t;
+}
+
+void fw_interp_thread_detach(struct fw_pythread *t)
+{
+    if (!t)
+        return;
+    for (int i = FW_INTERP_MAX - 1; i > 0; i--) {
+        if (!t->states[i])
+            continue;
+        PyEval_RestoreThread(t->states[i]);
+        PyThreadState_Clear(t->states[i]);
+        PyThreadState_DeleteCurrent();
+    }
+    PyEval_RestoreThread(t->states[0]);
+    PyGILState_Release(t->gil_state);
+    free(t);
+}
+
+const char *fw_interp_group(const struct fw_interp *in)
+{
+    return in->group;
+}
+
+static struct fw_interp *find(const char *group)
+{
+    int n = atomic_load(&n_interps);
+    for (int i = 0; i < n; i++)
+        if (strcmp(interps[i]->group, group) == 0)
+            return interps[i];
+    return NULL;
+}
+
+static struct fw_interp *create(struct fw_pythread *t, const char *group)
+{
+    int n = atomic_load(&n_interps);
+    if (n >= FW_INTERP_MAX) {
+        fw_log(FW_LOG_ERR, "cannot create interpreter for group '%s': at most %d interpreters",
+               group, FW_INTERP_MAX);
+        return NULL;
+    }
+    struct fw_interp *in = calloc(1, sizeof(*in));
+    if (!in || !(in->group = strdup(group))) {
+        free(in);
+        fw_log(FW_LOG_ERR, "out of memory creating interpreter for group '%s'", group);
+        return NULL;
+    }
+    in->index = n;
+
+    PyEval_RestoreThread(t->states[0]);
+    /* Py_NewInterpreter returns with the new interpreter's state current on
+     * this thread; we keep that state as this thread's state there. */
+    PyThreadState *ts = Py_NewInterpreter();
+    if (!ts) {
+        PyEval_SaveThread();
+        fw_log(FW_LOG_ERR, "Py_NewInterpreter failed for group '%s'", group);
+        free(in->group);
+        free(in);
+        return NULL;
+    }
+    in->state = PyThreadState_GetInterpreter(ts);
+    t->states[in->index] = ts;
+    in->anchor = PyThreadState_New(in->state);
+    if (init_hook && init_hook(group) < 0)
+        fw_pyutil_log_exception(FW_LOG_ERR, group, "setting up the interpreter failed");
+    PyEval_SaveThread();
+
+    interps[n] = in;
+    atomic_store(&n_interps, n + 1);
+    fw_log(FW_LOG_INFO, "created interpreter for application group '%s'", group);
+    return in;
+}
+
+struct fw_interp *fw_interp_get(struct fw_pythread *t, const char *group)
+{
+    pthread_mutex_lock(&registry_lock);
+    struct fw_interp *in = find(group);
+    if (!in)
+        in = create(t, group);
+    pthread_mutex_unlock(&registry_lock);
+    return in;
+}
+
+void fw_interp_enter(struct fw_pythread *t, struct fw_interp *in)
+{
+    PyThreadState *ts = t->states[in->index];
+    if (!ts) {
+        /* Needs no GIL; 3.12+ binds it to this thread's PyGILState slot only if
+         * the slot is empty, and attach already filled it with the main one. */
+        ts = PyThreadState_New(in->state);
+        t->states[in->index] = ts;
+    }
+    PyEval_RestoreThread(ts);
+}
+
+void fw_interp_leave(struct fw_pythread *t)
+{
+    PyEval_SaveThread();
+}
+
+/* Threads an app started and left running would make Py_EndInterpreter abort
+ * the process ("not the last thread"). Join the non-daemon ones as
+ * Py_EndInterpreter would, then check that none is left. */
+static int only_thread_left(PyThreadState *ts)
+{
+    PyObject *threading = PyImport_ImportModule("threading");
+    if (threading) {
+        PyObject *r = PyObject_CallMethod(threading, "_shutdown", NULL);
+        Py_XDECREF(r);
+        Py_DECREF(threading);
+    }
+    if (PyErr_Occurred())
+        PyErr_Clear();
+    PyInterpreterState *is = PyThreadState_GetInterpreter(ts);
+    return PyInterpreterState_ThreadHead(is) == ts && PyThreadState_Next(ts) == NULL;
+}
+
+int fw_interp_end_all(void)
+{
+    int rc = 0;
+    PyThreadState *main_ts = PyThreadState_Get();
+    int n = atomic_load(&n_interps);
+    for (int i = n - 1; i > 0; i--) {
+        struct fw_interp *in = interps[i];
+        PyThreadState *ts = in->anchor;
+        if (!ts) {
+            rc = -1;
+            continue;
+        }
+        PyThreadState_Swap(ts);
+        if (only_thread_left(ts)) {
+            Py_EndInterpreter(ts);
+            in->anchor = NULL;
+        } else {
+            fw_log(FW_LOG_WARN,
+                   "application group '%s' still has threads running; not ending its interpreter",
+                   in->group);
+            rc = -1;
+        }
+        PyThreadState_Swap(main_ts);
+    }
+    return rc;
+}

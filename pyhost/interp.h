@@ -1,0 +1,44 @@
+/* The interpreter registry: one interpreter per application group, and for
+ * every request thread one PyThreadState per interpreter it has run in, kept
+ * for the thread's life (threading.local survives between requests). This is
+ * the only file that switches thread states. */
+#ifndef FW_INTERP_H
+#define FW_INTERP_H
+
+#define FW_INTERP_GLOBAL "%{GLOBAL}"
+#define FW_INTERP_MAX 256
+
+struct fw_interp;
+struct fw_pythread;
+
+/* Called with the new interpreter's thread state current, to set it up
+ * (sys.path, the fcgiwsgi module). Returns 0 or -1 (exception set). */
+typedef int (*fw_interp_init_fn)(const char *group);
+
+/* Registers the main interpreter (group %{GLOBAL}) and the init hook. Called
+ * once by the host right after Python started, with the GIL held. */
+void fw_interp_setup(fw_interp_init_fn init);
+
+/* Per OS thread, GIL not held. attach creates the thread's main-interpreter
+ * state through PyGILState so C extensions using PyGILState_Ensure from this
+ * thread in %{GLOBAL} find it. detach deletes all of the thread's states. */
+struct fw_pythread *fw_interp_thread_attach(void);
+void fw_interp_thread_detach(struct fw_pythread *t);
+
+/* The interpreter of `group`, created on first use. GIL not held; NULL on
+ * failure (logged). */
+struct fw_interp *fw_interp_get(struct fw_pythread *t, const char *group);
+
+/* Take the GIL with the thread's state in `in` current / give it back. */
+void fw_interp_enter(struct fw_pythread *t, struct fw_interp *in);
+void fw_interp_leave(struct fw_pythread *t);
+
+const char *fw_interp_group(const struct fw_interp *in);
+
+/* At exit, from the thread that started Python, GIL held in the main
+ * interpreter, after every request thread detached: ends each
+ * sub-interpreter. Returns 0, or -1 if one could not be ended cleanly (then
+ * Py_FinalizeEx must not run). */
+int fw_interp_end_all(void);
+
+#endif

@@ -1,0 +1,64 @@
+/* lib/log: one write per line, levels, prefixes, long lines kept whole. */
+#include "config.h"
+
+#include "lib/log.h"
+#include "tap.h"
+
+#include <stdlib.h>
+#include <unistd.h>
+
+static char *read_all(int fd)
+{
+    static char buf[200000];
+    lseek(fd, 0, SEEK_SET);
+    ssize_t n = read(fd, buf, sizeof(buf) - 1);
+    buf[n > 0 ? n : 0] = '\0';
+    return buf;
+}
+
+int main(void)
+{
+    char path[] = "/tmp/fwlogXXXXXX";
+    int fd = mkstemp(path);
+    ok(fd >= 0, "temp file");
+    unlink(path);
+    fw_log_set_fd(fd);
+    fw_log_set_prefix("pool blog pid 7");
+    fw_log_set_level(FW_LOG_NOTICE);
+
+    fw_log(FW_LOG_NOTICE, "hello %d", 42);
+    fw_log(FW_LOG_INFO, "dropped");
+    errno = ENOENT;
+    fw_log_errno(FW_LOG_ERR, "open %s", "x");
+    char *text = read_all(fd);
+    ok(strstr(text, " notice [pool blog pid 7] main: hello 42\n") != NULL, "line format");
+    ok(strstr(text, "dropped") == NULL, "level filter");
+    ok(strstr(text, " err [pool blog pid 7] main: open x: No such file or directory\n") != NULL,
+       "errno text");
+
+    ftruncate(fd, 0);
+    char *big = malloc(10001);
+    memset(big, 'y', 10000);
+    big[10000] = '\0';
+    fw_log(FW_LOG_WARN, "%s", big);
+    text = read_all(fd);
+    ok(strlen(text) > 10000 && strchr(text, '\n') == text + strlen(text) - 1,
+       "a 10000-byte message stays one whole line");
+    free(big);
+
+    ftruncate(fd, 0);
+    const char block[] = "Traceback:\n  line 1\nValueError: x";
+    fw_log_block(FW_LOG_ERR, "app /a.wsgi", block, sizeof(block) - 1);
+    text = read_all(fd);
+    int lines = 0;
+    for (char *p = text; *p; p++)
+        lines += *p == '\n';
+    is(lines, 3, "block: one log line per text line");
+    ok(strstr(text, "[pool blog pid 7] app /a.wsgi:   line 1\n") != NULL, "block lines tagged");
+
+    is(fw_log_level_parse("debug"), FW_LOG_DEBUG, "level names");
+    is(fw_log_level_parse("loud"), -1, "unknown level");
+    close(fd);
+    fw_log_set_fd(2);
+    return done_testing();
+}
