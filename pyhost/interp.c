@@ -153,15 +153,29 @@ void fw_interp_leave(struct fw_pythread *t)
     PyEval_SaveThread();
 }
 
+static PyObject *noop(PyObject *self, PyObject *unused)
+{
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef noop_def = { "_shutdown", noop, METH_NOARGS, NULL };
+
 /* Threads an app started and left running would make Py_EndInterpreter abort
  * the process ("not the last thread"). Join the non-daemon ones as
- * Py_EndInterpreter would, then check that none is left. */
+ * Py_EndInterpreter would, then check that none is left. Py_EndInterpreter
+ * calls threading._shutdown() again, which 3.12 does not allow (it asserts):
+ * the joining is done, so the second call becomes a no-op. */
 static int only_thread_left(PyThreadState *ts)
 {
     PyObject *threading = PyImport_ImportModule("threading");
     if (threading) {
         PyObject *r = PyObject_CallMethod(threading, "_shutdown", NULL);
         Py_XDECREF(r);
+        PyObject *fn = PyCFunction_New(&noop_def, NULL);
+        if (fn) {
+            PyObject_SetAttrString(threading, "_shutdown", fn);
+            Py_DECREF(fn);
+        }
         Py_DECREF(threading);
     }
     if (PyErr_Occurred())

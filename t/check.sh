@@ -1,0 +1,24 @@
+#!/bin/sh
+# The whole test suite, from a fresh clone: install what is missing, build
+# with -Werror, run `make check` (unit and integration tests), then build the
+# unit tests again under AddressSanitizer/UBSan and run them.
+set -eu
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+sh t/deps.sh build test
+./autogen.sh >/dev/null
+jobs=$(nproc 2>/dev/null || echo 2)
+
+./configure --enable-werror >/dev/null
+make -j"$jobs"
+make -j"$jobs" check || { cat test-suite.log; exit 1; }
+
+# Sanitizers: a separate out-of-tree build of the unit tests.
+asan=$(mktemp -d "${TMPDIR:-/tmp}/fcgiwsgi-asan.XXXXXX")
+trap 'rm -rf "$asan"' EXIT
+make distclean >/dev/null
+(cd "$asan" && "$top/configure" --enable-werror --enable-asan >/dev/null &&
+    make -j"$jobs" >/dev/null &&
+    ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+        make -j"$jobs" check TESTS='$(UNIT_TESTS)') || { cat "$asan/test-suite.log" 2>/dev/null; exit 1; }
+echo "all tests passed"

@@ -1,0 +1,30 @@
+#!/bin/sh
+# Installs the Debian 12 packages a step needs, if they are missing:
+#   sh t/deps.sh build [nginx] [test]
+# Without root or apt-get it only reports what is missing.
+set -eu
+pkgs=""
+for what in "$@"; do
+    case $what in
+    build) pkgs="$pkgs build-essential autoconf automake pkg-config python3-dev libyaml-dev libfcgi-dev curl" ;;
+    nginx) pkgs="$pkgs nginx-light" ;;
+    test) pkgs="$pkgs nginx-light libfcgi-bin python3" ;;
+    *) echo "t/deps.sh: unknown step '$what'" >&2; exit 2 ;;
+    esac
+done
+missing=""
+for p in $pkgs; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
+    echo "missing Debian packages:$missing (install them as root)" >&2
+    exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q
+apt-get install -y -q --no-install-recommends $missing
+# Debian starts nginx on port 80 when it installs it; we run our own.
+if command -v systemctl >/dev/null && systemctl is-active --quiet nginx 2>/dev/null; then
+    systemctl stop nginx || true
+fi
