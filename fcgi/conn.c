@@ -27,6 +27,8 @@
  * kept; more than that and the connection is closed instead. */
 #define DRAIN_MAX_BYTES (1024 * 1024)
 #define LINGER_MS 2000
+/* No progress on a read or write for this long ends the connection. */
+#define IO_TIMEOUT_S 60
 
 struct fw_conn_thread {
     struct fw_conn_settings s;
@@ -210,6 +212,35 @@ static bool handle(struct fw_conn_thread *t)
     return drain_body(t);
 }
 
+void fw_conn_setup(int fd)
+{
+    struct timeval tv = { .tv_sec = IO_TIMEOUT_S };
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+}
+
+enum fw_conn_state fw_conn_check(int fd)
+{
+    unsigned char head[8];
+    ssize_t n;
+    do
+        n = recv(fd, head, sizeof(head), MSG_PEEK | MSG_DONTWAIT);
+    while (n < 0 && errno == EINTR);
+    if (n < 0)
+        return errno == EAGAIN || errno == EWOULDBLOCK ? FW_CONN_WAIT : FW_CONN_CLOSED;
+    if (n == 0)
+        return FW_CONN_CLOSED;
+    /* A connection starts with a version-1 BEGIN_REQUEST, or a management
+     * record such as GET_VALUES; anything else is not a FastCGI client. */
+    if (head[0] != 1 || (n > 1 && head[1] != 1 && head[1] != 9)) {
+        fw_log(FW_LOG_WARN, "not a FastCGI request (first bytes %02x %02x); connection closed",
+               head[0], n > 1 ? head[1] : 0);
+        linger_close(fd);
+        return FW_CONN_BAD;
+    }
+    return FW_CONN_READY;
+}
+
 bool fw_conn_serve(struct fw_conn_thread *t, int fd)
 {
     t->req.ipcFd = fd;
@@ -218,8 +249,9 @@ bool fw_conn_serve(struct fw_conn_thread *t, int fd)
     t->req.keepConnection = 1;
     t->aborted = false;
     if (FCGX_Accept_r(&t->req) < 0) {
-        /* EOF or a malformed record before the params ended: libfcgi closed
-         * the connection. */
+        /* Data had arrived (fw_conn_check), so this is a malformed record,
+         * a truncated request or a read timeout; libfcgi closed the fd. */
+        fw_log(FW_LOG_WARN, "malformed or truncated FastCGI request; connection closed");
         t->req.ipcFd = -1;
         return false;
     }

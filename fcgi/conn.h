@@ -32,8 +32,23 @@ struct fw_conn_thread *fw_conn_thread_new(const struct fw_conn_settings *s,
                                           struct fw_pythread *py);
 void fw_conn_thread_free(struct fw_conn_thread *t);
 
-/* Serves the next request on fd (blocking). Returns true if fd is still open
- * and idle, ready for another request; false if it was closed. */
+enum fw_conn_state {
+    FW_CONN_READY,  /* a request has started arriving: serve it */
+    FW_CONN_WAIT,   /* nothing to read yet: watch it, do not block a thread */
+    FW_CONN_CLOSED, /* the web server closed it (normal for kept connections) */
+    FW_CONN_BAD,    /* not FastCGI: logged, and fd is already closed */
+};
+
+/* Looks at what is waiting on fd without consuming or blocking. */
+enum fw_conn_state fw_conn_check(int fd);
+
+/* Socket options for a newly accepted connection: read and write timeouts,
+ * so a stalled peer cannot hold a thread forever. */
+void fw_conn_setup(int fd);
+
+/* Serves the next request on fd (blocking; call after FW_CONN_READY).
+ * Returns true if fd is still open and idle, ready for another request;
+ * false if it was closed. */
 bool fw_conn_serve(struct fw_conn_thread *t, int fd);
 
 #endif

@@ -267,6 +267,10 @@ int fw_environ_build(struct fw_environ *e, char **envp, const char *mount)
         src = joined;
     }
     size_t path_len = fw_environ_uri_path(src, path);
+    /* A NUL cannot be passed on safely: C code below the app (file system
+     * calls, many C extensions) would see the path end there. */
+    if (memchr(path, '\0', path_len))
+        return fail(e, "NUL byte in the request path");
     if (canon_len == 0) {
         add(e, "SCRIPT_NAME", 11, canon, 0);
         add(e, "PATH_INFO", 9, path, path_len);
@@ -275,10 +279,11 @@ int fw_environ_build(struct fw_environ *e, char **envp, const char *mount)
         add(e, "SCRIPT_NAME", 11, canon, canon_len);
         add(e, "PATH_INFO", 9, path + canon_len, path_len - canon_len);
     } else {
-        /* The server routed a path outside the mount here: give the app the
-         * whole path rather than invent a prefix it does not have. */
-        add(e, "SCRIPT_NAME", 11, "", 0);
-        add(e, "PATH_INFO", 9, path, path_len);
+        /* The server routed a path outside the mount here (nginx's
+         * `location /app` also matches /apple; "/app/../x" resolves to /x):
+         * the app is not there, as mod_wsgi's WSGIScriptAlias would say. */
+        e->error = "request path is outside the mount";
+        return 404;
     }
     return 0;
 }

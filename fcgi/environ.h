@@ -33,7 +33,8 @@ struct fw_environ {
  * (SCRIPT_FILENAME mode, where the server knows the script's URL); otherwise
  * the app lives at that URL prefix ("" or "/" for the root) and SCRIPT_NAME
  * and PATH_INFO are derived from REQUEST_URI whatever the server sent.
- * Returns 0, or an HTTP status (400) with e->error set. */
+ * Returns 0, or an HTTP status with e->error set: 400 for a malformed
+ * request, 404 for a path outside the mount. */
 int fw_environ_build(struct fw_environ *e, char **envp, const char *mount);
 void fw_environ_free(struct fw_environ *e);
 

@@ -135,6 +135,8 @@ static int arm(struct worker *w, int fd, uint64_t tag, int op)
     return epoll_ctl(w->epfd, op, fd, &ev);
 }
 
+/* Watches a connection that has no request to read yet (a new one, or a
+ * kept one between requests). */
 static void keep_idle(struct worker *w, int fd)
 {
     if (arm(w, fd, TAG_CONN, EPOLL_CTL_MOD) == 0)
@@ -174,8 +176,10 @@ static int next_connection(struct worker *w)
          * while this one is served. */
         if (!atomic_load(&w->stopping) && arm(w, fd, TAG_LISTEN, EPOLL_CTL_MOD) < 0)
             fw_log_errno(FW_LOG_ERR, "re-arming the listening socket");
-        if (conn >= 0)
+        if (conn >= 0) {
+            fw_conn_setup(conn);
             return conn;
+        }
         errno = saved;
         if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR || errno == ECONNABORTED ||
             errno == EPROTO)
@@ -212,8 +216,21 @@ static void *request_thread(void *arg)
     }
     int fd;
     while ((fd = next_connection(w)) >= 0) {
-        if (fw_conn_serve(ct, fd))
+        switch (fw_conn_check(fd)) {
+        case FW_CONN_READY:
+            if (fw_conn_serve(ct, fd))
+                keep_idle(w, fd);
+            break;
+        case FW_CONN_WAIT:
+            /* Connected but silent: wait in epoll, not in a thread. */
             keep_idle(w, fd);
+            break;
+        case FW_CONN_CLOSED:
+            close(fd);
+            break;
+        case FW_CONN_BAD:
+            break;
+        }
     }
 done:
     fw_conn_thread_free(ct);
@@ -271,14 +288,11 @@ static int wait_for_stop(struct worker *w, unsigned nthreads)
 
 static void unload_apps(struct worker *w)
 {
-    struct fw_pythread *py = fw_interp_thread_attach();
-    if (!py)
-        return;
+    struct fw_pythread *py = fw_host_main_thread();
     if (w->app)
         fw_app_unload(w->app, py);
     for (size_t i = 0; i < w->n_apps; i++)
         fw_app_unload(w->apps[i], py);
-    fw_interp_thread_detach(py);
 }
 
 int fw_worker_run(const struct fw_worker_config *cfg)
@@ -333,14 +347,9 @@ int fw_worker_run(const struct fw_worker_config *cfg)
             fw_log(FW_LOG_ERR, "out of memory");
             goto out;
         }
-        if (cfg->preload) {
-            struct fw_pythread *py = fw_interp_thread_attach();
-            if (py) {
-                /* A failure is logged; requests answer 500 and retry the load. */
-                fw_app_load(w.app, py);
-                fw_interp_thread_detach(py);
-            }
-        }
+        /* A failure is logged; requests answer 500 and retry the load. */
+        if (cfg->preload)
+            fw_app_load(w.app, fw_host_main_thread());
     }
 
     unsigned nthreads = cfg->threads ? cfg->threads : 1;

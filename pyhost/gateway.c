@@ -299,22 +299,31 @@ static void iterate(struct call *c, PyObject *result)
     }
 }
 
-/* PEP 3333: close() is called once, whatever happened, if it exists. */
+/* PEP 3333: close() is called once, whatever happened, if it exists. An
+ * exception in it after a complete response is only logged: the response
+ * the client got is whole. */
 static void close_result(struct call *c, PyObject *result)
 {
     PyObject *close = NULL;
     int has = fw_pyutil_optional_attr(result, "close", &close);
-    if (has < 0) {
-        app_error(c, "looking up close() on the response failed");
+    PyObject *r = NULL;
+    if (has > 0) {
+        r = PyObject_CallNoArgs(close);
+        Py_DECREF(close);
+    }
+    if (has >= 0 && (has == 0 || r)) {
+        Py_XDECREF(r);
         return;
     }
-    if (!close)
+    const char *what = has < 0 ? "looking up close() on the response failed"
+                               : "exception in close() of the response";
+    if (c->failed || fw_response_headers_sent(c->response)) {
+        char msg[600];
+        snprintf(msg, sizeof(msg), "%s: %s", c->req->uri_for_log, what);
+        fw_pyutil_log_exception(FW_LOG_ERR, fw_app_tag(c->app), msg);
         return;
-    PyObject *r = PyObject_CallNoArgs(close);
-    Py_DECREF(close);
-    if (!r)
-        app_error(c, "exception in close() of the response");
-    Py_XDECREF(r);
+    }
+    app_error(c, what);
 }
 
 int fw_gateway_call(struct fw_app *app, struct fw_pythread *thread, struct fw_gw_request *req)

@@ -18,6 +18,12 @@
 
 static const struct fw_host_config *host_cfg;
 static PyThreadState *host_main_state;
+static struct fw_pythread *host_thread;
+
+struct fw_pythread *fw_host_main_thread(void)
+{
+    return host_thread;
+}
 
 /* Runs in each new interpreter, and once in the main one. */
 static int init_interpreter(const char *group)
@@ -96,6 +102,11 @@ int fw_host_start(const struct fw_host_config *cfg)
     }
     fw_log(FW_LOG_INFO, "Python %s started", Py_GetVersion());
     host_main_state = PyEval_SaveThread();
+    host_thread = fw_interp_thread_attach();
+    if (!host_thread) {
+        fw_log(FW_LOG_ERR, "out of memory");
+        return -1;
+    }
     return 0;
 fail:
     PyConfig_Clear(&config);
@@ -107,14 +118,18 @@ void fw_host_stop(void)
     if (!host_main_state)
         return;
     PyEval_RestoreThread(host_main_state);
-    host_main_state = NULL;
-    if (fw_interp_end_all() < 0) {
+    int rc = fw_interp_end_all(host_thread);
+    PyEval_SaveThread();
+    fw_interp_thread_detach(host_thread);
+    host_thread = NULL;
+    if (rc < 0) {
         /* Finalizing with interpreters that still run threads can abort the
          * process; the exit that follows releases everything anyway. */
         fw_log(FW_LOG_WARN, "skipping Python finalization: some interpreter is still busy");
-        PyEval_SaveThread();
         return;
     }
+    PyEval_RestoreThread(host_main_state);
+    host_main_state = NULL;
     if (Py_FinalizeEx() < 0)
         fw_log(FW_LOG_WARN, "Python finalization reported an error (e.g. flushing stdout)");
 }

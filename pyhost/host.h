@@ -17,7 +17,14 @@ struct fw_host_config {
  * released. 0 or -1 (logged). */
 int fw_host_start(const struct fw_host_config *cfg);
 
-/* Ends every sub-interpreter, then finalizes Python if that is safe. */
+struct fw_pythread;
+
+/* The Python state of the thread that called fw_host_start, for its own use
+ * (preloading, unloading) until fw_host_stop. */
+struct fw_pythread *fw_host_main_thread(void);
+
+/* Ends every sub-interpreter, then finalizes Python if that is safe. Same
+ * thread as fw_host_start; every other thread has detached. */
 void fw_host_stop(void);
 
 #endif

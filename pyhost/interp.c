@@ -184,14 +184,23 @@ static int only_thread_left(PyThreadState *ts)
     return PyInterpreterState_ThreadHead(is) == ts && PyThreadState_Next(ts) == NULL;
 }
 
-int fw_interp_end_all(void)
+int fw_interp_end_all(struct fw_pythread *t)
 {
     int rc = 0;
     PyThreadState *main_ts = PyThreadState_Get();
     int n = atomic_load(&n_interps);
     for (int i = n - 1; i > 0; i--) {
         struct fw_interp *in = interps[i];
-        PyThreadState *ts = in->anchor;
+        PyThreadState *ts = t->states[i];
+        t->states[i] = NULL;
+        if (ts && in->anchor) {
+            PyThreadState_Clear(in->anchor);
+            PyThreadState_Delete(in->anchor);
+            in->anchor = NULL;
+        }
+        if (!ts)
+            ts = in->anchor;
+        in->anchor = NULL;
         if (!ts) {
             rc = -1;
             continue;
@@ -199,7 +208,6 @@ int fw_interp_end_all(void)
         PyThreadState_Swap(ts);
         if (only_thread_left(ts)) {
             Py_EndInterpreter(ts);
-            in->anchor = NULL;
         } else {
             fw_log(FW_LOG_WARN,
                    "application group '%s' still has threads running; not ending its interpreter",

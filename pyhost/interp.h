@@ -35,10 +35,12 @@ void fw_interp_leave(struct fw_pythread *t);
 
 const char *fw_interp_group(const struct fw_interp *in);
 
-/* At exit, from the thread that started Python, GIL held in the main
- * interpreter, after every request thread detached: ends each
- * sub-interpreter. Returns 0, or -1 if one could not be ended cleanly (then
- * Py_FinalizeEx must not run). */
-int fw_interp_end_all(void);
+/* At exit, from the thread that started Python (t is its state), GIL held in
+ * the main interpreter, after every request thread detached: ends each
+ * sub-interpreter, with t's own thread state there if it has one (it may be
+ * the interpreter's threading "main thread", which must stay alive for
+ * threading._shutdown to join non-daemon threads). Returns 0, or -1 if one
+ * could not be ended cleanly (then Py_FinalizeEx must not run). */
+int fw_interp_end_all(struct fw_pythread *t);
 
 #endif

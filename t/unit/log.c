@@ -36,7 +36,8 @@ int main(void)
     ok(strstr(text, " err [pool blog pid 7] main: open x: No such file or directory\n") != NULL,
        "errno text");
 
-    ftruncate(fd, 0);
+    if (ftruncate(fd, 0) < 0 || lseek(fd, 0, SEEK_SET) < 0)
+        diag("cannot reset the temp file");
     char *big = malloc(10001);
     memset(big, 'y', 10000);
     big[10000] = '\0';
@@ -46,7 +47,8 @@ int main(void)
        "a 10000-byte message stays one whole line");
     free(big);
 
-    ftruncate(fd, 0);
+    if (ftruncate(fd, 0) < 0 || lseek(fd, 0, SEEK_SET) < 0)
+        diag("cannot reset the temp file");
     const char block[] = "Traceback:\n  line 1\nValueError: x";
     fw_log_block(FW_LOG_ERR, "app /a.wsgi", block, sizeof(block) - 1);
     text = read_all(fd);

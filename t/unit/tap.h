@@ -20,7 +20,7 @@ static void diag(const char *fmt, ...)
     va_end(ap);
 }
 
-static int ok_at(int cond, const char *file, int line, const char *name)
+static inline int ok_at(int cond, const char *file, int line, const char *name)
 {
     tap_n++;
     printf("%sok %d - %s\n", cond ? "" : "not ", tap_n, name);
@@ -31,7 +31,7 @@ static int ok_at(int cond, const char *file, int line, const char *name)
     return cond;
 }
 
-static int is_at(long long got, long long want, const char *file, int line, const char *name)
+static inline int is_at(long long got, long long want, const char *file, int line, const char *name)
 {
     int r = ok_at(got == want, file, line, name);
     if (!r)
@@ -39,7 +39,7 @@ static int is_at(long long got, long long want, const char *file, int line, cons
     return r;
 }
 
-static int is_str_at(const char *got, const char *want, const char *file, int line,
+static inline int is_str_at(const char *got, const char *want, const char *file, int line,
                      const char *name)
 {
     int same = (got == NULL && want == NULL) || (got && want && strcmp(got, want) == 0);
@@ -50,7 +50,7 @@ static int is_str_at(const char *got, const char *want, const char *file, int li
     return r;
 }
 
-static int done_testing(void)
+static inline int done_testing(void)
 {
     printf("1..%d\n", tap_n);
     fflush(stdout);
