@@ -184,8 +184,8 @@ static bool handle(struct fw_conn_thread *t)
     }
     if (t->s.max_body_bytes && t->env.content_length >= 0 &&
         (uint64_t)t->env.content_length > t->s.max_body_bytes) {
-        fw_log(FW_LOG_WARN, "%s: body of %lld bytes exceeds the limit of %llu; answered 413", t->uri,
-               (long long)t->env.content_length, (unsigned long long)t->s.max_body_bytes);
+        fw_log(FW_LOG_WARN, "%s: body of %lld bytes exceeds the limit of %llu; answered 413",
+               t->uri, (long long)t->env.content_length, (unsigned long long)t->s.max_body_bytes);
         respond_error(t, 413);
         return false;
     }
@@ -198,7 +198,11 @@ static bool handle(struct fw_conn_thread *t)
     struct fw_gw_request gr = {
         .params = t->env.params,
         .n_params = t->env.n_params,
-        .io = { .ctx = t, .read = io_read, .write = io_write, .flush = io_flush, .abort = io_abort },
+        .io = { .ctx = t,
+                .read = io_read,
+                .write = io_write,
+                .flush = io_flush,
+                .abort = io_abort },
         .content_length = t->env.content_length,
         .max_body_bytes = t->s.max_body_bytes,
         .is_head = t->env.is_head,

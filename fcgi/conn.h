@@ -28,8 +28,7 @@ struct fw_conn_settings {
 struct fw_conn_thread;
 
 /* Per request thread; py is the thread's Python state. */
-struct fw_conn_thread *fw_conn_thread_new(const struct fw_conn_settings *s,
-                                          struct fw_pythread *py);
+struct fw_conn_thread *fw_conn_thread_new(const struct fw_conn_settings *s, struct fw_pythread *py);
 void fw_conn_thread_free(struct fw_conn_thread *t);
 
 enum fw_conn_state {

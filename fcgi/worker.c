@@ -41,7 +41,7 @@ struct worker {
     atomic_bool stopping;
     atomic_int threads_done;
 
-    struct fw_app *app; /* with a script */
+    struct fw_app *app;        /* with a script */
     pthread_mutex_t apps_lock; /* SCRIPT_FILENAME mode */
     struct fw_app *apps[MAX_SCRIPT_APPS];
     size_t n_apps;
@@ -92,7 +92,8 @@ static struct fw_app *find_app(void *ctx, const char *script_filename, int *stat
     if (w->app)
         return w->app;
     if (!script_filename || !script_filename[0]) {
-        fw_log(FW_LOG_WARN, "request without SCRIPT_FILENAME and no script configured; answered 404");
+        fw_log(FW_LOG_WARN,
+               "request without SCRIPT_FILENAME and no script configured; answered 404");
         *status = 404;
         return NULL;
     }
@@ -129,7 +130,8 @@ static struct fw_app *find_app(void *ctx, const char *script_filename, int *stat
 
 static int arm(struct worker *w, int fd, uint64_t tag, int op)
 {
-    struct epoll_event ev = { .events = EPOLLIN | EPOLLONESHOT, .data.u64 = tag << 32 | (uint32_t)fd };
+    struct epoll_event ev = { .events = EPOLLIN | EPOLLONESHOT,
+                              .data.u64 = tag << 32 | (uint32_t)fd };
     if (tag == TAG_CONN)
         ev.events |= EPOLLRDHUP;
     return epoll_ctl(w->epfd, op, fd, &ev);
@@ -205,7 +207,8 @@ static void *request_thread(void *arg)
         .app_ctx = w,
         .mount = mount,
         .max_body_bytes = cfg->max_body_bytes,
-        .max_params_bytes = cfg->max_params_bytes ? cfg->max_params_bytes : FW_WORKER_DEFAULT_MAX_PARAMS,
+        .max_params_bytes =
+            cfg->max_params_bytes ? cfg->max_params_bytes : FW_WORKER_DEFAULT_MAX_PARAMS,
         .multithread = cfg->threads > 1,
         .multiprocess = cfg->multiprocess,
     };
@@ -225,11 +228,8 @@ static void *request_thread(void *arg)
             /* Connected but silent: wait in epoll, not in a thread. */
             keep_idle(w, fd);
             break;
-        case FW_CONN_CLOSED:
-            close(fd);
-            break;
-        case FW_CONN_BAD:
-            break;
+        case FW_CONN_CLOSED: close(fd); break;
+        case FW_CONN_BAD: break;
         }
     }
 done:
@@ -278,9 +278,7 @@ static int wait_for_stop(struct worker *w, unsigned nthreads)
                 break;
             case SIGHUP:
             case SIGUSR1:
-            case SIGUSR2:
-                fw_log(FW_LOG_INFO, "ignoring %s", strsignal(sig));
-                break;
+            case SIGUSR2: fw_log(FW_LOG_INFO, "ignoring %s", strsignal(sig)); break;
             }
         }
     }
@@ -340,7 +338,8 @@ int fw_worker_run(const struct fw_worker_config *cfg)
         goto out;
     python = true;
     if (cfg->script) {
-        struct fw_app_config ac = { .script = cfg->script, .callable = cfg->callable,
+        struct fw_app_config ac = { .script = cfg->script,
+                                    .callable = cfg->callable,
                                     .group = cfg->group };
         w.app = fw_app_new(&ac);
         if (!w.app) {

@@ -72,9 +72,9 @@ static size_t format_head(char *buf, size_t size, enum fw_log_level level)
     clock_gettime(CLOCK_REALTIME, &ts);
     localtime_r(&ts.tv_sec, &tm);
     size_t n = strftime(buf, size, "%Y-%m-%d %H:%M:%S", &tm);
-    int m = snprintf(buf + n, size - n, ".%03ld %s %s%s%s", ts.tv_nsec / 1000000L,
-                     level_names[level], log_prefix[0] ? "[" : "", log_prefix,
-                     log_prefix[0] ? "] " : "");
+    int m =
+        snprintf(buf + n, size - n, ".%03ld %s %s%s%s", ts.tv_nsec / 1000000L, level_names[level],
+                 log_prefix[0] ? "[" : "", log_prefix, log_prefix[0] ? "] " : "");
     if (m < 0)
         return n;
     n += (size_t)m;

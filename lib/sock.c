@@ -18,7 +18,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 static int fail(char *err, size_t errlen, const char *fmt, ...)
 {
@@ -71,9 +72,10 @@ int fw_sock_parse(const char *spec, struct fw_sock_addr *out, char *err, size_t 
     } else {
         const char *colon = strrchr(spec, ':');
         if (!colon)
-            return fail(err, errlen,
-                        "bad address '%s': expected a unix path (starting with / or unix:) or HOST:PORT",
-                        spec);
+            return fail(
+                err, errlen,
+                "bad address '%s': expected a unix path (starting with / or unix:) or HOST:PORT",
+                spec);
         size_t hl = (size_t)(colon - spec);
         if (hl >= sizeof(host))
             return fail(err, errlen, "bad address '%s': host too long", spec);
@@ -147,8 +149,7 @@ static int clear_unix_path(const struct fw_sock_addr *addr, char *err, size_t er
     return 0;
 }
 
-int fw_sock_listen(const struct fw_sock_addr *addr, int backlog, int mode, char *err,
-                   size_t errlen)
+int fw_sock_listen(const struct fw_sock_addr *addr, int backlog, int mode, char *err, size_t errlen)
 {
     if (addr->family == AF_UNIX && clear_unix_path(addr, err, errlen) < 0)
         return -1;

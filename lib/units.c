@@ -47,7 +47,10 @@ int fw_units_parse_size(const char *text, uint64_t *bytes)
         case 'M': f = 1ULL << 20; break;
         case 'G': f = 1ULL << 30; break;
         case 'T': f = 1ULL << 40; break;
-        case 'B': f = 1; p--; break;
+        case 'B':
+            f = 1;
+            p--;
+            break;
         default: return -1;
         }
         p++;

@@ -238,8 +238,10 @@ failed:
     if (delay > RETRY_MAX_MS)
         delay = RETRY_MAX_MS;
     app->next_try_ms = now + delay;
-    fw_log(FW_LOG_WARN, "%s: not loaded (attempt %u); requests get 500 and the next attempt is in %lld ms or later",
-           app->tag, app->failures, (long long)delay);
+    fw_log(
+        FW_LOG_WARN,
+        "%s: not loaded (attempt %u); requests get 500 and the next attempt is in %lld ms or later",
+        app->tag, app->failures, (long long)delay);
     return -1;
 }
 

@@ -8,8 +8,7 @@
 #include "pyutil.h"
 
 struct filewrapper {
-    PyObject_HEAD
-    PyObject *filelike;
+    PyObject_HEAD PyObject *filelike;
     Py_ssize_t blksize;
 };
 

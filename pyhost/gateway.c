@@ -104,11 +104,11 @@ static void app_error(struct call *c, const char *what)
         return;
     if (!fw_response_headers_sent(c->response)) {
         Py_BEGIN_ALLOW_THREADS
-        send_error(c->req, too_large ? 413 : 500);
+            send_error(c->req, too_large ? 413 : 500);
         Py_END_ALLOW_THREADS
     } else {
         Py_BEGIN_ALLOW_THREADS
-        c->req->io.abort(c->req->io.ctx);
+            c->req->io.abort(c->req->io.ctx);
         Py_END_ALLOW_THREADS
     }
 }
@@ -163,34 +163,33 @@ static int send_file(struct call *c, PyObject *filelike)
     int rc = 1;
     int saved_errno = 0;
     Py_BEGIN_ALLOW_THREADS
-    while (left > 0) {
-        size_t want = left < FILE_BLOCK ? (size_t)left : FILE_BLOCK;
-        ssize_t got = pread((int)fd, buf, want, (off_t)offset);
-        if (got <= 0) {
-            saved_errno = got < 0 ? errno : 0;
-            rc = -2;
-            break;
+        while (left > 0) {
+            size_t want = left < FILE_BLOCK ? (size_t)left : FILE_BLOCK;
+            ssize_t got = pread((int)fd, buf, want, (off_t)offset);
+            if (got <= 0) {
+                saved_errno = got < 0 ? errno : 0;
+                rc = -2;
+                break;
+            }
+            if (c->req->io.write(c->req->io.ctx, buf, (size_t)got) < 0) {
+                c->req->client_gone = true;
+                rc = -1;
+                break;
+            }
+            offset += got;
+            left -= got;
+            c->req->body_bytes_sent += (uint64_t)got;
         }
-        if (c->req->io.write(c->req->io.ctx, buf, (size_t)got) < 0) {
-            c->req->client_gone = true;
-            rc = -1;
-            break;
-        }
-        offset += got;
-        left -= got;
-        c->req->body_bytes_sent += (uint64_t)got;
-    }
     Py_END_ALLOW_THREADS
     free(buf);
     if (rc == -2) {
         /* The file shrank or failed under us: the response is short. */
         fw_log(FW_LOG_ERR, "%s: %s: reading the wrapped file failed after %llu bytes%s%s",
-               fw_app_tag(c->app), c->req->uri_for_log,
-               (unsigned long long)c->req->body_bytes_sent, saved_errno ? ": " : "",
-               saved_errno ? strerror(saved_errno) : " (file truncated?)");
+               fw_app_tag(c->app), c->req->uri_for_log, (unsigned long long)c->req->body_bytes_sent,
+               saved_errno ? ": " : "", saved_errno ? strerror(saved_errno) : " (file truncated?)");
         c->failed = true;
         Py_BEGIN_ALLOW_THREADS
-        c->req->io.abort(c->req->io.ctx);
+            c->req->io.abort(c->req->io.ctx);
         Py_END_ALLOW_THREADS
         return -1;
     }
@@ -225,7 +224,8 @@ static int send_item(struct call *c, PyObject *item, bool flush)
     if (n == 0)
         return 0;
     if (!fw_response_started(c->response)) {
-        PyErr_SetString(PyExc_RuntimeError, "WSGI app yielded data before calling start_response()");
+        PyErr_SetString(PyExc_RuntimeError,
+                        "WSGI app yielded data before calling start_response()");
         app_error(c, "bad response");
         return -1;
     }
@@ -294,7 +294,7 @@ static void iterate(struct call *c, PyObject *result)
                (unsigned long long)fw_response_body_sent(c->response), (long long)clen);
         c->failed = true;
         Py_BEGIN_ALLOW_THREADS
-        c->req->io.abort(c->req->io.ctx);
+            c->req->io.abort(c->req->io.ctx);
         Py_END_ALLOW_THREADS
     }
 }

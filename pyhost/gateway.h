@@ -36,7 +36,7 @@ struct fw_gw_request {
     const struct fw_param *params;
     size_t n_params;
     struct fw_gw_io io;
-    int64_t content_length; /* -1: none given, read to end of stream */
+    int64_t content_length;  /* -1: none given, read to end of stream */
     uint64_t max_body_bytes; /* 0: no limit */
     bool is_head;
     bool https;

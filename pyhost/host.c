@@ -89,9 +89,8 @@ int fw_host_start(const struct fw_host_config *cfg)
     PyStatus status = Py_InitializeFromConfig(&config);
     PyConfig_Clear(&config);
     if (PyStatus_Exception(status)) {
-        fw_log(FW_LOG_ERR, "Python failed to start: %s%s%s",
-               status.func ? status.func : "", status.func ? ": " : "",
-               status.err_msg ? status.err_msg : "unknown error");
+        fw_log(FW_LOG_ERR, "Python failed to start: %s%s%s", status.func ? status.func : "",
+               status.func ? ": " : "", status.err_msg ? status.err_msg : "unknown error");
         return -1;
     }
     fw_interp_setup(init_interpreter);

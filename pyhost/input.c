@@ -10,11 +10,10 @@
 #define INPUT_CHUNK (64 * 1024)
 
 struct input {
-    PyObject_HEAD
-    struct fw_gw_request *req; /* NULL once the request is over */
-    int64_t remaining;         /* per CONTENT_LENGTH; -1: read to end of stream */
-    uint64_t consumed;         /* bytes taken from the stream */
-    char *buf;                 /* readline buffer */
+    PyObject_HEAD struct fw_gw_request *req; /* NULL once the request is over */
+    int64_t remaining;                       /* per CONTENT_LENGTH; -1: read to end of stream */
+    uint64_t consumed;                       /* bytes taken from the stream */
+    char *buf;                               /* readline buffer */
     size_t pos, len, cap;
     bool eof;
     bool too_large;
@@ -68,7 +67,7 @@ static ssize_t io_read(struct input *self, char *dst, size_t n)
     ssize_t got;
     self->in_read = true;
     Py_BEGIN_ALLOW_THREADS
-    got = req->io.read(req->io.ctx, dst, n);
+        got = req->io.read(req->io.ctx, dst, n);
     Py_END_ALLOW_THREADS
     self->in_read = false;
     if (got < 0) {
@@ -247,7 +246,8 @@ static PyObject *readline(struct input *self, Py_ssize_t limit)
         size_t scan_to = (size_t)have;
         if (limit >= 0 && (size_t)limit < scan_to)
             scan_to = (size_t)limit;
-        const char *nl = scan_to > scanned ? memchr(start + scanned, '\n', scan_to - scanned) : NULL;
+        const char *nl =
+            scan_to > scanned ? memchr(start + scanned, '\n', scan_to - scanned) : NULL;
         Py_ssize_t take = -1;
         if (nl)
             take = nl - start + 1;

@@ -12,8 +12,7 @@
 #define PARTIAL_MAX_CHARS (64 * 1024)
 
 struct logstream {
-    PyObject_HEAD
-    char *tag;
+    PyObject_HEAD char *tag;
     enum fw_log_level level;
     PyObject *partial; /* dict: thread ident -> str */
 };

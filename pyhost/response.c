@@ -12,12 +12,11 @@
 #include <stdlib.h>
 
 struct response {
-    PyObject_HEAD
-    struct fw_gw_request *req; /* NULL once the request is over */
-    PyObject *status;          /* str, set by start_response */
-    PyObject *headers;         /* list of (str, str) */
+    PyObject_HEAD struct fw_gw_request *req; /* NULL once the request is over */
+    PyObject *status;                        /* str, set by start_response */
+    PyObject *headers;                       /* list of (str, str) */
     int status_code;
-    int64_t content_length;    /* from the app's headers, or set by us; -1 none */
+    int64_t content_length; /* from the app's headers, or set by us; -1 none */
     bool length_added;
     bool headers_sent;
     bool overflow_logged;
@@ -90,7 +89,8 @@ static bool is_tchar(Py_UCS4 c)
 static int check_status(PyObject *status, int *code)
 {
     if (!PyUnicode_Check(status)) {
-        PyErr_Format(PyExc_TypeError, "WSGI status must be str, not %.100s", Py_TYPE(status)->tp_name);
+        PyErr_Format(PyExc_TypeError, "WSGI status must be str, not %.100s",
+                     Py_TYPE(status)->tp_name);
         return -1;
     }
     Py_ssize_t n = PyUnicode_GET_LENGTH(status);
@@ -147,7 +147,8 @@ static int check_header(PyObject *item, int64_t *len)
     /* "Status" would be read by the web server as the CGI status. */
     if (PyUnicode_CompareWithASCIIString(name, "Status") == 0 ||
         (nlen == 6 && strcasecmp(PyUnicode_AsUTF8(name), "status") == 0)) {
-        PyErr_SetString(PyExc_ValueError, "WSGI header 'Status' is not allowed; use the status argument");
+        PyErr_SetString(PyExc_ValueError,
+                        "WSGI header 'Status' is not allowed; use the status argument");
         return -1;
     }
     Py_ssize_t vlen = PyUnicode_GET_LENGTH(value);
@@ -156,8 +157,7 @@ static int check_header(PyObject *item, int64_t *len)
     for (Py_ssize_t i = 0; i < vlen; i++) {
         Py_UCS4 ch = PyUnicode_READ(kind, data, i);
         if (ch > 255 || (ch < 32 && ch != '\t') || ch == 127) {
-            PyErr_Format(PyExc_ValueError,
-                         "invalid character %s in the value of WSGI header %R",
+            PyErr_Format(PyExc_ValueError, "invalid character %s in the value of WSGI header %R",
                          ch == '\r' || ch == '\n' ? "(CR or LF)" : "", name);
             return -1;
         }
@@ -217,7 +217,8 @@ static PyObject *sr_call(PyObject *op, PyObject *const *args, Py_ssize_t nargs, 
         if (self->headers_sent) {
             /* PEP 3333: re-raise when headers are already out. */
             if (!PyTuple_Check(exc_info) || PyTuple_GET_SIZE(exc_info) != 3) {
-                PyErr_SetString(PyExc_TypeError, "exc_info must be a (type, value, traceback) tuple");
+                PyErr_SetString(PyExc_TypeError,
+                                "exc_info must be a (type, value, traceback) tuple");
                 return NULL;
             }
             PyObject *t = PyTuple_GET_ITEM(exc_info, 0), *v = PyTuple_GET_ITEM(exc_info, 1),
@@ -259,9 +260,9 @@ static int io_write(struct response *self, const char *data, size_t len, bool fl
     struct fw_gw_request *req = self->req;
     int rc;
     Py_BEGIN_ALLOW_THREADS
-    rc = len ? req->io.write(req->io.ctx, data, len) : 0;
-    if (rc == 0 && flush)
-        rc = req->io.flush(req->io.ctx);
+        rc = len ? req->io.write(req->io.ctx, data, len) : 0;
+        if (rc == 0 && flush)
+            rc = req->io.flush(req->io.ctx);
     Py_END_ALLOW_THREADS
     if (rc < 0)
         req->client_gone = true;

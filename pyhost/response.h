@@ -17,8 +17,8 @@ extern PyType_Spec fw_response_spec;
 PyObject *fw_response_new(struct fw_modstate *st, struct fw_gw_request *req);
 void fw_response_detach(PyObject *resp);
 
-bool fw_response_started(PyObject *resp);      /* start_response was called */
-bool fw_response_headers_sent(PyObject *resp); /* headers went to the web server */
+bool fw_response_started(PyObject *resp);           /* start_response was called */
+bool fw_response_headers_sent(PyObject *resp);      /* headers went to the web server */
 int64_t fw_response_content_length(PyObject *resp); /* -1: none */
 uint64_t fw_response_body_sent(PyObject *resp);
 

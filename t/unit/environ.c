@@ -73,8 +73,13 @@ static void test_mount_canon(void)
 static void test_build_mount(void)
 {
     struct fw_environ e = { 0 };
-    char *env1[] = { "REQUEST_METHOD=GET", "REQUEST_URI=/app/x%20y/?q=1", "SCRIPT_NAME=/app/x y/",
-                     "CONTENT_LENGTH=", "CONTENT_TYPE=", "QUERY_STRING=q=1", NULL };
+    char *env1[] = { "REQUEST_METHOD=GET",
+                     "REQUEST_URI=/app/x%20y/?q=1",
+                     "SCRIPT_NAME=/app/x y/",
+                     "CONTENT_LENGTH=",
+                     "CONTENT_TYPE=",
+                     "QUERY_STRING=q=1",
+                     NULL };
     is(fw_environ_build(&e, env1, "/app"), 0, "builds");
     is_str(get(&e, "SCRIPT_NAME"), "/app", "SCRIPT_NAME is the mount");
     is_str(get(&e, "PATH_INFO"), "/x y/", "PATH_INFO is the decoded rest");
@@ -85,7 +90,8 @@ static void test_build_mount(void)
     is(e.content_length, -1, "no content length");
     ok(!e.is_head, "not HEAD");
 
-    char *env2[] = { "REQUEST_METHOD=HEAD", "REQUEST_URI=/app", "CONTENT_LENGTH=42", "HTTPS=on", NULL };
+    char *env2[] = { "REQUEST_METHOD=HEAD", "REQUEST_URI=/app", "CONTENT_LENGTH=42", "HTTPS=on",
+                     NULL };
     is(fw_environ_build(&e, env2, "/app/"), 0, "bare mount builds");
     is_str(get(&e, "SCRIPT_NAME"), "/app", "bare mount: SCRIPT_NAME");
     is_str(get(&e, "PATH_INFO"), "", "bare mount: empty PATH_INFO");
@@ -124,8 +130,12 @@ static void test_build_mount(void)
 static void test_build_server_paths(void)
 {
     struct fw_environ e = { 0 };
-    char *env1[] = { "SCRIPT_FILENAME=/srv/a.wsgi", "SCRIPT_NAME=/a.wsgi", "PATH_INFO=/x",
-                     "NOEQUALS", "HTTP_X=1=2", NULL };
+    char *env1[] = { "SCRIPT_FILENAME=/srv/a.wsgi",
+                     "SCRIPT_NAME=/a.wsgi",
+                     "PATH_INFO=/x",
+                     "NOEQUALS",
+                     "HTTP_X=1=2",
+                     NULL };
     is(fw_environ_build(&e, env1, NULL), 0, "server paths kept");
     is_str(get(&e, "SCRIPT_NAME"), "/a.wsgi", "SCRIPT_NAME as sent");
     is_str(get(&e, "PATH_INFO"), "/x", "PATH_INFO as sent");

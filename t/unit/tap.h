@@ -40,7 +40,7 @@ static inline int is_at(long long got, long long want, const char *file, int lin
 }
 
 static inline int is_str_at(const char *got, const char *want, const char *file, int line,
-                     const char *name)
+                            const char *name)
 {
     int same = (got == NULL && want == NULL) || (got && want && strcmp(got, want) == 0);
     int r = ok_at(same, file, line, name);
