@@ -267,8 +267,9 @@ def build_dir():
 
 
 def src_dir():
-    """The source tree root ($FW_SRCDIR, default: the repository root)."""
-    return os.environ.get('FW_SRCDIR') or _repo_root()
+    """The source tree root ($FW_SRCDIR, default: the repository root),
+    resolved: the server logs and reports scripts by their real path."""
+    return os.path.realpath(os.environ.get('FW_SRCDIR') or _repo_root())
 
 
 def _repo_root():
