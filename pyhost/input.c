@@ -164,7 +164,8 @@ static PyObject *read_all(struct input *self)
     if (!out)
         return NULL;
     char *p = PyBytes_AS_STRING(out);
-    memcpy(p, self->buf + self->pos, (size_t)have);
+    if (have > 0)
+        memcpy(p, self->buf + self->pos, (size_t)have);
     self->pos = self->len = 0;
     Py_ssize_t n = have;
     for (;;) {
