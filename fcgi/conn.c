@@ -161,10 +161,11 @@ static void set_uri_for_log(struct fw_conn_thread *t)
 /* Returns true if the connection may be kept. */
 static bool handle(struct fw_conn_thread *t)
 {
-    int status = fw_environ_build(&t->env, t->req.envp, t->s.mount);
+    int status = fw_environ_build(&t->env, t->req.envp, t->s.mounts, t->s.n_mounts);
     set_uri_for_log(t);
     if (status) {
-        fw_log(FW_LOG_WARN, "%s: bad request: %s; answered %d", t->uri, t->env.error, status);
+        fw_log(status == 404 ? FW_LOG_INFO : FW_LOG_WARN, "%s: %s: %s; answered %d", t->uri,
+               status == 404 ? "not found" : "bad request", t->env.error, status);
         respond_error(t, status);
         return false;
     }
@@ -190,7 +191,8 @@ static bool handle(struct fw_conn_thread *t)
         return false;
     }
     int app_status = 500;
-    struct fw_app *app = t->s.find_app(t->s.app_ctx, t->env.script_filename, &app_status);
+    struct fw_app *app =
+        t->s.find_app(t->s.app_ctx, t->env.mount_index, t->env.script_filename, &app_status);
     if (!app) {
         respond_error(t, app_status);
         return drain_body(t);

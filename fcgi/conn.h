@@ -6,19 +6,23 @@
 #define FW_CONN_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct fw_app;
 struct fw_pythread;
 
-/* Finds the app for a request. script_filename is NULL when absent. Returns
- * NULL with *status set (404, 500) when there is none. */
-typedef struct fw_app *(*fw_conn_app_fn)(void *ctx, const char *script_filename, int *status);
+/* Finds the app for a request: the mount it matched (an index into mounts),
+ * or with no mounts its SCRIPT_FILENAME (NULL when absent). Returns NULL
+ * with *status set (404, 500) when there is none. */
+typedef struct fw_app *(*fw_conn_app_fn)(void *ctx, size_t mount_index, const char *script_filename,
+                                         int *status);
 
 struct fw_conn_settings {
     fw_conn_app_fn find_app;
     void *app_ctx;
-    const char *mount; /* see fw_environ_build */
+    const char *const *mounts; /* canonical; see fw_environ_build */
+    size_t n_mounts;
     uint64_t max_body_bytes;
     uint64_t max_params_bytes;
     bool multithread;

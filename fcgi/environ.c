@@ -151,8 +151,24 @@ static int fail(struct fw_environ *e, const char *why)
     return 400;
 }
 
-int fw_environ_build(struct fw_environ *e, char **envp, const char *mount)
+/* Length of the longest mount containing path, or -1; sets *which. */
+static long best_mount(const char *path, const char *const *mounts, size_t n, size_t *which)
 {
+    long best = -1;
+    for (size_t i = 0; i < n; i++) {
+        size_t len = strlen(mounts[i]);
+        if ((long)len > best && strncmp(path, mounts[i], len) == 0 &&
+            (path[len] == '\0' || path[len] == '/')) {
+            best = (long)len;
+            *which = i;
+        }
+    }
+    return best;
+}
+
+int fw_environ_build(struct fw_environ *e, char **envp, const char *const *mounts, size_t n_mounts)
+{
+    bool mounted = n_mounts > 0;
     e->n_params = 0;
     e->method = "";
     e->script_filename = NULL;
@@ -162,6 +178,7 @@ int fw_environ_build(struct fw_environ *e, char **envp, const char *mount)
     e->is_head = false;
     e->params_bytes = 0;
     e->error = NULL;
+    e->mount_index = 0;
 
     size_t count = 0;
     while (envp[count])
@@ -187,14 +204,14 @@ int fw_environ_build(struct fw_environ *e, char **envp, const char *mount)
         case 9:
             if (name_is(name, nlen, "PATH_INFO")) {
                 path_info = value;
-                if (mount)
+                if (mounted)
                     continue;
             }
             break;
         case 11:
             if (name_is(name, nlen, "SCRIPT_NAME")) {
                 script_name = value;
-                if (mount)
+                if (mounted)
                     continue;
             } else if (name_is(name, nlen, "REQUEST_URI")) {
                 e->request_uri = value;
@@ -234,7 +251,7 @@ int fw_environ_build(struct fw_environ *e, char **envp, const char *mount)
         add(e, name, nlen, value, vlen);
     }
 
-    if (!mount) {
+    if (!mounted) {
         /* The server knows where the script is mounted (mod_fcgid, lighttpd
          * bin-path); PEP 3333 still wants both keys present. */
         if (!script_name)
@@ -253,12 +270,9 @@ int fw_environ_build(struct fw_environ *e, char **envp, const char *mount)
     size_t sn_len = script_name ? strlen(script_name) : 0;
     size_t pi_len = path_info ? strlen(path_info) : 0;
     size_t src_len = src ? strlen(src) : sn_len + pi_len;
-    size_t mlen = strlen(mount);
-    if (reserve(e, count + 2, 2 * src_len + mlen + 8) < 0)
+    if (reserve(e, count + 2, 2 * src_len + 8) < 0)
         return fail(e, "out of memory");
-    char *canon = e->scratch;
-    size_t canon_len = fw_environ_mount_canon(mount, canon);
-    char *path = canon + canon_len + 1;
+    char *path = e->scratch;
     if (!src) {
         joined = path + src_len + 2;
         memcpy(joined, script_name ? script_name : "", sn_len);
@@ -271,20 +285,16 @@ int fw_environ_build(struct fw_environ *e, char **envp, const char *mount)
      * calls, many C extensions) would see the path end there. */
     if (memchr(path, '\0', path_len))
         return fail(e, "NUL byte in the request path");
-    if (canon_len == 0) {
-        add(e, "SCRIPT_NAME", 11, canon, 0);
-        add(e, "PATH_INFO", 9, path, path_len);
-    } else if (strncmp(path, canon, canon_len) == 0 &&
-               (path[canon_len] == '\0' || path[canon_len] == '/')) {
-        add(e, "SCRIPT_NAME", 11, canon, canon_len);
-        add(e, "PATH_INFO", 9, path + canon_len, path_len - canon_len);
-    } else {
-        /* The server routed a path outside the mount here (nginx's
+    long mlen = best_mount(path, mounts, n_mounts, &e->mount_index);
+    if (mlen < 0) {
+        /* The server routed a path outside every mount here (nginx's
          * `location /app` also matches /apple; "/app/../x" resolves to /x):
-         * the app is not there, as mod_wsgi's WSGIScriptAlias would say. */
+         * no app is there, as mod_wsgi's WSGIScriptAlias would say. */
         e->error = "request path is outside the mount";
         return 404;
     }
+    add(e, "SCRIPT_NAME", 11, mounts[e->mount_index], (size_t)mlen);
+    add(e, "PATH_INFO", 9, path + mlen, path_len - (size_t)mlen);
     return 0;
 }
 

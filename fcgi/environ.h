@@ -23,19 +23,21 @@ struct fw_environ {
     const char *script_filename; /* NULL if absent */
     const char *request_uri;     /* NULL if absent */
     int64_t content_length;      /* -1 if absent */
+    size_t mount_index;          /* which of the mounts matched */
     bool https;
     bool is_head;
     size_t params_bytes; /* total size of names and values as received */
     const char *error;   /* why build failed */
 };
 
-/* mount: NULL keeps SCRIPT_NAME and PATH_INFO as the web server sent them
- * (SCRIPT_FILENAME mode, where the server knows the script's URL); otherwise
- * the app lives at that URL prefix ("" or "/" for the root) and SCRIPT_NAME
- * and PATH_INFO are derived from REQUEST_URI whatever the server sent.
- * Returns 0, or an HTTP status with e->error set: 400 for a malformed
- * request, 404 for a path outside the mount. */
-int fw_environ_build(struct fw_environ *e, char **envp, const char *mount);
+/* With no mounts, SCRIPT_NAME and PATH_INFO stay as the web server sent them
+ * (SCRIPT_FILENAME mode, where the server knows the script's URL).
+ * Otherwise mounts are canonical URL prefixes (fw_environ_mount_canon: ""
+ * for the root); the longest one containing the request path is chosen
+ * (e->mount_index), and SCRIPT_NAME and PATH_INFO are derived from
+ * REQUEST_URI whatever the server sent. Returns 0, or an HTTP status with
+ * e->error set: 400 for a malformed request, 404 for a path under no mount. */
+int fw_environ_build(struct fw_environ *e, char **envp, const char *const *mounts, size_t n_mounts);
 void fw_environ_free(struct fw_environ *e);
 
 /* The path of a request URI as the app should see it: query dropped,

@@ -119,7 +119,9 @@ static int parse_uint(const char *s, long min, long max, long *out)
 
 int main(int argc, char **argv)
 {
-    struct fw_worker_config cfg = { .listen_fd = 0, .threads = 1, .preload = true };
+    struct fw_worker_config cfg = {
+        .listen_fd = 0, .threads = 1, .preload = true, .channel_fd = -1
+    };
     const char *listen_addr = NULL;
     const char *python_path[MAX_PYTHON_PATH];
     size_t n_python_path = 0;
@@ -197,11 +199,18 @@ int main(int argc, char **argv)
     if (optind == argc - 1) {
         /* Absolute, so __file__, the log and the default group name do not
          * depend on the working directory. */
-        cfg.script = realpath(argv[optind], script_path);
-        if (!cfg.script || access(cfg.script, R_OK) < 0) {
+        if (!realpath(argv[optind], script_path) || access(script_path, R_OK) < 0) {
             fprintf(stderr, "fcgiwsgi-responder: %s: %s\n", argv[optind], strerror(errno));
             return FW_EXIT_CONFIG;
         }
+    }
+    /* With a script, the options describe that one app. */
+    struct fw_worker_app app = {
+        .script = script_path, .callable = cfg.callable, .group = cfg.group, .mount = cfg.mount
+    };
+    if (optind == argc - 1) {
+        cfg.apps = &app;
+        cfg.n_apps = 1;
     }
     cfg.host.python_path = python_path;
     cfg.host.n_python_path = n_python_path;

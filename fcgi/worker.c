@@ -8,6 +8,8 @@
 #include "worker.h"
 
 #include "conn.h"
+#include "environ.h"
+#include "slot.h"
 #include "lib/log.h"
 #include "lib/sock.h"
 #include "pyhost/app.h"
@@ -27,6 +29,7 @@
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define MAX_SCRIPT_APPS 64
@@ -41,17 +44,47 @@ struct worker {
     atomic_bool stopping;
     atomic_int threads_done;
 
-    struct fw_app *app;        /* with a script */
+    struct fw_app **mounted; /* one per cfg->apps entry */
+    const char **mounts;     /* their canonical mounts */
+    size_t n_mounts;
     pthread_mutex_t apps_lock; /* SCRIPT_FILENAME mode */
     struct fw_app *apps[MAX_SCRIPT_APPS];
     size_t n_apps;
+    atomic_bool retire_sent;
 };
 
 struct thread {
     struct worker *w;
     pthread_t tid;
     bool started;
+    _Atomic int64_t request_start_ms; /* 0 when not in a request */
 };
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Tells the master something; never blocks (the socket is non-blocking and
+ * a lost duplicate is harmless: each message is idempotent). */
+static void tell_master(struct worker *w, enum fw_worker_msg msg)
+{
+    if (w->cfg->channel_fd < 0)
+        return;
+    char c = (char)msg;
+    if (send(w->cfg->channel_fd, &c, 1, MSG_DONTWAIT | MSG_NOSIGNAL) < 0 && errno != EAGAIN)
+        fw_log_errno(FW_LOG_WARN, "telling the master '%c'", c);
+}
+
+static void retire(struct worker *w, const char *why)
+{
+    if (atomic_exchange(&w->retire_sent, true))
+        return;
+    fw_log(FW_LOG_INFO, "%s: asking the master for a replacement", why);
+    tell_master(w, FW_WORKER_MSG_RETIRE);
+}
 
 /* Signal handlers only write to this pipe; the main thread reads it. The
  * handlers use SA_RESTART so a signal landing on a request thread never
@@ -86,11 +119,12 @@ static int install_signals(void)
     return sigaction(SIGPIPE, &ign, NULL);
 }
 
-static struct fw_app *find_app(void *ctx, const char *script_filename, int *status)
+static struct fw_app *find_app(void *ctx, size_t mount_index, const char *script_filename,
+                               int *status)
 {
     struct worker *w = ctx;
-    if (w->app)
-        return w->app;
+    if (w->cfg->n_apps)
+        return w->mounted[mount_index];
     if (!script_filename || !script_filename[0]) {
         fw_log(FW_LOG_WARN,
                "request without SCRIPT_FILENAME and no script configured; answered 404");
@@ -201,17 +235,18 @@ static void *request_thread(void *arg)
     struct worker *w = th->w;
     const struct fw_worker_config *cfg = w->cfg;
     struct fw_pythread *py = fw_interp_thread_attach();
-    const char *mount = cfg->mount ? cfg->mount : (cfg->script ? "/" : NULL);
     struct fw_conn_settings s = {
         .find_app = find_app,
         .app_ctx = w,
-        .mount = mount,
+        .mounts = w->mounts,
+        .n_mounts = w->n_mounts,
         .max_body_bytes = cfg->max_body_bytes,
         .max_params_bytes =
             cfg->max_params_bytes ? cfg->max_params_bytes : FW_WORKER_DEFAULT_MAX_PARAMS,
         .multithread = cfg->threads > 1,
         .multiprocess = cfg->multiprocess,
     };
+    struct fw_slot *slot = cfg->slot;
     struct fw_conn_thread *ct = py ? fw_conn_thread_new(&s, py) : NULL;
     if (!ct) {
         fw_log(FW_LOG_ERR, "out of memory starting a request thread");
@@ -221,8 +256,23 @@ static void *request_thread(void *arg)
     while ((fd = next_connection(w)) >= 0) {
         switch (fw_conn_check(fd)) {
         case FW_CONN_READY:
-            if (fw_conn_serve(ct, fd))
+            if (!slot) {
+                if (fw_conn_serve(ct, fd))
+                    keep_idle(w, fd);
+                break;
+            }
+            atomic_store(&th->request_start_ms, now_ms());
+            if (atomic_fetch_add(&slot->busy, 1) == 0)
+                atomic_store(&slot->state, FW_SLOT_BUSY);
+            bool keep = fw_conn_serve(ct, fd);
+            atomic_store(&th->request_start_ms, 0);
+            uint64_t served = atomic_fetch_add(&slot->requests, 1) + 1;
+            if (atomic_fetch_sub(&slot->busy, 1) == 1 && !atomic_load(&w->stopping))
+                atomic_store(&slot->state, FW_SLOT_IDLE);
+            if (keep)
                 keep_idle(w, fd);
+            if (cfg->max_requests && served == cfg->max_requests)
+                retire(w, "max_requests reached");
             break;
         case FW_CONN_WAIT:
             /* Connected but silent: wait in epoll, not in a thread. */
@@ -243,6 +293,8 @@ static void begin_stop(struct worker *w, const char *why)
 {
     if (atomic_exchange(&w->stopping, true))
         return;
+    if (w->cfg->slot)
+        atomic_store(&w->cfg->slot->state, FW_SLOT_STOPPING);
     fw_log(FW_LOG_NOTICE, "stopping (%s): no new requests; finishing those in progress", why);
     /* Connections queued on the socket stay there for other workers (the
      * manager keeps the socket open). */
@@ -254,14 +306,61 @@ static void begin_stop(struct worker *w, const char *why)
 
 /* Returns the exit status: OK after a graceful stop, FAILURE if a second
  * stop signal cut it short. */
-static int wait_for_stop(struct worker *w, unsigned nthreads)
+static uint64_t rss_bytes(void)
+{
+    FILE *f = fopen("/proc/self/statm", "re");
+    unsigned long size = 0, resident = 0;
+    if (!f)
+        return 0;
+    if (fscanf(f, "%lu %lu", &size, &resident) != 2)
+        resident = 0;
+    fclose(f);
+    return (uint64_t)resident * (uint64_t)sysconf(_SC_PAGESIZE);
+}
+
+/* Under the manager, twice a second: what the master cannot see from outside
+ * (the oldest running request, for request_timeout) and the memory limit. */
+static void tick(struct worker *w, struct thread *threads, unsigned nthreads)
+{
+    struct fw_slot *slot = w->cfg->slot;
+    int64_t oldest = 0;
+    for (unsigned i = 0; i < nthreads; i++) {
+        int64_t s = atomic_load(&threads[i].request_start_ms);
+        if (s && (!oldest || s < oldest))
+            oldest = s;
+    }
+    atomic_store(&slot->oldest_start_ms, oldest);
+    uint64_t rss = rss_bytes();
+    atomic_store(&slot->rss_bytes, rss);
+    uint64_t limit = w->cfg->memory_limit_bytes;
+    if (limit && rss > limit && !atomic_load(&w->stopping)) {
+        char why[96];
+        snprintf(why, sizeof(why), "memory_limit reached (RSS %llu MiB)",
+                 (unsigned long long)(rss >> 20));
+        retire(w, why);
+    }
+}
+
+static int wait_for_stop(struct worker *w, struct thread *threads, unsigned nthreads)
 {
     int status = FW_EXIT_OK;
+    int64_t next_tick = 0;
     for (;;) {
         if (atomic_load(&w->stopping) && (unsigned)atomic_load(&w->threads_done) == nthreads)
             return status;
+        int timeout = -1;
+        if (w->cfg->slot) {
+            int64_t now = now_ms();
+            if (now >= next_tick) {
+                tick(w, threads, nthreads);
+                next_tick = now + 500;
+            }
+            timeout = (int)(next_tick - now);
+        }
+        if (atomic_load(&w->stopping) && (timeout < 0 || timeout > 50))
+            timeout = 50;
         struct pollfd p = { .fd = signal_pipe[0], .events = POLLIN };
-        int rc = poll(&p, 1, atomic_load(&w->stopping) ? 50 : -1);
+        int rc = poll(&p, 1, timeout);
         if (rc <= 0)
             continue;
         unsigned char sig;
@@ -284,11 +383,62 @@ static int wait_for_stop(struct worker *w, unsigned nthreads)
     }
 }
 
+/* The configured apps and their canonical mounts; with preload, each app is
+ * imported now (a failure is logged; requests answer 500 and retry). */
+static int set_up_apps(struct worker *w)
+{
+    const struct fw_worker_config *cfg = w->cfg;
+    size_t n = cfg->n_apps ? cfg->n_apps : (cfg->mount ? 1 : 0);
+    w->mounted = calloc(cfg->n_apps + 1, sizeof(*w->mounted));
+    w->mounts = calloc(n + 1, sizeof(*w->mounts));
+    if (!w->mounted || !w->mounts)
+        goto nomem;
+    for (size_t i = 0; i < n; i++) {
+        const char *m = cfg->n_apps ? cfg->apps[i].mount : cfg->mount;
+        if (!m)
+            m = "/";
+        char *canon = malloc(strlen(m) + 2);
+        if (!canon)
+            goto nomem;
+        fw_environ_mount_canon(m, canon);
+        w->mounts[i] = canon;
+        w->n_mounts++;
+    }
+    for (size_t i = 0; i < cfg->n_apps; i++) {
+        struct fw_app_config ac = { .script = cfg->apps[i].script,
+                                    .callable = cfg->apps[i].callable,
+                                    .group = cfg->apps[i].group };
+        w->mounted[i] = fw_app_new(&ac);
+        if (!w->mounted[i])
+            goto nomem;
+    }
+    if (cfg->preload)
+        for (size_t i = 0; i < cfg->n_apps; i++)
+            fw_app_load(w->mounted[i], fw_host_main_thread());
+    return 0;
+nomem:
+    fw_log(FW_LOG_ERR, "out of memory setting up the apps");
+    return -1;
+}
+
+static void free_apps(struct worker *w)
+{
+    for (size_t i = 0; w->mounted && i < w->cfg->n_apps; i++)
+        fw_app_free(w->mounted[i]);
+    for (size_t i = 0; w->mounts && i < w->n_mounts; i++)
+        free((char *)w->mounts[i]);
+    free(w->mounted);
+    free(w->mounts);
+    for (size_t i = 0; i < w->n_apps; i++)
+        fw_app_free(w->apps[i]);
+}
+
 static void unload_apps(struct worker *w)
 {
     struct fw_pythread *py = fw_host_main_thread();
-    if (w->app)
-        fw_app_unload(w->app, py);
+    for (size_t i = 0; i < w->cfg->n_apps; i++)
+        if (w->mounted[i])
+            fw_app_unload(w->mounted[i], py);
     for (size_t i = 0; i < w->n_apps; i++)
         fw_app_unload(w->apps[i], py);
 }
@@ -337,19 +487,8 @@ int fw_worker_run(const struct fw_worker_config *cfg)
     if (fw_host_start(&cfg->host) < 0)
         goto out;
     python = true;
-    if (cfg->script) {
-        struct fw_app_config ac = { .script = cfg->script,
-                                    .callable = cfg->callable,
-                                    .group = cfg->group };
-        w.app = fw_app_new(&ac);
-        if (!w.app) {
-            fw_log(FW_LOG_ERR, "out of memory");
-            goto out;
-        }
-        /* A failure is logged; requests answer 500 and retry the load. */
-        if (cfg->preload)
-            fw_app_load(w.app, fw_host_main_thread());
-    }
+    if (set_up_apps(&w) < 0)
+        goto out;
 
     unsigned nthreads = cfg->threads ? cfg->threads : 1;
     threads = calloc(nthreads, sizeof(*threads));
@@ -368,9 +507,15 @@ int fw_worker_run(const struct fw_worker_config *cfg)
     }
     if (started == 0)
         goto out;
-    fw_log(FW_LOG_NOTICE, "ready: %u request threads%s%s", started, cfg->script ? " serving " : "",
-           cfg->script ? cfg->script : " serving each request's SCRIPT_FILENAME");
-    status = wait_for_stop(&w, started);
+    if (cfg->n_apps == 1)
+        fw_log(FW_LOG_NOTICE, "ready: %u request threads serving %s", started, cfg->apps[0].script);
+    else if (cfg->n_apps)
+        fw_log(FW_LOG_NOTICE, "ready: %u request threads serving %zu apps", started, cfg->n_apps);
+    else
+        fw_log(FW_LOG_NOTICE, "ready: %u request threads serving each request's SCRIPT_FILENAME",
+               started);
+    tell_master(&w, FW_WORKER_MSG_READY);
+    status = wait_for_stop(&w, threads, started);
     if (status != FW_EXIT_OK) {
         /* Request threads may still be inside the app: do not touch Python. */
         return status;
@@ -385,9 +530,7 @@ out:
         unload_apps(&w);
         fw_host_stop();
     }
-    fw_app_free(w.app);
-    for (size_t i = 0; i < w.n_apps; i++)
-        fw_app_free(w.apps[i]);
+    free_apps(&w);
     if (w.epfd >= 0)
         close(w.epfd);
     if (w.stop_fd >= 0)

@@ -19,18 +19,45 @@ enum fw_exit {
     FW_EXIT_INIT = 3,    /* initialisation failed (Python did not start): back off */
 };
 
+struct fw_slot;
+
+struct fw_worker_app {
+    const char *script;
+    const char *callable; /* NULL: "application" */
+    const char *group;    /* NULL: one interpreter for this script */
+    const char *mount;    /* URL prefix; NULL or "/" is the root */
+};
+
+/* Messages a worker sends on its channel to the master, one byte each. */
+enum fw_worker_msg {
+    FW_WORKER_MSG_READY = 'R',   /* apps preloaded (or not needed): send traffic */
+    FW_WORKER_MSG_RETIRE = 'X',  /* max_requests or memory_limit reached: replace me */
+    FW_WORKER_MSG_RESTART = 'P', /* the app called fcgiwsgi.request_restart() */
+};
+
 struct fw_worker_config {
     int listen_fd;
     unsigned threads;
-    const char *script;        /* NULL: each request's SCRIPT_FILENAME names its script */
-    const char *callable;      /* NULL: "application" */
-    const char *group;         /* NULL: one interpreter per script */
-    const char *mount;         /* NULL: "/" with a script; the server's own with SCRIPT_FILENAME */
+    /* The apps, chosen by the longest mount containing the request path.
+     * None: each request's SCRIPT_FILENAME names its script (callable and
+     * group below apply to all), and mount, if set, is where they all live
+     * (else SCRIPT_NAME and PATH_INFO are the web server's). */
+    const struct fw_worker_app *apps;
+    size_t n_apps;
+    const char *callable;
+    const char *group;
+    const char *mount;
     uint64_t max_body_bytes;   /* 0: unlimited */
     uint64_t max_params_bytes; /* 0: default */
     bool multiprocess;
     bool preload;
     struct fw_host_config host;
+
+    /* Under the manager; NULL, -1 and 0 for a lone responder. */
+    struct fw_slot *slot;
+    int channel_fd;
+    uint64_t max_requests; /* already jittered by the master */
+    uint64_t memory_limit_bytes;
 };
 
 #define FW_WORKER_DEFAULT_MAX_PARAMS (1024 * 1024)

@@ -70,6 +70,24 @@ static void test_mount_canon(void)
     is_str(out, "/app", "leading slash added");
 }
 
+static int build(struct fw_environ *e, char **envp, const char *mount)
+{
+    char canon[256];
+    fw_environ_mount_canon(mount, canon);
+    const char *mounts[] = { canon };
+    int rc = fw_environ_build(e, envp, mounts, 1);
+    /* SCRIPT_NAME points into the mounts array: copy it out for get(). */
+    static char sn[256];
+    for (size_t i = 0; i < e->n_params; i++) {
+        if (e->params[i].name_len == 11 && !memcmp(e->params[i].name, "SCRIPT_NAME", 11)) {
+            memcpy(sn, e->params[i].value, e->params[i].value_len);
+            sn[e->params[i].value_len] = '\0';
+            e->params[i].value = sn;
+        }
+    }
+    return rc;
+}
+
 static void test_build_mount(void)
 {
     struct fw_environ e = { 0 };
@@ -80,7 +98,7 @@ static void test_build_mount(void)
                      "CONTENT_TYPE=",
                      "QUERY_STRING=q=1",
                      NULL };
-    is(fw_environ_build(&e, env1, "/app"), 0, "builds");
+    is(build(&e, env1, "/app"), 0, "builds");
     is_str(get(&e, "SCRIPT_NAME"), "/app", "SCRIPT_NAME is the mount");
     is_str(get(&e, "PATH_INFO"), "/x y/", "PATH_INFO is the decoded rest");
     is(count(&e, "SCRIPT_NAME"), 1, "server's SCRIPT_NAME replaced, not duplicated");
@@ -92,7 +110,7 @@ static void test_build_mount(void)
 
     char *env2[] = { "REQUEST_METHOD=HEAD", "REQUEST_URI=/app", "CONTENT_LENGTH=42", "HTTPS=on",
                      NULL };
-    is(fw_environ_build(&e, env2, "/app/"), 0, "bare mount builds");
+    is(build(&e, env2, "/app/"), 0, "bare mount builds");
     is_str(get(&e, "SCRIPT_NAME"), "/app", "bare mount: SCRIPT_NAME");
     is_str(get(&e, "PATH_INFO"), "", "bare mount: empty PATH_INFO");
     is(e.content_length, 42, "content length parsed");
@@ -100,30 +118,30 @@ static void test_build_mount(void)
     ok(e.https, "HTTPS=on is https");
 
     char *env3[] = { "REQUEST_URI=/application/x", "REQUEST_SCHEME=https", NULL };
-    is(fw_environ_build(&e, env3, "/app"), 404, "/application is not under /app: 404");
+    is(build(&e, env3, "/app"), 404, "/application is not under /app: 404");
     ok(e.error && strstr(e.error, "mount"), "reason names the mount");
     ok(e.https, "REQUEST_SCHEME=https is https");
     char *env3b[] = { "REQUEST_URI=/app/../x", NULL };
-    is(fw_environ_build(&e, env3b, "/app"), 404, "/app/../x resolves outside the mount");
+    is(build(&e, env3b, "/app"), 404, "/app/../x resolves outside the mount");
     char *env3c[] = { "REQUEST_URI=/app/x%00y", NULL };
-    is(fw_environ_build(&e, env3c, "/app"), 400, "NUL in the path is a 400");
+    is(build(&e, env3c, "/app"), 400, "NUL in the path is a 400");
 
     char *env4[] = { "REQUEST_URI=/a/b", NULL };
-    is(fw_environ_build(&e, env4, "/"), 0, "root mount");
+    is(build(&e, env4, "/"), 0, "root mount");
     is_str(get(&e, "SCRIPT_NAME"), "", "root: empty SCRIPT_NAME");
     is_str(get(&e, "PATH_INFO"), "/a/b", "root: PATH_INFO whole path");
 
     char *env5[] = { "SCRIPT_NAME=/app", "PATH_INFO=/p%41", NULL };
-    is(fw_environ_build(&e, env5, "/app"), 0, "no REQUEST_URI");
+    is(build(&e, env5, "/app"), 0, "no REQUEST_URI");
     is_str(get(&e, "PATH_INFO"), "/pA", "falls back to SCRIPT_NAME + PATH_INFO");
 
     char *env6[] = { "CONTENT_LENGTH=12x", NULL };
-    is(fw_environ_build(&e, env6, "/"), 400, "bad CONTENT_LENGTH is a 400");
+    is(build(&e, env6, "/"), 400, "bad CONTENT_LENGTH is a 400");
     ok(e.error != NULL, "with a reason");
     char *env7[] = { "CONTENT_LENGTH=99999999999999999999999", NULL };
-    is(fw_environ_build(&e, env7, "/"), 400, "overflowing CONTENT_LENGTH is a 400");
+    is(build(&e, env7, "/"), 400, "overflowing CONTENT_LENGTH is a 400");
     char *env8[] = { "CONTENT_LENGTH=-1", NULL };
-    is(fw_environ_build(&e, env8, "/"), 400, "negative CONTENT_LENGTH is a 400");
+    is(build(&e, env8, "/"), 400, "negative CONTENT_LENGTH is a 400");
     fw_environ_free(&e);
 }
 
@@ -136,7 +154,7 @@ static void test_build_server_paths(void)
                      "NOEQUALS",
                      "HTTP_X=1=2",
                      NULL };
-    is(fw_environ_build(&e, env1, NULL), 0, "server paths kept");
+    is(fw_environ_build(&e, env1, NULL, 0), 0, "server paths kept");
     is_str(get(&e, "SCRIPT_NAME"), "/a.wsgi", "SCRIPT_NAME as sent");
     is_str(get(&e, "PATH_INFO"), "/x", "PATH_INFO as sent");
     is_str(e.script_filename, "/srv/a.wsgi", "SCRIPT_FILENAME extracted");
@@ -144,10 +162,10 @@ static void test_build_server_paths(void)
     ok(get(&e, "NOEQUALS") == NULL, "entry without = skipped");
 
     char *env2[] = { "SCRIPT_NAME=/a.wsgi", NULL };
-    is(fw_environ_build(&e, env2, NULL), 0, "no PATH_INFO");
+    is(fw_environ_build(&e, env2, NULL, 0), 0, "no PATH_INFO");
     is_str(get(&e, "PATH_INFO"), "", "PATH_INFO added empty (PEP 3333)");
     char *env3[] = { NULL };
-    is(fw_environ_build(&e, env3, NULL), 0, "no params at all");
+    is(fw_environ_build(&e, env3, NULL, 0), 0, "no params at all");
     is_str(get(&e, "SCRIPT_NAME"), "", "SCRIPT_NAME added empty");
     is(e.params_bytes, 0, "no bytes");
 
@@ -157,15 +175,34 @@ static void test_build_server_paths(void)
     memset(big + 13, 'a', 69980);
     big[69993] = '\0';
     char *env4[] = { big, NULL };
-    is(fw_environ_build(&e, env4, "/"), 0, "long URI");
+    is(build(&e, env4, "/"), 0, "long URI");
     is(strlen(get(&e, "PATH_INFO") ? "x" : ""), 1, "PATH_INFO present");
     is(e.params[e.n_params - 1].value_len, 69981, "PATH_INFO full length");
     free(big);
     fw_environ_free(&e);
 }
 
+static void test_several_mounts(void)
+{
+    struct fw_environ e = { 0 };
+    const char *mounts[] = { "", "/api", "/api/v2" };
+    char *env1[] = { "REQUEST_URI=/api/v2/x", NULL };
+    is(fw_environ_build(&e, env1, mounts, 3), 0, "three mounts");
+    is(e.mount_index, 2, "the longest matching mount wins");
+    char *env2[] = { "REQUEST_URI=/api/v20", NULL };
+    is(fw_environ_build(&e, env2, mounts, 3), 0, "prefix but not a segment");
+    is(e.mount_index, 1, "/api/v20 is under /api, not /api/v2");
+    char *env3[] = { "REQUEST_URI=/other", NULL };
+    is(fw_environ_build(&e, env3, mounts, 3), 0, "root catches the rest");
+    is(e.mount_index, 0, "root mount");
+    const char *no_root[] = { "/a", "/b" };
+    is(fw_environ_build(&e, env3, no_root, 2), 404, "no mount contains the path: 404");
+    fw_environ_free(&e);
+}
+
 int main(void)
 {
+    test_several_mounts();
     test_uri_path();
     test_mount_canon();
     test_build_mount();

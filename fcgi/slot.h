@@ -1,0 +1,35 @@
+/* A worker's slot in the manager's scoreboard (shared memory, mapped by the
+ * master before it forks). Each field has one writer: the master writes
+ * pid/generation/state on spawn and at exit; the worker writes everything
+ * else while it runs. The worker never blocks on the master: plain atomic
+ * stores. The master reads it for status, dynamic sizing and timeouts. */
+#ifndef FW_SLOT_H
+#define FW_SLOT_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+enum fw_slot_state {
+    FW_SLOT_FREE,     /* no process */
+    FW_SLOT_STARTING, /* forked, not ready (master) */
+    FW_SLOT_IDLE,     /* ready, no request running (worker) */
+    FW_SLOT_BUSY,     /* at least one request running (worker) */
+    FW_SLOT_STOPPING, /* told to stop, finishing (master or worker) */
+};
+
+#define FW_SLOT_URI_MAX 128
+
+struct fw_slot {
+    _Atomic int state;               /* enum fw_slot_state */
+    _Atomic pid_t pid;               /* master */
+    _Atomic uint32_t generation;     /* master */
+    _Atomic uint32_t busy;           /* worker: requests running now */
+    _Atomic uint64_t requests;       /* worker: requests finished */
+    _Atomic int64_t oldest_start_ms; /* worker: CLOCK_MONOTONIC start of the oldest running
+                                        request on a thread that is busy, 0 if none */
+    _Atomic uint64_t rss_bytes;      /* worker: resident set size, updated between requests */
+    char uri[FW_SLOT_URI_MAX];       /* worker: last request line seen (best effort, racy) */
+};
+
+#endif
