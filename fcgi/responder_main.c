@@ -120,7 +120,7 @@ static int parse_uint(const char *s, long min, long max, long *out)
 int main(int argc, char **argv)
 {
     struct fw_worker_config cfg = {
-        .listen_fd = 0, .threads = 1, .preload = true, .channel_fd = -1
+        .listen_fd = 0, .threads = 1, .preload = true, .channel_fd = -1, .log_fd = -1
     };
     const char *listen_addr = NULL;
     const char *python_path[MAX_PYTHON_PATH];

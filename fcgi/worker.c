@@ -14,6 +14,7 @@
 #include "lib/sock.h"
 #include "pyhost/app.h"
 #include "pyhost/interp.h"
+#include "pyhost/module.h"
 
 #include <errno.h>
 #include <fcgiapp.h>
@@ -28,6 +29,7 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -35,7 +37,12 @@
 #define MAX_SCRIPT_APPS 64
 #define TAG_LISTEN 1ULL
 #define TAG_STOP 2ULL
-#define TAG_CONN 3ULL
+#define TAG_CONN 3ULL /* a kept connection between requests */
+#define TAG_NEW 4ULL  /* accepted, its first request not yet arrived */
+/* How long a stopping worker still waits for the first request on
+ * connections it has already accepted (they are its to answer: the web
+ * server cannot know that they were never served). */
+#define STOP_PENDING_MS 2000
 
 struct worker {
     const struct fw_worker_config *cfg;
@@ -51,6 +58,8 @@ struct worker {
     struct fw_app *apps[MAX_SCRIPT_APPS];
     size_t n_apps;
     atomic_bool retire_sent;
+    atomic_int pending_new; /* accepted connections waiting in epoll for a request */
+    _Atomic int64_t stop_ms;
 };
 
 struct thread {
@@ -76,6 +85,19 @@ static void tell_master(struct worker *w, enum fw_worker_msg msg)
     char c = (char)msg;
     if (send(w->cfg->channel_fd, &c, 1, MSG_DONTWAIT | MSG_NOSIGNAL) < 0 && errno != EAGAIN)
         fw_log_errno(FW_LOG_WARN, "telling the master '%c'", c);
+}
+
+/* fcgiwsgi.request_restart() has no context argument: the one channel of
+ * this process is enough. */
+static int restart_channel_fd = -1;
+
+static int request_pool_restart(void)
+{
+    char c = FW_WORKER_MSG_RESTART;
+    if (send(restart_channel_fd, &c, 1, MSG_DONTWAIT | MSG_NOSIGNAL) < 0 && errno != EAGAIN)
+        return -1;
+    fw_log(FW_LOG_NOTICE, "the app asked for a restart of the pool");
+    return 0;
 }
 
 static void retire(struct worker *w, const char *why)
@@ -166,30 +188,33 @@ static int arm(struct worker *w, int fd, uint64_t tag, int op)
 {
     struct epoll_event ev = { .events = EPOLLIN | EPOLLONESHOT,
                               .data.u64 = tag << 32 | (uint32_t)fd };
-    if (tag == TAG_CONN)
+    if (tag == TAG_CONN || tag == TAG_NEW)
         ev.events |= EPOLLRDHUP;
     return epoll_ctl(w->epfd, op, fd, &ev);
 }
 
 /* Watches a connection that has no request to read yet (a new one, or a
  * kept one between requests). */
-static void keep_idle(struct worker *w, int fd)
+static void keep_idle(struct worker *w, int fd, bool is_new)
 {
-    if (arm(w, fd, TAG_CONN, EPOLL_CTL_MOD) == 0)
+    uint64_t tag = is_new ? TAG_NEW : TAG_CONN;
+    if (is_new)
+        atomic_fetch_add(&w->pending_new, 1);
+    if (arm(w, fd, tag, EPOLL_CTL_MOD) == 0)
         return;
-    if (errno == ENOENT && arm(w, fd, TAG_CONN, EPOLL_CTL_ADD) == 0)
+    if (errno == ENOENT && arm(w, fd, tag, EPOLL_CTL_ADD) == 0)
         return;
+    if (is_new)
+        atomic_fetch_sub(&w->pending_new, 1);
     fw_log_errno(FW_LOG_ERR, "cannot watch kept connection fd %d", fd);
     close(fd);
 }
 
-/* Blocks until there is a connection with a request to read; -1 when the
- * worker is stopping. */
-static int next_connection(struct worker *w)
+/* Blocks until there is a connection with a request to read (is_new: none
+ * was served on it yet); -1 when the worker is stopping. */
+static int next_connection(struct worker *w, bool *is_new)
 {
     for (;;) {
-        if (atomic_load(&w->stopping))
-            return -1;
         struct epoll_event ev;
         int n = epoll_wait(w->epfd, &ev, 1, -1);
         if (n < 0) {
@@ -202,16 +227,39 @@ static int next_connection(struct worker *w)
             continue;
         uint64_t tag = ev.data.u64 >> 32;
         int fd = (int)(uint32_t)ev.data.u64;
-        if (tag == TAG_STOP)
-            return -1;
-        if (tag == TAG_CONN)
+        if (tag == TAG_STOP) {
+            /* Stopping: finish what was accepted, then go (the stop event
+             * stays readable, so this comes round again). */
+            if (atomic_load(&w->pending_new) == 0 ||
+                now_ms() - atomic_load(&w->stop_ms) > STOP_PENDING_MS)
+                return -1;
+            poll(NULL, 0, 5);
+            continue;
+        }
+        *is_new = tag != TAG_CONN;
+        if (tag == TAG_NEW)
+            atomic_fetch_sub(&w->pending_new, 1);
+        if (tag == TAG_CONN || tag == TAG_NEW)
             return fd;
-        int conn = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
+        if (atomic_load(&w->stopping))
+            continue; /* a listen event from before the stop */
+        struct sockaddr_storage peer;
+        socklen_t plen = sizeof(peer);
+        int conn = accept4(fd, (struct sockaddr *)&peer, &plen, SOCK_CLOEXEC);
         int saved = errno;
         /* Re-arm at once so another thread can take the next connection
          * while this one is served. */
         if (!atomic_load(&w->stopping) && arm(w, fd, TAG_LISTEN, EPOLL_CTL_MOD) < 0)
             fw_log_errno(FW_LOG_ERR, "re-arming the listening socket");
+        if (conn >= 0 && w->cfg->n_allowed_clients &&
+            !fw_sock_peer_allowed((struct sockaddr *)&peer, w->cfg->allowed_clients,
+                                  w->cfg->n_allowed_clients)) {
+            char who[80];
+            fw_sock_peer_text((struct sockaddr *)&peer, who, sizeof(who));
+            fw_log(FW_LOG_WARN, "refused a connection from %s: not in allowed_clients", who);
+            close(conn);
+            continue;
+        }
         if (conn >= 0) {
             fw_conn_setup(conn);
             return conn;
@@ -253,12 +301,13 @@ static void *request_thread(void *arg)
         goto done;
     }
     int fd;
-    while ((fd = next_connection(w)) >= 0) {
+    bool is_new = false;
+    while ((fd = next_connection(w, &is_new)) >= 0) {
         switch (fw_conn_check(fd)) {
         case FW_CONN_READY:
             if (!slot) {
                 if (fw_conn_serve(ct, fd))
-                    keep_idle(w, fd);
+                    keep_idle(w, fd, false);
                 break;
             }
             atomic_store(&th->request_start_ms, now_ms());
@@ -270,13 +319,13 @@ static void *request_thread(void *arg)
             if (atomic_fetch_sub(&slot->busy, 1) == 1 && !atomic_load(&w->stopping))
                 atomic_store(&slot->state, FW_SLOT_IDLE);
             if (keep)
-                keep_idle(w, fd);
+                keep_idle(w, fd, false);
             if (cfg->max_requests && served == cfg->max_requests)
                 retire(w, "max_requests reached");
             break;
         case FW_CONN_WAIT:
             /* Connected but silent: wait in epoll, not in a thread. */
-            keep_idle(w, fd);
+            keep_idle(w, fd, is_new);
             break;
         case FW_CONN_CLOSED: close(fd); break;
         case FW_CONN_BAD: break;
@@ -291,6 +340,7 @@ done:
 
 static void begin_stop(struct worker *w, const char *why)
 {
+    atomic_store(&w->stop_ms, now_ms());
     if (atomic_exchange(&w->stopping, true))
         return;
     if (w->cfg->slot)
@@ -341,6 +391,37 @@ static void tick(struct worker *w, struct thread *threads, unsigned nthreads)
     }
 }
 
+/* The master's messages: a new log fd after it reopened the log (USR1). It
+ * replaces our log fd in place with dup2, so a thread writing a line at
+ * that moment finishes it on the old file and no fd number is ever reused
+ * under it. A closed channel means the master is gone: stop. */
+static void from_master(struct worker *w)
+{
+    char byte;
+    char cbuf[CMSG_SPACE(sizeof(int))];
+    struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
+    struct msghdr msg = {
+        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf)
+    };
+    ssize_t n = recvmsg(w->cfg->channel_fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+    if (n == 0) {
+        begin_stop(w, "the master is gone");
+        return;
+    }
+    if (n < 0)
+        return;
+    struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+    if (byte == FW_WORKER_MSG_LOG_FD && c && c->cmsg_level == SOL_SOCKET &&
+        c->cmsg_type == SCM_RIGHTS) {
+        int fd;
+        memcpy(&fd, CMSG_DATA(c), sizeof(fd));
+        if (w->cfg->log_fd >= 0 && dup2(fd, w->cfg->log_fd) < 0)
+            fw_log_errno(FW_LOG_ERR, "switching to the reopened log");
+        close(fd);
+        fw_log(FW_LOG_INFO, "log reopened");
+    }
+}
+
 static int wait_for_stop(struct worker *w, struct thread *threads, unsigned nthreads)
 {
     int status = FW_EXIT_OK;
@@ -359,10 +440,13 @@ static int wait_for_stop(struct worker *w, struct thread *threads, unsigned nthr
         }
         if (atomic_load(&w->stopping) && (timeout < 0 || timeout > 50))
             timeout = 50;
-        struct pollfd p = { .fd = signal_pipe[0], .events = POLLIN };
-        int rc = poll(&p, 1, timeout);
+        struct pollfd p[2] = { { .fd = signal_pipe[0], .events = POLLIN },
+                               { .fd = w->cfg->channel_fd, .events = POLLIN } };
+        int rc = poll(p, w->cfg->channel_fd >= 0 ? 2 : 1, timeout);
         if (rc <= 0)
             continue;
+        if (w->cfg->channel_fd >= 0 && (p[1].revents & (POLLIN | POLLHUP)))
+            from_master(w);
         unsigned char sig;
         while (read(signal_pipe[0], &sig, 1) == 1) {
             switch (sig) {
@@ -484,6 +568,10 @@ int fw_worker_run(const struct fw_worker_config *cfg)
         goto out;
     }
 
+    if (cfg->channel_fd >= 0) {
+        restart_channel_fd = cfg->channel_fd;
+        fw_module_set_restart_hook(request_pool_restart);
+    }
     if (fw_host_start(&cfg->host) < 0)
         goto out;
     python = true;

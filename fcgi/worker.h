@@ -33,6 +33,7 @@ enum fw_worker_msg {
     FW_WORKER_MSG_READY = 'R',   /* apps preloaded (or not needed): send traffic */
     FW_WORKER_MSG_RETIRE = 'X',  /* max_requests or memory_limit reached: replace me */
     FW_WORKER_MSG_RESTART = 'P', /* the app called fcgiwsgi.request_restart() */
+    FW_WORKER_MSG_LOG_FD = 'L',  /* master to worker, with an fd (SCM_RIGHTS): the new log */
 };
 
 struct fw_worker_config {
@@ -56,7 +57,10 @@ struct fw_worker_config {
     /* Under the manager; NULL, -1 and 0 for a lone responder. */
     struct fw_slot *slot;
     int channel_fd;
+    int log_fd;            /* the fd the logger writes to, replaced in place on reopen */
     uint64_t max_requests; /* already jittered by the master */
+    const char *const *allowed_clients; /* TCP: numeric IPs allowed to connect; none: all */
+    size_t n_allowed_clients;
     uint64_t memory_limit_bytes;
 };
 

@@ -195,6 +195,51 @@ int fw_sock_is_listener(int fd)
     return type == SOCK_STREAM && acc;
 }
 
+int fw_sock_peer_allowed(const struct sockaddr *peer, const char *const *allowed, size_t n)
+{
+    unsigned char addr[16];
+    size_t len;
+    int family = peer->sa_family;
+    if (family == AF_INET) {
+        memcpy(addr, &((const struct sockaddr_in *)peer)->sin_addr, 4);
+        len = 4;
+    } else if (family == AF_INET6) {
+        const struct in6_addr *a6 = &((const struct sockaddr_in6 *)peer)->sin6_addr;
+        if (IN6_IS_ADDR_V4MAPPED(a6)) {
+            memcpy(addr, a6->s6_addr + 12, 4);
+            len = 4;
+            family = AF_INET;
+        } else {
+            memcpy(addr, a6, 16);
+            len = 16;
+        }
+    } else {
+        return 1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        unsigned char want[16];
+        if (inet_pton(family, allowed[i], want) == 1 && memcmp(want, addr, len) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+void fw_sock_peer_text(const struct sockaddr *peer, char *buf, size_t size)
+{
+    char ip[INET6_ADDRSTRLEN] = "?";
+    if (peer->sa_family == AF_INET) {
+        const struct sockaddr_in *s = (const struct sockaddr_in *)peer;
+        inet_ntop(AF_INET, &s->sin_addr, ip, sizeof(ip));
+        snprintf(buf, size, "%s:%u", ip, ntohs(s->sin_port));
+    } else if (peer->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *s = (const struct sockaddr_in6 *)peer;
+        inet_ntop(AF_INET6, &s->sin6_addr, ip, sizeof(ip));
+        snprintf(buf, size, "[%s]:%u", ip, ntohs(s->sin6_port));
+    } else {
+        snprintf(buf, size, "unix");
+    }
+}
+
 int fw_sock_set_nonblock(int fd, int on)
 {
     int fl = fcntl(fd, F_GETFL);

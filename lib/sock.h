@@ -27,6 +27,14 @@ int fw_sock_listen(const struct fw_sock_addr *addr, int backlog, int mode, char 
 /* 1 if fd is a listening stream socket, 0 if not, -1 if fd is not open. */
 int fw_sock_is_listener(int fd);
 
+/* 1 if the peer's IP is one of the numeric addresses in allowed (IPv4 peers
+ * on an IPv6 socket arrive as ::ffff:a.b.c.d and match a.b.c.d), else 0.
+ * Unix peers always match. */
+int fw_sock_peer_allowed(const struct sockaddr *peer, const char *const *allowed, size_t n);
+
+/* The peer's address as text, for logs. */
+void fw_sock_peer_text(const struct sockaddr *peer, char *buf, size_t size);
+
 int fw_sock_set_nonblock(int fd, int on);
 int fw_sock_set_cloexec(int fd, int on);
 
