@@ -1,0 +1,153 @@
+/* The configuration as the rest of fcgiwsgi sees it: typed, validated
+ * structs built from the YAML file (and its includes). This header is the
+ * whole interface of conf/; nothing else parses YAML. The loader never logs:
+ * it appends every problem, with FILE:LINE:COLUMN, to an error list. */
+#ifndef FW_CONFIG_H
+#define FW_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+#include "lib/sock.h"
+
+/* Where something was written: for messages about it later (reload). */
+struct fw_conf_mark {
+    const char *file; /* points into struct fw_config's file list */
+    unsigned line;    /* 1-based */
+    unsigned column;  /* 1-based */
+};
+
+enum fw_conf_multiprocess {
+    FW_CONF_MP_AUTO, /* true when more than one process can serve the pool */
+    FW_CONF_MP_TRUE,
+    FW_CONF_MP_FALSE,
+};
+
+enum fw_conf_pm {
+    FW_CONF_PM_FIXED,   /* processes: N */
+    FW_CONF_PM_DYNAMIC, /* processes: {min, max, min_spare, max_spare, idle_timeout} */
+};
+
+struct fw_conf_app {
+    char *mount;             /* canonical URL prefix: "/" or "/x/y" (no trailing slash) */
+    char *script;            /* absolute path, existing and readable at load time */
+    char *callable;          /* default "application" */
+    char *application_group; /* NULL: one interpreter for this app; "%{GLOBAL}": main */
+    struct fw_conf_mark mark;
+};
+
+struct fw_conf_env {
+    char *name;
+    char *value;
+};
+
+struct fw_conf_pool {
+    char *name;
+    struct fw_conf_mark mark;
+
+    /* listen */
+    char *listen; /* as written */
+    struct fw_sock_addr listen_addr;
+    int listen_mode;                   /* unix sockets; -1: default 0660 */
+    char *listen_owner, *listen_group; /* NULL: the pool's user/group */
+    uid_t listen_uid;                  /* listen_owner's, else uid; (uid_t)-1 if neither */
+    gid_t listen_gid;                  /* listen_group's, else gid; (gid_t)-1 if neither */
+    int listen_backlog;                /* default 511 */
+    char **allowed_clients;            /* TCP only; numeric IPv4/IPv6 addresses */
+    size_t n_allowed_clients;
+
+    /* identity */
+    char *user, *group; /* NULL: unchanged (the manager's) */
+    uid_t uid;          /* resolved; (uid_t)-1 if no user */
+    gid_t gid;          /* resolved: group, else the user's primary group; (gid_t)-1 */
+    bool allow_root;
+
+    /* process model */
+    enum fw_conf_pm pm;
+    unsigned processes;                      /* fixed: N >= 1; dynamic: max */
+    unsigned min, max, min_spare, max_spare; /* dynamic only */
+    uint64_t idle_timeout_ms;                /* dynamic only; default 10 s */
+    unsigned threads;                        /* >= 1; default 1 */
+    enum fw_conf_multiprocess multiprocess;
+    bool preload; /* default true */
+
+    /* limits and timeouts (0 where it means "none") */
+    uint64_t max_requests;        /* 0: never */
+    uint64_t max_requests_jitter; /* default 0 */
+    uint64_t memory_limit_bytes;  /* 0: none */
+    uint64_t request_timeout_ms;  /* 0: none */
+    uint64_t graceful_timeout_ms; /* default 30 s */
+    uint64_t startup_timeout_ms;  /* default 60 s */
+    uint64_t max_body_bytes;      /* 0: none */
+    uint64_t max_params_bytes;    /* default 1 MiB */
+
+    /* Python */
+    char *python_home;
+    char **python_path;
+    size_t n_python_path;
+    struct fw_conf_env *env;
+    size_t n_env;
+    char **watch; /* extra files whose change recycles the pool */
+    size_t n_watch;
+
+    struct fw_conf_app *apps; /* >= 1 */
+    size_t n_apps;
+};
+
+struct fw_config {
+    char *path;   /* the main file as given */
+    char **files; /* every file read, main first (includes after) */
+    size_t n_files;
+    char *control;       /* control socket path; default /run/fcgiwsgi/ctl.sock */
+    char *control_group; /* NULL: root and the manager's user only */
+    gid_t control_gid;   /* resolved; (gid_t)-1 */
+    char *log;           /* "stderr" (default) or a path */
+    char *log_level;     /* err, warn, notice (default), info, debug */
+    char *pid_file;      /* NULL: none */
+    struct fw_conf_pool *pools;
+    size_t n_pools;
+};
+
+struct fw_conf_error {
+    char *file;      /* NULL for errors not tied to a file */
+    unsigned line;   /* 0 if unknown */
+    unsigned column; /* 0 if unknown */
+    bool warning;    /* a warning does not fail the load */
+    char *message;
+};
+
+struct fw_conf_errors {
+    struct fw_conf_error *v;
+    size_t n;
+    size_t cap;
+    size_t n_dropped; /* errors not stored (past the limit, or no memory); still counted */
+};
+
+/* Loads and validates path and its includes. Returns the config, or NULL if
+ * there was at least one error (not counting warnings); every error and
+ * warning found is appended to errs either way. */
+struct fw_config *fw_conf_load(const char *path, struct fw_conf_errors *errs);
+/* The same from text in memory (tests, the fuzzer): name stands for the file
+ * in messages and is the base of relative paths; includes are read from
+ * disk as usual. text need not be NUL-terminated. */
+struct fw_config *fw_conf_load_string(const char *name, const char *text, size_t len,
+                                      struct fw_conf_errors *errs);
+void fw_conf_free(struct fw_config *cfg);
+
+/* Number of entries in errs that are errors (not warnings). */
+size_t fw_conf_error_count(const struct fw_conf_errors *errs);
+
+/* Prints "FILE:LINE:COLUMN: error: message" (or "warning:") lines. */
+void fw_conf_errors_print(const struct fw_conf_errors *errs, FILE *out);
+void fw_conf_errors_free(struct fw_conf_errors *errs);
+
+/* wsgi.multiprocess for a pool, following DESIGN.md. */
+bool fw_conf_pool_multiprocess(const struct fw_conf_pool *pool);
+
+/* Total apps over all pools (for "configuration OK (N pools, M apps)"). */
+size_t fw_conf_app_count(const struct fw_config *cfg);
+
+#endif

@@ -1,0 +1,381 @@
+/* Reading one pool: its table of settings, the process model, env, and
+ * resolving what names outside the file (users, groups, the address). */
+#include <config.h>
+
+#include "conf/pool.h"
+
+#include "conf/account.h"
+#include "conf/app.h"
+#include "conf/top.h"
+#include "conf/path.h"
+#include "conf/strset.h"
+#include "conf/value.h"
+
+#include <arpa/inet.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* FastCGI peers are filtered by address, so names (resolved once, at load)
+ * and networks are not accepted. */
+static const char *numeric_ip(const char *item)
+{
+    unsigned char buf[sizeof(struct in6_addr)];
+    if (inet_pton(AF_INET, item, buf) == 1 || inet_pton(AF_INET6, item, buf) == 1)
+        return NULL;
+    return "is not a numeric IPv4 or IPv6 address";
+}
+
+#define P(field) offsetof(struct fw_conf_pool, field)
+#define N_PROC FW_CONF_MAX_PROCESSES
+
+static const struct fw_conf_key pool_keys[FW_CONF_POOL_NKEYS] = {
+    [FW_CONF_POOL_LISTEN] = FW_CONF_KEY("listen", FW_CONF_T_STRING, P(listen)),
+    [FW_CONF_POOL_LISTEN_MODE] = FW_CONF_KEY("listen_mode", FW_CONF_T_MODE, P(listen_mode)),
+    [FW_CONF_POOL_LISTEN_OWNER] = FW_CONF_KEY("listen_owner", FW_CONF_T_STRING, P(listen_owner)),
+    [FW_CONF_POOL_LISTEN_GROUP] = FW_CONF_KEY("listen_group", FW_CONF_T_STRING, P(listen_group)),
+    [FW_CONF_POOL_LISTEN_BACKLOG] =
+        FW_CONF_KEY_RANGE("listen_backlog", FW_CONF_T_INT, P(listen_backlog), 1, 65535),
+    [FW_CONF_POOL_ALLOWED_CLIENTS] = FW_CONF_KEY_LIST(
+        "allowed_clients", FW_CONF_T_LIST, P(allowed_clients), P(n_allowed_clients), numeric_ip),
+    [FW_CONF_POOL_USER] = FW_CONF_KEY("user", FW_CONF_T_STRING, P(user)),
+    [FW_CONF_POOL_GROUP] = FW_CONF_KEY("group", FW_CONF_T_STRING, P(group)),
+    [FW_CONF_POOL_ALLOW_ROOT] = FW_CONF_KEY("allow_root", FW_CONF_T_BOOL, P(allow_root)),
+    [FW_CONF_POOL_PROCESSES] = FW_CONF_KEY("processes", FW_CONF_T_CUSTOM, 0),
+    [FW_CONF_POOL_THREADS] =
+        FW_CONF_KEY_RANGE("threads", FW_CONF_T_UNSIGNED, P(threads), 1, FW_CONF_MAX_THREADS),
+    [FW_CONF_POOL_MULTIPROCESS] = FW_CONF_KEY("multiprocess", FW_CONF_T_CUSTOM, 0),
+    [FW_CONF_POOL_PRELOAD] = FW_CONF_KEY("preload", FW_CONF_T_BOOL, P(preload)),
+    [FW_CONF_POOL_MAX_REQUESTS] =
+        FW_CONF_KEY_RANGE("max_requests", FW_CONF_T_U64, P(max_requests), 0, UINT64_MAX),
+    [FW_CONF_POOL_MAX_REQUESTS_JITTER] = FW_CONF_KEY_RANGE("max_requests_jitter", FW_CONF_T_U64,
+                                                           P(max_requests_jitter), 0, UINT64_MAX),
+    [FW_CONF_POOL_MEMORY_LIMIT] =
+        FW_CONF_KEY("memory_limit", FW_CONF_T_SIZE, P(memory_limit_bytes)),
+    [FW_CONF_POOL_REQUEST_TIMEOUT] =
+        FW_CONF_KEY("request_timeout", FW_CONF_T_DURATION, P(request_timeout_ms)),
+    [FW_CONF_POOL_GRACEFUL_TIMEOUT] =
+        FW_CONF_KEY("graceful_timeout", FW_CONF_T_DURATION, P(graceful_timeout_ms)),
+    [FW_CONF_POOL_STARTUP_TIMEOUT] =
+        FW_CONF_KEY("startup_timeout", FW_CONF_T_DURATION, P(startup_timeout_ms)),
+    [FW_CONF_POOL_IDLE_TIMEOUT] =
+        FW_CONF_KEY("idle_timeout", FW_CONF_T_DURATION, P(idle_timeout_ms)),
+    [FW_CONF_POOL_MAX_BODY] = FW_CONF_KEY("max_body", FW_CONF_T_SIZE, P(max_body_bytes)),
+    [FW_CONF_POOL_MAX_PARAMS] = FW_CONF_KEY("max_params", FW_CONF_T_SIZE, P(max_params_bytes)),
+    [FW_CONF_POOL_PYTHON_HOME] = FW_CONF_KEY("python_home", FW_CONF_T_PATH, P(python_home)),
+    [FW_CONF_POOL_PYTHON_PATH] = FW_CONF_KEY_LIST("python_path", FW_CONF_T_PATH_LIST,
+                                                  P(python_path), P(n_python_path), NULL),
+    [FW_CONF_POOL_ENV] = FW_CONF_KEY("env", FW_CONF_T_CUSTOM, 0),
+    [FW_CONF_POOL_WATCH] =
+        FW_CONF_KEY_LIST("watch", FW_CONF_T_PATH_LIST, P(watch), P(n_watch), NULL),
+    [FW_CONF_POOL_APPS] = FW_CONF_KEY("apps", FW_CONF_T_CUSTOM, 0),
+};
+
+/* processes: {min, max, min_spare, max_spare, idle_timeout} */
+struct dynamic {
+    unsigned min, max, min_spare, max_spare;
+    uint64_t idle_timeout_ms;
+};
+enum { D_MIN, D_MAX, D_MIN_SPARE, D_MAX_SPARE, D_IDLE, D_NKEYS };
+#define D(field) offsetof(struct dynamic, field)
+static const struct fw_conf_key dynamic_keys[D_NKEYS] = {
+    [D_MIN] = FW_CONF_KEY_RANGE("min", FW_CONF_T_UNSIGNED, D(min), 0, N_PROC),
+    [D_MAX] = FW_CONF_KEY_RANGE("max", FW_CONF_T_UNSIGNED, D(max), 1, N_PROC),
+    [D_MIN_SPARE] = FW_CONF_KEY_RANGE("min_spare", FW_CONF_T_UNSIGNED, D(min_spare), 0, N_PROC),
+    [D_MAX_SPARE] = FW_CONF_KEY_RANGE("max_spare", FW_CONF_T_UNSIGNED, D(max_spare), 0, N_PROC),
+    [D_IDLE] = FW_CONF_KEY("idle_timeout", FW_CONF_T_DURATION, D(idle_timeout_ms)),
+};
+static const struct fw_conf_schema dynamic_schema = {
+    "'processes' setting", dynamic_keys, D_NKEYS, NULL, NULL,
+};
+
+static int read_custom(struct fw_conf_reader *r, size_t i, void *obj, void *ctx);
+static const char *elsewhere(const char *key);
+
+const struct fw_conf_schema fw_conf_pool_schema = {
+    "pool setting", pool_keys, FW_CONF_POOL_NKEYS, read_custom, elsewhere,
+};
+
+static const char *elsewhere(const char *key)
+{
+    if (fw_conf_schema_find(&fw_conf_top_schema, key) >= 0)
+        return "is a top-level setting, not a pool setting";
+    if (fw_conf_schema_find(&fw_conf_app_schema, key) >= 0)
+        return "is an app setting: put it in an entry of 'apps:'";
+    if (fw_conf_schema_find(&dynamic_schema, key) >= 0)
+        return "belongs in a dynamic 'processes: {min, max, min_spare, max_spare}'";
+    return NULL;
+}
+
+void fw_conf_pool_init(struct fw_conf_pool *pool)
+{
+    memset(pool, 0, sizeof(*pool));
+    pool->listen_mode = -1;
+    pool->listen_uid = (uid_t)-1;
+    pool->listen_gid = (gid_t)-1;
+    pool->listen_backlog = 511;
+    pool->uid = (uid_t)-1;
+    pool->gid = (gid_t)-1;
+    pool->pm = FW_CONF_PM_FIXED;
+    pool->processes = 1;
+    pool->idle_timeout_ms = 10 * 1000;
+    pool->threads = 1;
+    pool->multiprocess = FW_CONF_MP_AUTO;
+    pool->preload = true;
+    pool->graceful_timeout_ms = 30 * 1000;
+    pool->startup_timeout_ms = 60 * 1000;
+    pool->max_params_bytes = 1024 * 1024;
+}
+
+static void read_dynamic(struct fw_conf_reader *r, struct fw_conf_pool *pool,
+                         struct fw_conf_pool_marks *c)
+{
+    struct dynamic d = { 0 };
+    struct fw_conf_mark m[D_NKEYS];
+    yaml_mark_t start = r->ev.start_mark;
+    size_t before = fw_conf_error_count(r->errs);
+    if (fw_conf_schema_read(r, &dynamic_schema, &d, m, NULL) < 0)
+        return;
+    if (!m[D_MAX].line) {
+        fw_conf_reader_error(r, start,
+                             "dynamic 'processes' needs 'max', the most processes to run");
+        return;
+    }
+    if (fw_conf_error_count(r->errs) > before)
+        return;
+    if (!m[D_MAX_SPARE].line)
+        d.max_spare = d.max;
+    if (d.min > d.max)
+        fw_conf_mark_error(r->errs, m[D_MIN], "'min' (%u) must not be more than 'max' (%u)", d.min,
+                           d.max);
+    if (d.max_spare > d.max)
+        fw_conf_mark_error(r->errs, m[D_MAX_SPARE],
+                           "'max_spare' (%u) must not be more than 'max' (%u)", d.max_spare, d.max);
+    else if (d.min_spare > d.max_spare)
+        fw_conf_mark_error(r->errs, m[D_MIN_SPARE],
+                           "'min_spare' (%u) must not be more than 'max_spare' (%u%s)", d.min_spare,
+                           d.max_spare, m[D_MAX_SPARE].line ? "" : ", from 'max'");
+    pool->pm = FW_CONF_PM_DYNAMIC;
+    pool->processes = d.max;
+    pool->min = d.min;
+    pool->max = d.max;
+    pool->min_spare = d.min_spare;
+    pool->max_spare = d.max_spare;
+    if (m[D_IDLE].line) {
+        c->dynamic_idle = m[D_IDLE];
+        c->dynamic_idle_ms = d.idle_timeout_ms;
+    }
+}
+
+static void read_processes(struct fw_conf_reader *r, struct fw_conf_pool *pool,
+                           struct fw_conf_pool_marks *c)
+{
+    uint64_t n;
+    if (r->ev.type == YAML_MAPPING_START_EVENT) {
+        read_dynamic(r, pool, c);
+    } else if (r->ev.type == YAML_SEQUENCE_START_EVENT) {
+        fw_conf_reader_error(r, r->ev.start_mark,
+                             "'processes' expects a number of processes, or a mapping "
+                             "{min, max, min_spare, max_spare, idle_timeout}; got a list");
+        fw_conf_reader_skip(r);
+    } else if (fw_conf_value_uint(r, "processes", 1, N_PROC, &n) == 0) {
+        pool->pm = FW_CONF_PM_FIXED;
+        pool->processes = (unsigned)n;
+    }
+}
+
+static int env_name_ok(const char *name)
+{
+    return name[0] && !strchr(name, '=');
+}
+
+static void read_env(struct fw_conf_reader *r, struct fw_conf_pool *pool)
+{
+    struct fw_conf_strset seen = { 0 };
+    struct fw_conf_mark *where = NULL; /* of each entry of pool->env */
+    size_t cap = 0, where_cap = 0, old;
+    char q[64];
+    if (r->ev.type != YAML_MAPPING_START_EVENT) {
+        if (r->ev.type != YAML_ALIAS_EVENT)
+            fw_conf_reader_error(r, r->ev.start_mark,
+                                 "'env' expects a mapping of NAME: value, got %s",
+                                 fw_conf_reader_kind(r));
+        fw_conf_reader_skip(r);
+        return;
+    }
+    while (fw_conf_reader_key(r) > 0) {
+        yaml_mark_t km = r->ev.start_mark;
+        const char *name = (const char *)r->ev.data.scalar.value;
+        char *copy = NULL, *value = NULL;
+        if (!env_name_ok(name))
+            fw_conf_reader_error(r, km,
+                                 "bad environment variable name %s: it must not be empty or "
+                                 "contain '='",
+                                 fw_conf_reader_quote(name, q));
+        else if (!(copy = strdup(name)))
+            fw_conf_reader_error(r, km, "out of memory");
+        if (fw_conf_reader_next(r) < 0) {
+            free(copy);
+            break;
+        }
+        const char *v = NULL;
+        if (fw_conf_reader_is_null(r))
+            fw_conf_reader_error(r, r->ev.start_mark,
+                                 "env %s has no value: write \"\" for an empty string",
+                                 fw_conf_reader_quote(copy ? copy : "", q));
+        else
+            v = fw_conf_value_scalar(r, copy ? copy : "env", "a string");
+        if (!v || !copy)
+            goto next;
+        if (fw_conf_value_grow((void **)&pool->env, &cap, pool->n_env, sizeof(*pool->env)) < 0 ||
+            fw_conf_value_grow((void **)&where, &where_cap, pool->n_env, sizeof(*where)) < 0 ||
+            !(value = strdup(v))) {
+            fw_conf_reader_error(r, km, "out of memory");
+            goto next;
+        }
+        int dup = fw_conf_strset_add(&seen, copy, pool->n_env, &old);
+        if (dup > 0)
+            fw_conf_reader_error(r, km, "env %s is given twice (first at %u:%u)",
+                                 fw_conf_reader_quote(copy, q), where[old].line, where[old].column);
+        else if (dup < 0)
+            fw_conf_reader_error(r, km, "out of memory");
+        if (dup != 0)
+            goto next;
+        where[pool->n_env] = fw_conf_reader_mark(r, km);
+        pool->env[pool->n_env++] = (struct fw_conf_env){ copy, value };
+        continue;
+    next:
+        free(copy);
+        free(value);
+    }
+    free(where);
+    fw_conf_strset_free(&seen);
+}
+
+static int read_custom(struct fw_conf_reader *r, size_t i, void *obj, void *ctx)
+{
+    static const char *const mp[] = { "auto", "true", "false" };
+    struct fw_conf_pool *pool = obj;
+    size_t choice;
+    switch (i) {
+    case FW_CONF_POOL_PROCESSES: read_processes(r, pool, ctx); return 0;
+    case FW_CONF_POOL_ENV: read_env(r, pool); return 0;
+    case FW_CONF_POOL_APPS: return fw_conf_app_read_list(r, pool);
+    case FW_CONF_POOL_MULTIPROCESS:
+        /* The enum follows the order of mp[]. */
+        if (fw_conf_value_choice(r, "multiprocess", mp, 3, &choice) < 0)
+            return -1;
+        pool->multiprocess = (enum fw_conf_multiprocess)choice;
+        return 0;
+    default: return -1;
+    }
+}
+
+/* A relative unix path ("./app.sock", "unix:run/app.sock") is relative to
+ * the file's directory, like every other path in the file. */
+static void parse_listen(struct fw_conf_pool *pool, struct fw_conf_mark m, const char *dir,
+                         struct fw_conf_errors *errs)
+{
+    const char *spec = pool->listen, *path = NULL;
+    char *joined = NULL, *unix_spec = NULL, err[256];
+    if (!strncmp(spec, "unix:", 5))
+        path = spec + 5;
+    else if (spec[0] == '.')
+        path = spec;
+    if (path && path[0] && path[0] != '/') {
+        if (!(joined = fw_conf_path_join(dir, path)) ||
+            asprintf(&unix_spec, "unix:%s", joined) < 0) {
+            unix_spec = NULL;
+            fw_conf_mark_error(errs, m, "out of memory");
+            goto done;
+        }
+        spec = unix_spec;
+    }
+    if (fw_sock_parse(spec, &pool->listen_addr, err, sizeof(err)) < 0) {
+        memset(&pool->listen_addr, 0, sizeof(pool->listen_addr));
+        fw_conf_mark_error(errs, m, "'listen': %s", err);
+    }
+done:
+    free(joined);
+    free(unix_spec);
+}
+
+void fw_conf_pool_finish(struct fw_conf_pool *pool, struct fw_conf_pool_marks *marks,
+                         const char *dir, struct fw_conf_errors *errs)
+{
+    const struct fw_conf_mark *m = marks->v;
+    if (!m[FW_CONF_POOL_LISTEN].line)
+        fw_conf_mark_error(errs, pool->mark,
+                           "pool '%s' has no 'listen': add one, e.g. listen: /run/fcgiwsgi/%s.sock",
+                           pool->name, pool->name);
+    else if (pool->listen)
+        parse_listen(pool, m[FW_CONF_POOL_LISTEN], dir, errs);
+    if (!m[FW_CONF_POOL_APPS].line)
+        fw_conf_mark_error(errs, pool->mark,
+                           "pool '%s' has no 'apps': add a list of apps, e.g. "
+                           "apps: [{mount: /, script: app.wsgi}]",
+                           pool->name);
+    if (pool->user)
+        fw_conf_account_user(errs, pool->user, m[FW_CONF_POOL_USER], &pool->uid, &pool->gid);
+    if (pool->group)
+        fw_conf_account_group(errs, pool->group, m[FW_CONF_POOL_GROUP], &pool->gid);
+    pool->listen_uid = pool->uid;
+    pool->listen_gid = pool->gid;
+    if (pool->listen_owner)
+        fw_conf_account_user(errs, pool->listen_owner, m[FW_CONF_POOL_LISTEN_OWNER],
+                             &pool->listen_uid, NULL);
+    if (pool->listen_group)
+        fw_conf_account_group(errs, pool->listen_group, m[FW_CONF_POOL_LISTEN_GROUP],
+                              &pool->listen_gid);
+    if (marks->dynamic_idle.line && m[FW_CONF_POOL_IDLE_TIMEOUT].line)
+        fw_conf_mark_error(errs, marks->dynamic_idle,
+                           "'idle_timeout' is also set for the pool at line %u: set it once",
+                           m[FW_CONF_POOL_IDLE_TIMEOUT].line);
+    else if (marks->dynamic_idle.line)
+        pool->idle_timeout_ms = marks->dynamic_idle_ms;
+}
+
+int fw_conf_pool_read(struct fw_conf_reader *r, struct fw_conf_pool *pool,
+                      struct fw_conf_pool_marks *marks)
+{
+    memset(marks, 0, sizeof(*marks));
+    return fw_conf_schema_read(r, &fw_conf_pool_schema, pool, marks->v, marks);
+}
+
+static void free_list(char **v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(v[i]);
+    free(v);
+}
+
+void fw_conf_pool_free(struct fw_conf_pool *pool)
+{
+    free(pool->name);
+    free(pool->listen);
+    free(pool->listen_owner);
+    free(pool->listen_group);
+    free_list(pool->allowed_clients, pool->n_allowed_clients);
+    free(pool->user);
+    free(pool->group);
+    free(pool->python_home);
+    free_list(pool->python_path, pool->n_python_path);
+    for (size_t i = 0; i < pool->n_env; i++) {
+        free(pool->env[i].name);
+        free(pool->env[i].value);
+    }
+    free(pool->env);
+    free_list(pool->watch, pool->n_watch);
+    for (size_t i = 0; i < pool->n_apps; i++)
+        fw_conf_app_free(&pool->apps[i]);
+    free(pool->apps);
+}
+
+bool fw_conf_pool_multiprocess(const struct fw_conf_pool *pool)
+{
+    switch (pool->multiprocess) {
+    case FW_CONF_MP_TRUE: return true;
+    case FW_CONF_MP_FALSE: return false;
+    case FW_CONF_MP_AUTO: break;
+    }
+    return pool->pm == FW_CONF_PM_DYNAMIC || pool->processes > 1;
+}

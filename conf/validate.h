@@ -1,0 +1,13 @@
+/* Checks that need more than one setting, or more than one pool, and so
+ * run after everything was read. */
+#ifndef FW_CONF_VALIDATE_H
+#define FW_CONF_VALIDATE_H
+
+#include "conf/config.h"
+#include "conf/pool.h"
+
+/* marks[i] are where pool i's settings were written. Reports to errs. */
+void fw_conf_validate(const struct fw_config *cfg, const struct fw_conf_pool_marks *marks,
+                      struct fw_conf_errors *errs);
+
+#endif

@@ -1,0 +1,105 @@
+/* fcgiwsgi, the manager's entry point: options, then either checking the
+ * configuration (-t) or handing it to the master loop (manager.h). */
+#include "config.h"
+
+#include "conf/config.h"
+#include "manager/manager.h"
+
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#define DEFAULT_CONFIG "/etc/fcgiwsgi/fcgiwsgi.yaml"
+
+/* Exit statuses, as for fcgiwsgi-responder: 2 is bad usage or a bad
+ * configuration, which a supervisor must not restart in a loop. */
+enum { EXIT_INVALID = 1, EXIT_USAGE = 2 };
+
+struct options {
+    const char *config;
+    bool test;
+};
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: fcgiwsgi [-c FILE] [-t]\n"
+                 "Runs pools of FastCGI WSGI responders as FILE describes.\n"
+                 "\n"
+                 "  -c, --config FILE  the configuration (default " DEFAULT_CONFIG ")\n"
+                 "  -t, --test         check the configuration, print every error, and exit:\n"
+                 "                     0 if it is valid, 1 if not\n"
+                 "  -h, --help         this text\n"
+                 "  -v, --version      the version\n");
+}
+
+/* Returns -1 to exit with `*status`, or 0 to go on. */
+static int parse_options(int argc, char **argv, struct options *o, int *status)
+{
+    static const struct option longopts[] = {
+        { "config", required_argument, NULL, 'c' },
+        { "test", no_argument, NULL, 't' },
+        { "help", no_argument, NULL, 'h' },
+        { "version", no_argument, NULL, 'v' },
+        { NULL, 0, NULL, 0 },
+    };
+    int c;
+    *o = (struct options){ .config = DEFAULT_CONFIG };
+    while ((c = getopt_long(argc, argv, "c:thv", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'c': o->config = optarg; break;
+        case 't': o->test = true; break;
+        case 'h':
+            usage(stdout);
+            *status = 0;
+            return -1;
+        case 'v':
+            printf("fcgiwsgi %s\n", PACKAGE_VERSION);
+            *status = 0;
+            return -1;
+        default:
+            usage(stderr);
+            *status = EXIT_USAGE;
+            return -1;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "fcgiwsgi: unexpected argument '%s'\n", argv[optind]);
+        usage(stderr);
+        *status = EXIT_USAGE;
+        return -1;
+    }
+    return 0;
+}
+
+/* -t: every error and warning on stderr; the verdict on stdout if valid. */
+static int test_config(const char *path)
+{
+    struct fw_conf_errors errs = { 0 };
+    struct fw_config *cfg = fw_conf_load(path, &errs);
+    fw_conf_errors_print(&errs, stderr);
+    fw_conf_errors_free(&errs);
+    if (!cfg)
+        return EXIT_INVALID;
+    printf("%s: configuration OK (%zu pools, %zu apps)\n", path, cfg->n_pools,
+           fw_conf_app_count(cfg));
+    fw_conf_free(cfg);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    struct options o;
+    int status;
+    if (parse_options(argc, argv, &o, &status) < 0)
+        return status;
+    if (o.test)
+        return test_config(o.config);
+    struct fw_conf_errors errs = { 0 };
+    struct fw_config *cfg = fw_conf_load(o.config, &errs);
+    fw_conf_errors_print(&errs, stderr);
+    fw_conf_errors_free(&errs);
+    if (!cfg)
+        return EXIT_USAGE; /* nothing a restart could fix */
+    return fw_manager_run(cfg);
+}

@@ -1,0 +1,548 @@
+/* Pools and their workers. All state changes of a worker go through
+ * set_state(), which logs "old -> new (why)". */
+#include "config.h"
+
+#include "pool.h"
+
+#include "fcgi/slot.h"
+#include "fcgi/worker.h"
+#include "lib/log.h"
+#include "lib/sock.h"
+#include "loop.h"
+#include "scoreboard.h"
+#include "spawn.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define YOUNG_MS 5000 /* dying younger than this counts as a crash */
+#define BACKOFF_MAX_MS 60000
+#define OUTPUT_LINE_MAX 65536
+
+enum proc_state {
+    PROC_STARTING, /* forked, not ready */
+    PROC_RUNNING,  /* ready, serving */
+    PROC_RETIRING, /* asked for a replacement; serving until it is ready */
+    PROC_STOPPING, /* SIGTERM sent; finishing its requests */
+};
+
+static const char *const proc_state_names[] = { "starting", "running", "retiring", "stopping" };
+
+struct proc {
+    struct fw_pool *pool;
+    pid_t pid;
+    enum proc_state state;
+    struct fw_slot *slot;
+    uint32_t generation;
+    int channel_fd, output_fd;
+    int64_t started_ms;
+    int64_t kill_at_ms;     /* stopping: SIGKILL past this */
+    int64_t idle_since_ms;  /* running with no request in progress since then; 0 if busy */
+    uint64_t seen_requests; /* requests counter when last looked at */
+    char *out;              /* partial output line */
+    size_t out_len;
+    struct proc *next;
+};
+
+struct fw_pool {
+    const struct fw_conf_pool *conf;
+    struct fw_pool_env env;
+    int listen_fd;
+    bool own_unix_path;
+    struct proc *procs;
+    uint32_t generation;
+    bool stopping;
+    bool config_failed;     /* a worker exited with FW_EXIT_CONFIG */
+    unsigned spawn_rate;    /* dynamic: spawns allowed per second, doubling while short */
+    int64_t rate_window_ms; /* start of the current one-second window */
+    unsigned spawned_in_window;
+    bool watching_listen; /* on demand: master waits for the first connection */
+    unsigned crashes;     /* consecutive young deaths */
+    int64_t next_spawn_ms;
+};
+
+const char *fw_pool_name(const struct fw_pool *pool)
+{
+    return pool->conf->name;
+}
+
+static void set_state(struct proc *p, enum proc_state state, const char *why)
+{
+    fw_log(FW_LOG_INFO, "[pool %s pid %ld] %s -> %s (%s)", p->pool->conf->name, (long)p->pid,
+           proc_state_names[p->state], proc_state_names[state], why);
+    p->state = state;
+}
+
+static int open_listener(struct fw_pool *pool)
+{
+    const struct fw_conf_pool *c = pool->conf;
+    char err[256];
+    int mode = c->listen_mode >= 0 ? c->listen_mode : 0660;
+    int fd = fw_sock_listen(&c->listen_addr, c->listen_backlog, mode, err, sizeof(err));
+    if (fd < 0) {
+        fw_log(FW_LOG_ERR, "[pool %s] %s", c->name, err);
+        return -1;
+    }
+    if (c->listen_addr.family == AF_UNIX) {
+        pool->own_unix_path = true;
+        uid_t uid = c->listen_uid != (uid_t)-1 ? c->listen_uid : c->uid;
+        gid_t gid = c->listen_gid != (gid_t)-1 ? c->listen_gid : c->gid;
+        const char *path = ((const struct sockaddr_un *)&c->listen_addr.ss)->sun_path;
+        if ((uid != (uid_t)-1 || gid != (gid_t)-1) && chown(path, uid, gid) < 0) {
+            fw_log_errno(FW_LOG_ERR, "[pool %s] chown %s", c->name, path);
+            close(fd);
+            return -1;
+        }
+    }
+    pool->listen_fd = fd;
+    fw_log(FW_LOG_NOTICE, "[pool %s] listening on %s", c->name, c->listen_addr.text);
+    return 0;
+}
+
+struct fw_pool *fw_pool_new(const struct fw_conf_pool *conf, const struct fw_pool_env *env)
+{
+    struct fw_pool *pool = calloc(1, sizeof(*pool));
+    if (!pool)
+        return NULL;
+    pool->conf = conf;
+    pool->env = *env;
+    pool->listen_fd = -1;
+    if (open_listener(pool) < 0) {
+        free(pool);
+        return NULL;
+    }
+    return pool;
+}
+
+static void close_proc_fds(struct proc *p)
+{
+    if (p->channel_fd >= 0) {
+        fw_loop_del(p->pool->env.loop, p->channel_fd);
+        close(p->channel_fd);
+        p->channel_fd = -1;
+    }
+    if (p->output_fd >= 0) {
+        fw_loop_del(p->pool->env.loop, p->output_fd);
+        close(p->output_fd);
+        p->output_fd = -1;
+    }
+}
+
+void fw_pool_free(struct fw_pool *pool)
+{
+    if (!pool)
+        return;
+    struct proc *p = pool->procs;
+    while (p) {
+        struct proc *next = p->next;
+        close_proc_fds(p);
+        free(p->out);
+        free(p);
+        p = next;
+    }
+    if (pool->listen_fd >= 0)
+        close(pool->listen_fd);
+    if (pool->own_unix_path)
+        unlink(((const struct sockaddr_un *)&pool->conf->listen_addr.ss)->sun_path);
+    free(pool);
+}
+
+static void emit_output(struct proc *p, const char *line, size_t len)
+{
+    char tag[160];
+    snprintf(tag, sizeof(tag), "[pool %s pid %ld] output", p->pool->conf->name, (long)p->pid);
+    fw_log_block(FW_LOG_NOTICE, tag, line, len);
+}
+
+/* Worker stdout/stderr (C extensions, subprocesses): logged line by line. */
+static void on_output(struct fw_loop *loop, int fd, uint32_t events, void *data)
+{
+    struct proc *p = data;
+    char buf[16384];
+    for (;;) {
+        ssize_t n = read(fd, buf, sizeof(buf));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK)) {
+                if (p->out_len)
+                    emit_output(p, p->out, p->out_len);
+                p->out_len = 0;
+                fw_loop_del(loop, fd);
+                close(fd);
+                p->output_fd = -1;
+            }
+            return;
+        }
+        for (ssize_t i = 0; i < n; i++) {
+            if (!p->out && !(p->out = malloc(OUTPUT_LINE_MAX)))
+                return;
+            if (buf[i] == '\n' || p->out_len == OUTPUT_LINE_MAX) {
+                emit_output(p, p->out, p->out_len);
+                p->out_len = 0;
+                if (buf[i] == '\n')
+                    continue;
+            }
+            p->out[p->out_len++] = buf[i];
+        }
+    }
+}
+
+static void stop_proc(struct proc *p, const char *why)
+{
+    if (p->state == PROC_STOPPING)
+        return;
+    set_state(p, PROC_STOPPING, why);
+    atomic_store(&p->slot->state, FW_SLOT_STOPPING);
+    p->kill_at_ms = fw_loop_now_ms() + (int64_t)p->pool->conf->graceful_timeout_ms;
+    kill(p->pid, SIGTERM);
+}
+
+static void on_channel(struct fw_loop *loop, int fd, uint32_t events, void *data)
+{
+    struct proc *p = data;
+    char msgs[64];
+    ssize_t n = recv(fd, msgs, sizeof(msgs), MSG_DONTWAIT);
+    if (n <= 0) {
+        if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
+            fw_loop_del(loop, fd);
+            close(fd);
+            p->channel_fd = -1;
+        }
+        return;
+    }
+    for (ssize_t i = 0; i < n; i++) {
+        switch (msgs[i]) {
+        case FW_WORKER_MSG_READY:
+            if (p->state == PROC_STARTING)
+                set_state(p, p->generation == p->pool->generation ? PROC_RUNNING : PROC_RETIRING,
+                          "ready");
+            break;
+        case FW_WORKER_MSG_RETIRE:
+            if (p->state == PROC_RUNNING)
+                set_state(p, PROC_RETIRING, "it asked to be replaced");
+            break;
+        case FW_WORKER_MSG_RESTART:
+            fw_pool_restart(p->pool, "the app called fcgiwsgi.request_restart()");
+            break;
+        default:
+            fw_log(FW_LOG_WARN, "[pool %s pid %ld] unknown message byte 0x%02x",
+                   p->pool->conf->name, (long)p->pid, (unsigned char)msgs[i]);
+        }
+    }
+    fw_pool_maintain(p->pool);
+}
+
+static uint64_t jittered_max_requests(const struct fw_conf_pool *c)
+{
+    if (!c->max_requests)
+        return 0;
+    /* Drawn again for every worker, so a pool never retires all at once. */
+    uint64_t jitter =
+        c->max_requests_jitter ? (uint64_t)random() % (c->max_requests_jitter + 1) : 0;
+    return c->max_requests + jitter;
+}
+
+static int spawn_one(struct fw_pool *pool)
+{
+    struct fw_slot *slot = fw_scoreboard_claim(pool->env.scoreboard);
+    if (!slot) {
+        fw_log(FW_LOG_ERR, "[pool %s] scoreboard full; not spawning", pool->conf->name);
+        return -1;
+    }
+    struct proc *p = calloc(1, sizeof(*p));
+    if (!p) {
+        fw_scoreboard_release(pool->env.scoreboard, slot);
+        return -1;
+    }
+    struct fw_spawn_request req = {
+        .pool = pool->conf,
+        .listen_fd = pool->listen_fd,
+        .log_fd = pool->env.log_fd,
+        .slot = slot,
+        .max_requests = jittered_max_requests(pool->conf),
+        .child_sigmask = pool->env.child_sigmask,
+    };
+    atomic_store(&slot->generation, pool->generation);
+    struct fw_spawned sp;
+    char err[256];
+    if (fw_spawn_worker(&req, &sp, err, sizeof(err)) < 0) {
+        fw_log(FW_LOG_ERR, "[pool %s] cannot spawn a worker: %s", pool->conf->name, err);
+        fw_scoreboard_release(pool->env.scoreboard, slot);
+        free(p);
+        return -1;
+    }
+    atomic_store(&slot->pid, sp.pid);
+    p->pool = pool;
+    p->pid = sp.pid;
+    p->state = PROC_STARTING;
+    p->slot = slot;
+    p->generation = pool->generation;
+    p->channel_fd = sp.channel_fd;
+    p->output_fd = sp.output_fd;
+    p->started_ms = fw_loop_now_ms();
+    p->next = pool->procs;
+    pool->procs = p;
+    fw_loop_add(pool->env.loop, p->channel_fd, EPOLLIN, on_channel, p);
+    fw_loop_add(pool->env.loop, p->output_fd, EPOLLIN, on_output, p);
+    fw_log(FW_LOG_NOTICE, "[pool %s pid %ld] spawned (generation %u)", pool->conf->name,
+           (long)p->pid, pool->generation);
+    return 0;
+}
+
+/* Like php-fpm's dynamic pm: spawning speeds up (1, 2, 4 ... 32 per second)
+ * while the pool stays short of idle workers, and starts over after. */
+static bool rate_allows(struct fw_pool *pool, int64_t now)
+{
+    if (now - pool->rate_window_ms >= 1000) {
+        bool was_short = pool->spawned_in_window >= pool->spawn_rate && pool->spawn_rate;
+        pool->spawn_rate = was_short ? (pool->spawn_rate < 32 ? pool->spawn_rate * 2 : 32) : 1;
+        pool->rate_window_ms = now;
+        pool->spawned_in_window = 0;
+    }
+    if (pool->spawned_in_window >= pool->spawn_rate)
+        return false;
+    pool->spawned_in_window++;
+    return true;
+}
+
+/* The number of workers a dynamic pool wants now: enough for min_spare idle
+ * ones (within max), and fewer when idle ones above max_spare have been idle
+ * past idle_timeout (never below min). */
+static unsigned dynamic_target(struct fw_pool *pool, int64_t now, unsigned running)
+{
+    const struct fw_conf_pool *c = pool->conf;
+    unsigned idle = 0, starting = 0;
+    for (struct proc *p = pool->procs; p; p = p->next) {
+        if (p->state == PROC_STARTING)
+            starting++;
+        if (p->state != PROC_RUNNING)
+            continue;
+        uint64_t reqs = atomic_load(&p->slot->requests);
+        bool is_idle = atomic_load(&p->slot->busy) == 0;
+        if (!is_idle || reqs != p->seen_requests)
+            p->idle_since_ms = 0;
+        else if (!p->idle_since_ms)
+            p->idle_since_ms = now;
+        p->seen_requests = reqs;
+        idle += is_idle;
+    }
+    unsigned want = running + starting;
+    unsigned keep_idle = c->min == 0 ? 0 : c->max_spare;
+    if (c->min == 0) {
+        /* On demand: a connection waiting with no worker free to take it. */
+        struct pollfd pfd = { .fd = pool->listen_fd, .events = POLLIN };
+        if (idle == 0 && starting == 0 && poll(&pfd, 1, 0) == 1)
+            want++;
+    } else if (idle + starting < c->min_spare) {
+        /* Starting workers will be idle soon: count them as spare already. */
+        want += c->min_spare - idle - starting;
+    }
+    if (idle > keep_idle && running > c->min) {
+        /* Stop the longest-idle worker past idle_timeout, one per tick. */
+        struct proc *oldest = NULL;
+        for (struct proc *p = pool->procs; p; p = p->next)
+            if (p->state == PROC_RUNNING && p->idle_since_ms &&
+                now - p->idle_since_ms >= (int64_t)c->idle_timeout_ms &&
+                (!oldest || p->idle_since_ms < oldest->idle_since_ms))
+                oldest = p;
+        if (oldest) {
+            stop_proc(oldest, "idle above max_spare past idle_timeout");
+            want--;
+        }
+    }
+    if (want > c->max)
+        want = c->max;
+    if (want < c->min)
+        want = c->min;
+    return want;
+}
+
+static void on_demand(struct fw_loop *loop, int fd, uint32_t events, void *data)
+{
+    struct fw_pool *pool = data;
+    fw_loop_del(loop, fd);
+    pool->watching_listen = false;
+    fw_log(FW_LOG_INFO, "[pool %s] connection waiting and no worker: spawning on demand",
+           pool->conf->name);
+    if (!pool->stopping && !pool->config_failed && fw_loop_now_ms() >= pool->next_spawn_ms)
+        spawn_one(pool);
+}
+
+/* On-demand pools (min 0) with no worker: the master watches the socket and
+ * spawns when a connection waits. With workers, they and min_spare do it. */
+static void watch_for_demand(struct fw_pool *pool, unsigned workers)
+{
+    if (workers == 0 && !pool->watching_listen && !pool->stopping) {
+        if (fw_loop_add(pool->env.loop, pool->listen_fd, EPOLLIN, on_demand, pool) == 0)
+            pool->watching_listen = true;
+    } else if (workers > 0 && pool->watching_listen) {
+        fw_loop_del(pool->env.loop, pool->listen_fd);
+        pool->watching_listen = false;
+    }
+}
+
+unsigned fw_pool_alive(const struct fw_pool *pool)
+{
+    unsigned n = 0;
+    for (const struct proc *p = pool->procs; p; p = p->next)
+        n++;
+    return n;
+}
+
+void fw_pool_maintain(struct fw_pool *pool)
+{
+    const struct fw_conf_pool *c = pool->conf;
+    int64_t now = fw_loop_now_ms();
+    unsigned starting = 0, running = 0, retiring = 0;
+    for (struct proc *p = pool->procs; p; p = p->next) {
+        switch (p->state) {
+        case PROC_STARTING:
+            starting++;
+            if (c->startup_timeout_ms && now - p->started_ms > (int64_t)c->startup_timeout_ms) {
+                fw_log(FW_LOG_ERR, "[pool %s pid %ld] not ready after startup_timeout; killing it",
+                       c->name, (long)p->pid);
+                kill(p->pid, SIGKILL);
+            }
+            break;
+        case PROC_RUNNING:
+            running++;
+            if (pool->crashes && now - p->started_ms > YOUNG_MS) {
+                fw_log(FW_LOG_NOTICE, "[pool %s] a worker has run for %d s: back-off reset",
+                       c->name, YOUNG_MS / 1000);
+                pool->crashes = 0;
+            }
+            break;
+        case PROC_RETIRING: retiring++; break;
+        case PROC_STOPPING:
+            if (now >= p->kill_at_ms && p->kill_at_ms) {
+                fw_log(FW_LOG_WARN,
+                       "[pool %s pid %ld] still running after graceful_timeout; killing it",
+                       c->name, (long)p->pid);
+                kill(p->pid, SIGKILL);
+                p->kill_at_ms = 0;
+            }
+            break;
+        }
+        if (p->state == PROC_RUNNING && c->request_timeout_ms) {
+            int64_t oldest = atomic_load(&p->slot->oldest_start_ms);
+            if (oldest && now - oldest > (int64_t)c->request_timeout_ms) {
+                fw_log(FW_LOG_ERR,
+                       "[pool %s pid %ld] a request has run for %lld ms, past "
+                       "request_timeout; killing the worker",
+                       c->name, (long)p->pid, (long long)(now - oldest));
+                kill(p->pid, SIGKILL);
+                set_state(p, PROC_STOPPING, "request_timeout");
+                p->kill_at_ms = 0;
+            }
+        }
+    }
+    if (pool->stopping)
+        return;
+    unsigned wanted = c->pm == FW_CONF_PM_FIXED ? c->processes : dynamic_target(pool, now, running);
+    /* Retiring workers are replaced first and stopped once enough new ones
+     * are ready, so even a one-process pool never stops serving. */
+    if (retiring && running >= wanted) {
+        for (struct proc *p = pool->procs; p; p = p->next)
+            if (p->state == PROC_RETIRING)
+                stop_proc(p, "replaced");
+    }
+    if (pool->config_failed || now < pool->next_spawn_ms)
+        return;
+    while (starting + running < wanted) {
+        if (c->pm == FW_CONF_PM_DYNAMIC && !rate_allows(pool, now))
+            break;
+        if (spawn_one(pool) < 0)
+            break;
+        starting++;
+        if (pool->crashes)
+            break; /* backing off: one at a time */
+    }
+    if (c->pm == FW_CONF_PM_DYNAMIC && c->min == 0)
+        watch_for_demand(pool, starting + running + retiring);
+}
+
+bool fw_pool_reap(struct fw_pool *pool, pid_t pid, int status)
+{
+    struct proc **pp = &pool->procs, *p;
+    while ((p = *pp) && p->pid != pid)
+        pp = &p->next;
+    if (!p)
+        return false;
+    *pp = p->next;
+    int64_t now = fw_loop_now_ms();
+    int64_t age = now - p->started_ms;
+    bool expected = p->state == PROC_STOPPING;
+    char how[64];
+    if (WIFEXITED(status))
+        snprintf(how, sizeof(how), "exit status %d", WEXITSTATUS(status));
+    else
+        snprintf(how, sizeof(how), "killed by signal %d (%s)", WTERMSIG(status),
+                 strsignal(WTERMSIG(status)));
+    fw_log(expected ? FW_LOG_NOTICE : FW_LOG_WARN, "[pool %s pid %ld] exited (%s) after %lld ms%s",
+           pool->conf->name, (long)pid, how, (long long)age, expected ? "" : ", unexpectedly");
+    if (p->output_fd >= 0)
+        on_output(pool->env.loop, p->output_fd, EPOLLIN, p); /* what is left in the pipe */
+    close_proc_fds(p);
+    fw_scoreboard_release(pool->env.scoreboard, p->slot);
+    if (!expected && WIFEXITED(status) && WEXITSTATUS(status) == FW_EXIT_CONFIG) {
+        fw_log(FW_LOG_ERR,
+               "[pool %s] configuration error in the worker: not respawning until "
+               "the configuration is reloaded",
+               pool->conf->name);
+        pool->config_failed = true;
+    } else if (!expected && (p->state == PROC_STARTING || age < YOUNG_MS)) {
+        /* The first death is replaced at once (an operator's kill -9, a
+         * one-off segfault); from the second in a row the delay doubles:
+         * 1 s, 2 s, 4 s ... 60 s. Never a tight fork loop. */
+        pool->crashes++;
+        int64_t backoff = pool->crashes == 1 ? 0 : 1000;
+        for (unsigned i = 2; i < pool->crashes && backoff < BACKOFF_MAX_MS; i++)
+            backoff *= 2;
+        if (backoff > BACKOFF_MAX_MS)
+            backoff = BACKOFF_MAX_MS;
+        pool->next_spawn_ms = now + backoff;
+        fw_log(FW_LOG_WARN, "[pool %s] worker died %s (%u in a row): next spawn in %lld ms",
+               pool->conf->name, p->state == PROC_STARTING ? "before it was ready" : "young",
+               pool->crashes, (long long)backoff);
+    } else if (!expected) {
+        pool->crashes = 0;
+    }
+    free(p->out);
+    free(p);
+    fw_pool_maintain(pool);
+    return true;
+}
+
+void fw_pool_restart(struct fw_pool *pool, const char *why)
+{
+    pool->generation++;
+    fw_log(FW_LOG_NOTICE, "[pool %s] rolling restart to generation %u (%s)", pool->conf->name,
+           pool->generation, why);
+    for (struct proc *p = pool->procs; p; p = p->next)
+        if (p->state == PROC_RUNNING)
+            set_state(p, PROC_RETIRING, "restart");
+    fw_pool_maintain(pool);
+}
+
+void fw_pool_stop(struct fw_pool *pool)
+{
+    pool->stopping = true;
+    for (struct proc *p = pool->procs; p; p = p->next)
+        stop_proc(p, "pool stopping");
+}
+
+void fw_pool_set_log_fd(struct fw_pool *pool, int log_fd)
+{
+    pool->env.log_fd = log_fd;
+}

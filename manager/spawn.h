@@ -1,0 +1,36 @@
+/* Forking one worker. The child never returns into master code: it moves
+ * its fds to the fixed layout (listen socket on 0 as FastCGI expects,
+ * output pipe on 1 and 2, master channel on 3, log on 4), closes the rest,
+ * restores signals, drops privileges, and calls the same worker entry point
+ * as fcgiwsgi-responder, then _exit()s with its status. */
+#ifndef FW_SPAWN_H
+#define FW_SPAWN_H
+
+#include <signal.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "conf/config.h"
+
+struct fw_slot;
+
+struct fw_spawn_request {
+    const struct fw_conf_pool *pool;
+    int listen_fd;
+    int log_fd;
+    struct fw_slot *slot;
+    uint64_t max_requests; /* jittered */
+    const sigset_t *child_sigmask;
+};
+
+struct fw_spawned {
+    pid_t pid;
+    int channel_fd; /* master's end: messages from the worker */
+    int output_fd;  /* master's end: the worker's stdout and stderr */
+};
+
+/* 0, or -1 with err filled. */
+int fw_spawn_worker(const struct fw_spawn_request *req, struct fw_spawned *out, char *err,
+                    size_t errlen);
+
+#endif

@@ -1,0 +1,4 @@
+# Dies at import, before the worker can say it is ready: a crash loop.
+import os
+
+os._exit(7)

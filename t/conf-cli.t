@@ -1,0 +1,55 @@
+#!/usr/bin/env python3
+# fcgiwsgi -t: checks a configuration and never starts anything; and the
+# daemon refuses a bad configuration with the same messages.
+import os
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), 'lib'))
+from fwtest import *  # noqa: E402,F401
+
+prog = program('fcgiwsgi')
+d = tmpdir()
+
+
+def run(*args):
+    p = subprocess.run([prog] + list(args), capture_output=True, text=True, timeout=30)
+    return p.returncode, p.stdout, p.stderr
+
+
+example = os.path.join(src_dir(), 'conf', 'fcgiwsgi.yaml.example')
+rc, out, err = run('-t', '-c', example)
+is_(rc, 0, 'the shipped example is valid')
+is_(out, '%s: configuration OK (1 pools, 1 apps)\n' % example, 'it says so, with the counts')
+
+sock = os.path.join(d, 'never.sock')
+bad = os.path.join(d, 'bad.yaml')
+with open(bad, 'w') as f:
+    f.write('''pools:
+  web:
+    listen: %s
+    threds: 4
+    processes: 0
+    apps:
+      - mount: /
+        script: /nonexistent/app.wsgi
+''' % sock)
+rc, out, err = run('-t', '-c', bad)
+is_(rc, 1, 'an invalid configuration exits 1')
+is_(out, '', 'nothing on stdout')
+like(err, r'%s:4:5: error: .*threds.*did you mean .threads.' % bad, 'unknown key: file:line:column and a suggestion')
+like(err, r'%s:5:16: error: .*processes' % bad, 'out-of-range value located exactly')
+like(err, r'%s:8:17: error: .*/nonexistent/app\.wsgi' % bad, 'missing script named with its location')
+ok(not os.path.exists(sock), '-t never starts anything (no socket was created)')
+
+rc, out, err = run('-c', bad)
+is_(rc, 2, 'the daemon refuses to start on a bad configuration (exit 2: do not restart)')
+like(err, r'threds', 'with the same messages')
+ok(not os.path.exists(sock), 'and creates nothing')
+
+rc, out, err = run('-t', '-c', os.path.join(d, 'missing.yaml'))
+is_(rc, 1, 'a missing file is an invalid configuration')
+like(err, r'missing\.yaml', 'named in the message')
+rc, out, err = run('--bogus')
+is_(rc, 2, 'an unknown option exits 2')
+done_testing()
