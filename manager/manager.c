@@ -33,7 +33,7 @@ struct manager {
     struct fw_pool **pools;
     size_t n_pools;
     int sigfd;
-    int log_fd;
+    int log_fd; /* what workers write to: a copy of the log file, or stderr */
     sigset_t child_sigmask;
     bool stopping;
     int exit_status;
@@ -96,15 +96,29 @@ static void begin_stop(struct manager *m, const char *why)
         fw_loop_stop(m->loop);
 }
 
+static bool log_is_file(const struct fw_config *cfg)
+{
+    return cfg->log && strcmp(cfg->log, "stderr") != 0;
+}
+
+/* USR1 (logrotate): the master reopens the file, and hands workers the new
+ * fd, since they may have dropped the privileges needed to open it. */
 static void reopen_logs(struct manager *m)
 {
     const char *log = m->cfg->log;
-    if (!log || strcmp(log, "stderr") == 0)
+    if (!log_is_file(m->cfg))
         return;
-    if (fw_log_open(log) < 0) {
+    int fd = open(log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+    if (fd < 0 || fw_log_open(log) < 0) {
         fw_log_errno(FW_LOG_ERR, "reopening log %s", log);
+        if (fd >= 0)
+            close(fd);
         return;
     }
+    for (size_t i = 0; i < m->n_pools; i++)
+        fw_pool_set_log_fd(m->pools[i], fd);
+    close(m->log_fd);
+    m->log_fd = fd;
     fw_log(FW_LOG_NOTICE, "log reopened");
 }
 
@@ -156,11 +170,14 @@ static int setup(struct manager *m)
     int level = cfg->log_level ? fw_log_level_parse(cfg->log_level) : -1;
     if (level >= 0)
         fw_log_set_level((enum fw_log_level)level);
-    if (cfg->log && strcmp(cfg->log, "stderr") != 0 && fw_log_open(cfg->log) < 0) {
-        fw_log_errno(FW_LOG_ERR, "cannot open log %s", cfg->log);
-        return -1;
+    m->log_fd = 2;
+    if (log_is_file(cfg)) {
+        m->log_fd = open(cfg->log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+        if (m->log_fd < 0 || fw_log_open(cfg->log) < 0) {
+            fw_log_errno(FW_LOG_ERR, "cannot open log %s", cfg->log);
+            return -1;
+        }
     }
-    m->log_fd = cfg->log && strcmp(cfg->log, "stderr") != 0 ? -1 : 2;
     if (cfg->pid_file && write_pid_file(cfg->pid_file) < 0) {
         fw_log_errno(FW_LOG_ERR, "cannot write pid file %s", cfg->pid_file);
         return -1;
@@ -200,18 +217,16 @@ static int setup(struct manager *m)
 
 int fw_manager_run(struct fw_config *cfg)
 {
-    struct manager m = { .cfg = cfg, .sigfd = -1, .exit_status = 0 };
+    struct manager m = { .cfg = cfg, .sigfd = -1, .log_fd = -1, .exit_status = 0 };
     fw_log_set_prefix("");
     srandom((unsigned)time(NULL) ^ (unsigned)getpid());
     int status = 1;
     if (setup(&m) < 0)
         goto out;
-    /* The log fd workers inherit: the current one (file or stderr). */
-    int log_fd = m.log_fd >= 0 ? m.log_fd : open(cfg->log, O_WRONLY | O_APPEND | O_CLOEXEC);
     struct fw_pool_env env = {
         .loop = m.loop,
         .scoreboard = m.scoreboard,
-        .log_fd = log_fd,
+        .log_fd = m.log_fd,
         .child_sigmask = &m.child_sigmask,
     };
     for (size_t i = 0; i < cfg->n_pools; i++) {
@@ -235,6 +250,8 @@ out:
     fw_loop_free(m.loop);
     if (m.sigfd >= 0)
         close(m.sigfd);
+    if (m.log_fd > 2)
+        close(m.log_fd);
     if (cfg->pid_file)
         unlink(cfg->pid_file);
     fw_conf_free(cfg);

@@ -21,6 +21,7 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -542,7 +543,29 @@ void fw_pool_stop(struct fw_pool *pool)
         stop_proc(p, "pool stopping");
 }
 
+static void send_fd(struct proc *p, int fd)
+{
+    char byte = FW_WORKER_MSG_LOG_FD;
+    char cbuf[CMSG_SPACE(sizeof(int))];
+    memset(cbuf, 0, sizeof(cbuf));
+    struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
+    struct msghdr msg = {
+        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf)
+    };
+    struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(c), &fd, sizeof(int));
+    if (sendmsg(p->channel_fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+        fw_log_errno(FW_LOG_WARN, "[pool %s pid %ld] sending the reopened log", p->pool->conf->name,
+                     (long)p->pid);
+}
+
 void fw_pool_set_log_fd(struct fw_pool *pool, int log_fd)
 {
     pool->env.log_fd = log_fd;
+    for (struct proc *p = pool->procs; p; p = p->next)
+        if (p->channel_fd >= 0)
+            send_fd(p, log_fd);
 }

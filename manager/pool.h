@@ -49,8 +49,9 @@ void fw_pool_stop(struct fw_pool *pool);
 /* Number of worker processes still alive. */
 unsigned fw_pool_alive(const struct fw_pool *pool);
 
-/* Reopens nothing itself, but workers' log fd is the manager's: tells them
- * nothing. Replaces the fd new workers inherit. */
+/* After the log was reopened: new workers inherit log_fd, and running ones
+ * are sent a copy of it over their channel (they put it in place of their
+ * old one). */
 void fw_pool_set_log_fd(struct fw_pool *pool, int log_fd);
 
 #endif

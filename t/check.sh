@@ -26,4 +26,7 @@ make distclean >/dev/null
     ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=print_stacktrace=1 \
         make -j"$jobs" check TESTS='$(INTEGRATION_TESTS)') ||
     { cat "$asan/test-suite.log" 2>/dev/null; exit 1; }
+# A bounded fuzzing run of the configuration loader (libFuzzer, ASan, UBSan).
+sh t/fuzz/run.sh "${FUZZ_SECONDS:-20}" >"${TMPDIR:-/tmp}/fcgiwsgi-fuzz.log" 2>&1 ||
+    { tail -50 "${TMPDIR:-/tmp}/fcgiwsgi-fuzz.log"; exit 1; }
 echo "all tests passed"

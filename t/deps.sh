@@ -8,7 +8,7 @@ for what in "$@"; do
     case $what in
     build) pkgs="$pkgs build-essential autoconf automake pkg-config python3-dev libyaml-dev libfcgi-dev curl" ;;
     nginx) pkgs="$pkgs nginx-light" ;;
-    test) pkgs="$pkgs nginx-light libfcgi-bin python3" ;;
+    test) pkgs="$pkgs nginx-light libfcgi-bin python3 clang-14 libclang-rt-14-dev" ;;
     *) echo "t/deps.sh: unknown step '$what'" >&2; exit 2 ;;
     esac
 done

@@ -8,6 +8,8 @@ def application(environ, start_response):
     path = environ['PATH_INFO']
     if path.startswith('/sleep/'):
         time.sleep(float(path.split('/')[2]))
+    if path == '/print':
+        print('printed-by-the-app', environ.get('QUERY_STRING', ''))
     if path == '/raw-output':
         for i in range(50):
             os.write(1, b'raw-line-%d-%s\n' % (i, b'z' * 1500))
