@@ -495,6 +495,7 @@ bool fw_pool_reap(struct fw_pool *pool, pid_t pid, int status)
     if (p->output_fd >= 0)
         on_output(pool->env.loop, p->output_fd, EPOLLIN, p); /* what is left in the pipe */
     close_proc_fds(p);
+    uint64_t served = atomic_load(&p->slot->requests);
     fw_scoreboard_release(pool->env.scoreboard, p->slot);
     if (!expected && WIFEXITED(status) && WEXITSTATUS(status) == FW_EXIT_CONFIG) {
         fw_log(FW_LOG_ERR,
@@ -502,7 +503,12 @@ bool fw_pool_reap(struct fw_pool *pool, pid_t pid, int status)
                "the configuration is reloaded",
                pool->conf->name);
         pool->config_failed = true;
-    } else if (!expected && (p->state == PROC_STARTING || age < YOUNG_MS)) {
+    } else if (!expected &&
+               (p->state == PROC_STARTING ||
+                (age < YOUNG_MS && served == 0))) {
+        /* Never ready, or dead young without serving anything: a crash. A
+         * worker that served requests and was killed (an operator's kill -9,
+         * the OOM killer) is replaced at once without back-off. */
         /* The first death is replaced at once (an operator's kill -9, a
          * one-off segfault); from the second in a row the delay doubles:
          * 1 s, 2 s, 4 s ... 60 s. Never a tight fork loop. */
