@@ -237,7 +237,7 @@ failed:
         delay *= 2;
     if (delay > RETRY_MAX_MS)
         delay = RETRY_MAX_MS;
-    app->next_try_ms = now + delay;
+    app->next_try_ms = now_ms() + delay; /* from the end of this attempt */
     fw_log(
         FW_LOG_WARN,
         "%s: not loaded (attempt %u); requests get 500 and the next attempt is in %lld ms or later",
