@@ -1,6 +1,7 @@
 #!/bin/sh
 # Quick start on Debian 12 as root: install what is missing, build, and serve
-# examples/hello.wsgi through nginx on http://127.0.0.1:8080/.
+# examples/hello.wsgi with the fcgiwsgi manager behind nginx on
+# http://127.0.0.1:8080/.
 #   sh examples/quickstart.sh          start (again)
 #   sh examples/quickstart.sh stop     stop what it started
 set -eu
@@ -9,7 +10,7 @@ run=/run/fcgiwsgi-example
 port=${PORT:-8080}
 
 stop() {
-    for f in "$run/nginx.pid" "$run/responder.pid"; do
+    for f in "$run/nginx.pid" "$run/fcgiwsgi.pid"; do
         if [ -s "$f" ]; then
             pid=$(cat "$f")
             kill "$pid" 2>/dev/null || true
@@ -35,15 +36,16 @@ make -j"$(nproc)"
 stop
 mkdir -p "$run"
 chmod 755 "$run"
-"$top/fcgiwsgi-responder" --listen "$run/hello.sock" --socket-mode 0660 --threads 4 \
-    --log "$run/responder.log" "$top/examples/hello.wsgi" </dev/null &
-echo $! > "$run/responder.pid"
+# The app runs as www-data, which may not read a clone under /root.
+install -m 644 "$top/examples/hello.wsgi" "$run/hello.wsgi"
+sed -e "s|@RUN@|$run|g" "$top/examples/quickstart.yaml" > "$run/fcgiwsgi.yaml"
+"$top/fcgiwsgi" -t -c "$run/fcgiwsgi.yaml"
+setsid "$top/fcgiwsgi" -c "$run/fcgiwsgi.yaml" </dev/null >"$run/fcgiwsgi.out" 2>&1 &
 i=0
 until [ -S "$run/hello.sock" ] || [ $i -ge 100 ]; do sleep 0.1; i=$((i + 1)); done
-chgrp www-data "$run/hello.sock"
 
 sed -e "s|@RUN@|$run|g" -e "s|@PORT@|$port|g" "$top/conf/nginx-quickstart.conf" > "$run/nginx.conf"
-nginx -c "$run/nginx.conf"
+nginx -c "$run/nginx.conf" </dev/null >/dev/null 2>&1
 i=0
 until [ -s "$run/nginx.pid" ] || [ $i -ge 100 ]; do sleep 0.1; i=$((i + 1)); done
 
