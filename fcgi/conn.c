@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <fcgiapp.h>
 #include <limits.h>
+#include <stdatomic.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,6 +37,8 @@ struct fw_conn_thread {
     FCGX_Request req;
     struct fw_environ env;
     bool aborted;
+    atomic_bool output_started; /* read by the worker's main thread */
+    atomic_int fd;              /* the connection of the request in progress, or -1 */
     char uri[256];
 };
 
@@ -46,6 +49,7 @@ struct fw_conn_thread *fw_conn_thread_new(const struct fw_conn_settings *s, stru
         return NULL;
     t->s = *s;
     t->py = py;
+    atomic_store(&t->fd, -1);
     /* No listen socket: libfcgi must never accept on its own. */
     FCGX_InitRequest(&t->req, -1, 0);
     return t;
@@ -73,6 +77,7 @@ static ssize_t io_read(void *ctx, char *buf, size_t len)
 static int io_write(void *ctx, const char *buf, size_t len)
 {
     struct fw_conn_thread *t = ctx;
+    atomic_store(&t->output_started, true);
     while (len > 0) {
         int chunk = len > (size_t)INT_MAX / 2 ? INT_MAX / 2 : (int)len;
         if (FCGX_PutStr(buf, chunk, t->req.out) != chunk)
@@ -247,9 +252,11 @@ enum fw_conn_state fw_conn_check(int fd)
     return FW_CONN_READY;
 }
 
-bool fw_conn_serve(struct fw_conn_thread *t, int fd)
+static bool serve(struct fw_conn_thread *t, int fd)
 {
     t->req.ipcFd = fd;
+    atomic_store(&t->output_started, false);
+    atomic_store(&t->fd, fd);
     /* Keeps FCGX_Accept_r's implicit finish of the previous request from
      * closing the fd we just handed it. */
     t->req.keepConnection = 1;
@@ -290,4 +297,60 @@ bool fw_conn_serve(struct fw_conn_thread *t, int fd)
         return false;
     }
     return true;
+}
+
+bool fw_conn_serve(struct fw_conn_thread *t, int fd)
+{
+    bool keep = serve(t, fd);
+    atomic_store(&t->fd, -1);
+    return keep;
+}
+
+const char *fw_conn_uri(const struct fw_conn_thread *t)
+{
+    return t->uri;
+}
+
+/* Another thread writes on the connection while the request thread is stuck
+ * in the app: only safe because nothing was written yet (libfcgi's buffer
+ * is empty) and the process exits right after, before the stuck thread can
+ * write anything. Raw records, no libfcgi: its stream belongs to that
+ * thread. */
+void fw_conn_emergency(struct fw_conn_thread *t, int status)
+{
+    int fd = atomic_load(&t->fd);
+    if (fd < 0)
+        return;
+    if (atomic_load(&t->output_started)) {
+        shutdown(fd, SHUT_RDWR);
+        return;
+    }
+    unsigned id = (unsigned)t->req.requestId;
+    char body[512];
+    size_t n = fw_http_error_response(status, body, sizeof(body));
+    unsigned char out[600];
+    size_t o = 0;
+    unsigned char hdr[8] = { 1,
+                             6,
+                             (unsigned char)(id >> 8),
+                             (unsigned char)id,
+                             (unsigned char)(n >> 8),
+                             (unsigned char)n,
+                             0,
+                             0 };
+    memcpy(out + o, hdr, 8);
+    o += 8;
+    memcpy(out + o, body, n);
+    o += n;
+    unsigned char end_stdout[8] = { 1, 6, (unsigned char)(id >> 8), (unsigned char)id, 0, 0, 0, 0 };
+    memcpy(out + o, end_stdout, 8);
+    o += 8;
+    unsigned char end_req[16] = {
+        1, 3, (unsigned char)(id >> 8), (unsigned char)id, 0, 8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
+    };
+    memcpy(out + o, end_req, 16);
+    o += 16;
+    if (write(fd, out, o) < 0) {
+        /* The web server is gone too: nothing more to do. */
+    }
 }

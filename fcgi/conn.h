@@ -54,4 +54,13 @@ void fw_conn_setup(int fd);
  * false if it was closed. */
 bool fw_conn_serve(struct fw_conn_thread *t, int fd);
 
+/* Method and URI of the current (or last) request, for logs. */
+const char *fw_conn_uri(const struct fw_conn_thread *t);
+
+/* From another thread, for a request past request_timeout: answers status
+ * on its connection if no output went out yet, else cuts the connection.
+ * The request thread may still be in the app: the caller must _exit() right
+ * after. */
+void fw_conn_emergency(struct fw_conn_thread *t, int status);
+
 #endif

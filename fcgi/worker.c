@@ -15,6 +15,7 @@
 #include "pyhost/app.h"
 #include "pyhost/interp.h"
 #include "pyhost/module.h"
+#include "pyhost/stacks.h"
 
 #include <errno.h>
 #include <fcgiapp.h>
@@ -67,6 +68,7 @@ struct thread {
     pthread_t tid;
     bool started;
     _Atomic int64_t request_start_ms; /* 0 when not in a request */
+    struct fw_conn_thread *_Atomic conn;
 };
 
 static int64_t now_ms(void)
@@ -296,6 +298,7 @@ static void *request_thread(void *arg)
     };
     struct fw_slot *slot = cfg->slot;
     struct fw_conn_thread *ct = py ? fw_conn_thread_new(&s, py) : NULL;
+    atomic_store(&th->conn, ct);
     if (!ct) {
         fw_log(FW_LOG_ERR, "out of memory starting a request thread");
         goto done;
@@ -332,6 +335,7 @@ static void *request_thread(void *arg)
         }
     }
 done:
+    atomic_store(&th->conn, NULL);
     fw_conn_thread_free(ct);
     fw_interp_thread_detach(py);
     atomic_fetch_add(&w->threads_done, 1);
@@ -368,16 +372,36 @@ static uint64_t rss_bytes(void)
     return (uint64_t)resident * (uint64_t)sysconf(_SC_PAGESIZE);
 }
 
+/* A request past request_timeout: the client gets a 504 if nothing was sent
+ * yet, the log gets every Python stack (what was it doing?), and the process
+ * exits at once: a thread stuck in an app cannot be stopped any other way.
+ * The master replaces the worker. */
+static void request_timed_out(struct worker *w, struct thread *th, int64_t ran_ms)
+{
+    struct fw_conn_thread *ct = atomic_load(&th->conn);
+    fw_log(FW_LOG_ERR,
+           "%s: running for %lld ms, past request_timeout (%llu ms): answering 504, "
+           "logging the Python stacks, exiting",
+           ct ? fw_conn_uri(ct) : "?", (long long)ran_ms,
+           (unsigned long long)w->cfg->request_timeout_ms);
+    if (ct)
+        fw_conn_emergency(ct, 504);
+    fw_stacks_log(fw_host_main_thread(), "request_timeout");
+    _exit(FW_EXIT_TIMEOUT);
+}
+
 /* Under the manager, twice a second: what the master cannot see from outside
- * (the oldest running request, for request_timeout) and the memory limit. */
+ * (the oldest running request, request_timeout) and the memory limit. */
 static void tick(struct worker *w, struct thread *threads, unsigned nthreads)
 {
     struct fw_slot *slot = w->cfg->slot;
-    int64_t oldest = 0;
+    int64_t oldest = 0, now = now_ms();
     for (unsigned i = 0; i < nthreads; i++) {
         int64_t s = atomic_load(&threads[i].request_start_ms);
         if (s && (!oldest || s < oldest))
             oldest = s;
+        if (s && w->cfg->request_timeout_ms && now - s > (int64_t)w->cfg->request_timeout_ms)
+            request_timed_out(w, &threads[i], now - s);
     }
     atomic_store(&slot->oldest_start_ms, oldest);
     uint64_t rss = rss_bytes();

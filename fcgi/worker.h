@@ -17,6 +17,7 @@ enum fw_exit {
     FW_EXIT_FAILURE = 1, /* stopped by a second signal, or unexpected error */
     FW_EXIT_CONFIG = 2,  /* bad usage or configuration: do not respawn until fixed */
     FW_EXIT_INIT = 3,    /* initialisation failed (Python did not start): back off */
+    FW_EXIT_TIMEOUT = 4, /* left after a request ran past request_timeout (stacks logged) */
 };
 
 struct fw_slot;
@@ -62,6 +63,7 @@ struct fw_worker_config {
     const char *const *allowed_clients; /* TCP: numeric IPs allowed to connect; none: all */
     size_t n_allowed_clients;
     uint64_t memory_limit_bytes;
+    uint64_t request_timeout_ms; /* 0: none */
 };
 
 #define FW_WORKER_DEFAULT_MAX_PARAMS (1024 * 1024)

@@ -29,6 +29,7 @@
 #define YOUNG_MS 5000 /* dying younger than this counts as a crash */
 #define BACKOFF_MAX_MS 60000
 #define OUTPUT_LINE_MAX 65536
+#define REQUEST_TIMEOUT_GRACE_MS 10000
 
 enum proc_state {
     PROC_STARTING, /* forked, not ready */
@@ -435,12 +436,15 @@ void fw_pool_maintain(struct fw_pool *pool)
             }
             break;
         }
+        /* The worker enforces request_timeout itself (504, stacks, exit);
+         * this is the backstop for one too stuck to do it. */
         if (p->state == PROC_RUNNING && c->request_timeout_ms) {
             int64_t oldest = atomic_load(&p->slot->oldest_start_ms);
-            if (oldest && now - oldest > (int64_t)c->request_timeout_ms) {
+            if (oldest &&
+                now - oldest > (int64_t)c->request_timeout_ms + REQUEST_TIMEOUT_GRACE_MS) {
                 fw_log(FW_LOG_ERR,
                        "[pool %s pid %ld] a request has run for %lld ms, past "
-                       "request_timeout; killing the worker",
+                       "request_timeout, and the worker did not stop; killing it",
                        c->name, (long)p->pid, (long long)(now - oldest));
                 kill(p->pid, SIGKILL);
                 set_state(p, PROC_STOPPING, "request_timeout");
@@ -483,7 +487,8 @@ bool fw_pool_reap(struct fw_pool *pool, pid_t pid, int status)
     *pp = p->next;
     int64_t now = fw_loop_now_ms();
     int64_t age = now - p->started_ms;
-    bool expected = p->state == PROC_STOPPING;
+    bool expected =
+        p->state == PROC_STOPPING || (WIFEXITED(status) && WEXITSTATUS(status) == FW_EXIT_TIMEOUT);
     char how[64];
     if (WIFEXITED(status))
         snprintf(how, sizeof(how), "exit status %d", WEXITSTATUS(status));
@@ -503,9 +508,7 @@ bool fw_pool_reap(struct fw_pool *pool, pid_t pid, int status)
                "the configuration is reloaded",
                pool->conf->name);
         pool->config_failed = true;
-    } else if (!expected &&
-               (p->state == PROC_STARTING ||
-                (age < YOUNG_MS && served == 0))) {
+    } else if (!expected && (p->state == PROC_STARTING || (age < YOUNG_MS && served == 0))) {
         /* Never ready, or dead young without serving anything: a crash. A
          * worker that served requests and was killed (an operator's kill -9,
          * the OOM killer) is replaced at once without back-off. */

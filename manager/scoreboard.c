@@ -22,6 +22,8 @@ struct fw_scoreboard *fw_scoreboard_new(size_t n_slots)
         return NULL;
     sb->n = n_slots;
     sb->bytes = n_slots * sizeof(struct fw_slot);
+    /* fd -1 is what MAP_ANONYMOUS asks for; cppcheck does not know that. */
+    // cppcheck-suppress invalidFunctionArg
     sb->slots = mmap(NULL, sb->bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (sb->slots == MAP_FAILED) {
         free(sb);

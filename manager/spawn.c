@@ -120,6 +120,7 @@ static void child(const struct fw_spawn_request *req, int out_fd, int channel_fd
         .allowed_clients = (const char *const *)pool->allowed_clients,
         .n_allowed_clients = pool->n_allowed_clients,
         .memory_limit_bytes = pool->memory_limit_bytes,
+        .request_timeout_ms = pool->request_timeout_ms,
     };
     int status = fw_worker_run(&wc);
     _exit(status);

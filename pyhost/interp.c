@@ -77,6 +77,16 @@ const char *fw_interp_group(const struct fw_interp *in)
     return in->group;
 }
 
+size_t fw_interp_count(void)
+{
+    return (size_t)atomic_load(&n_interps);
+}
+
+struct fw_interp *fw_interp_at(size_t i)
+{
+    return i < fw_interp_count() ? interps[i] : NULL;
+}
+
 static struct fw_interp *find(const char *group)
 {
     int n = atomic_load(&n_interps);

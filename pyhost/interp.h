@@ -8,6 +8,8 @@
 #define FW_INTERP_GLOBAL "%{GLOBAL}"
 #define FW_INTERP_MAX 256
 
+#include <stddef.h>
+
 struct fw_interp;
 struct fw_pythread;
 
@@ -34,6 +36,11 @@ void fw_interp_enter(struct fw_pythread *t, struct fw_interp *in);
 void fw_interp_leave(struct fw_pythread *t);
 
 const char *fw_interp_group(const struct fw_interp *in);
+
+/* The interpreters created so far, main first (they are never removed
+ * before exit). */
+size_t fw_interp_count(void);
+struct fw_interp *fw_interp_at(size_t i);
 
 /* At exit, from the thread that started Python (t is its state), GIL held in
  * the main interpreter, after every request thread detached: ends each
