@@ -4,6 +4,7 @@
 
 #include "manager.h"
 
+#include "activation.h"
 #include "lib/log.h"
 #include "loop.h"
 #include "pool.h"
@@ -229,12 +230,19 @@ int fw_manager_run(struct fw_config *cfg)
         .log_fd = m.log_fd,
         .child_sigmask = &m.child_sigmask,
     };
+    struct fw_activation *activation = fw_activation_collect();
     for (size_t i = 0; i < cfg->n_pools; i++) {
-        m.pools[i] = fw_pool_new(&cfg->pools[i], &env);
-        if (!m.pools[i])
+        int fd = activation ? fw_activation_take(activation, cfg->pools[i].name,
+                                                 &cfg->pools[i].listen_addr)
+                            : -1;
+        m.pools[i] = fw_pool_new(&cfg->pools[i], &env, fd);
+        if (!m.pools[i]) {
+            fw_activation_finish(activation);
             goto out;
+        }
         m.n_pools++;
     }
+    fw_activation_finish(activation);
     for (size_t i = 0; i < m.n_pools; i++)
         fw_pool_maintain(m.pools[i]);
     fw_log(FW_LOG_NOTICE, "fcgiwsgi %s started: %zu pools", PACKAGE_VERSION, m.n_pools);

@@ -111,7 +111,8 @@ static int open_listener(struct fw_pool *pool)
     return 0;
 }
 
-struct fw_pool *fw_pool_new(const struct fw_conf_pool *conf, const struct fw_pool_env *env)
+struct fw_pool *fw_pool_new(const struct fw_conf_pool *conf, const struct fw_pool_env *env,
+                            int inherited_fd)
 {
     struct fw_pool *pool = calloc(1, sizeof(*pool));
     if (!pool)
@@ -119,7 +120,11 @@ struct fw_pool *fw_pool_new(const struct fw_conf_pool *conf, const struct fw_poo
     pool->conf = conf;
     pool->env = *env;
     pool->listen_fd = -1;
-    if (open_listener(pool) < 0) {
+    if (inherited_fd >= 0) {
+        /* Workers need it non-blocking; systemd's path stays its own. */
+        pool->listen_fd = inherited_fd;
+        fw_sock_set_nonblock(inherited_fd, 1);
+    } else if (open_listener(pool) < 0) {
         free(pool);
         return NULL;
     }

@@ -25,8 +25,10 @@ struct fw_pool_env {
     const sigset_t *child_sigmask;
 };
 
-/* Opens (or adopts) the listening socket. NULL on error (logged). */
-struct fw_pool *fw_pool_new(const struct fw_conf_pool *conf, const struct fw_pool_env *env);
+/* Opens the listening socket, or adopts inherited_fd (socket activation;
+ * -1 if none). NULL on error (logged). */
+struct fw_pool *fw_pool_new(const struct fw_conf_pool *conf, const struct fw_pool_env *env,
+                            int inherited_fd);
 void fw_pool_free(struct fw_pool *pool);
 
 const char *fw_pool_name(const struct fw_pool *pool);
