@@ -26,6 +26,22 @@ make distclean >/dev/null
     ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=print_stacktrace=1 \
         make -j"$jobs" check TESTS='$(INTEGRATION_TESTS)') ||
     { cat "$asan/test-suite.log" 2>/dev/null; exit 1; }
+# Other CPython versions, where this machine has them (pyenv's shared-library
+# builds): the embedding code must build and run on 3.12 and 3.13 too.
+if command -v pyenv >/dev/null 2>&1; then
+    for v in 3.12 3.13; do
+        prefix=$(ls -d "$(pyenv root)"/versions/$v.* 2>/dev/null | tail -1)
+        [ -n "$prefix" ] && [ -f "$prefix/lib/pkgconfig/python3-embed.pc" ] || continue
+        b=$(mktemp -d "${TMPDIR:-/tmp}/fcgiwsgi-py$v.XXXXXX")
+        (cd "$b" && "$top/configure" --enable-werror --with-python="$prefix" >/dev/null &&
+            make -j"$jobs" >/dev/null &&
+            make -j"$jobs" check TESTS='t/wsgi-validate.t t/interpreters.t t/errors.t t/manager.t t/manager-timeout.t') ||
+            { cat "$b/test-suite.log" 2>/dev/null; exit 1; }
+        rm -rf "$b"
+        echo "CPython $v ($prefix): passed"
+    done
+fi
+
 # A bounded fuzzing run of the configuration loader (libFuzzer, ASan, UBSan).
 sh t/fuzz/run.sh "${FUZZ_SECONDS:-20}" >"${TMPDIR:-/tmp}/fcgiwsgi-fuzz.log" 2>&1 ||
     { tail -50 "${TMPDIR:-/tmp}/fcgiwsgi-fuzz.log"; exit 1; }
