@@ -59,6 +59,8 @@ struct worker {
     struct fw_app *apps[MAX_SCRIPT_APPS];
     size_t n_apps;
     atomic_bool retire_sent;
+    bool preload_failed;    /* some app did not import at start */
+    bool accepting;         /* the listening socket is in the epoll set (main thread only) */
     atomic_int pending_new; /* accepted connections waiting in epoll for a request */
     _Atomic int64_t stop_ms;
 };
@@ -76,6 +78,19 @@ static int64_t now_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int arm(struct worker *w, int fd, uint64_t tag, int op);
+
+static void start_accepting(struct worker *w)
+{
+    if (atomic_load(&w->stopping) || w->accepting)
+        return;
+    if (arm(w, w->cfg->listen_fd, TAG_LISTEN, EPOLL_CTL_ADD) < 0) {
+        fw_log_errno(FW_LOG_ERR, "watching the listening socket");
+        return;
+    }
+    w->accepting = true;
 }
 
 /* Tells the master something; never blocks (the socket is non-blocking and
@@ -435,6 +450,10 @@ static void from_master(struct worker *w)
     if (n < 0)
         return;
     struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+    if (byte == FW_WORKER_MSG_SERVE) {
+        start_accepting(w);
+        return;
+    }
     if (byte == FW_WORKER_MSG_LOG_FD && c && c->cmsg_level == SOL_SOCKET &&
         c->cmsg_type == SCM_RIGHTS) {
         int fd;
@@ -522,7 +541,8 @@ static int set_up_apps(struct worker *w)
     }
     if (cfg->preload)
         for (size_t i = 0; i < cfg->n_apps; i++)
-            fw_app_load(w->mounted[i], fw_host_main_thread());
+            if (fw_app_load(w->mounted[i], fw_host_main_thread()) < 0)
+                w->preload_failed = true;
     return 0;
 nomem:
     fw_log(FW_LOG_ERR, "out of memory setting up the apps");
@@ -586,8 +606,7 @@ int fw_worker_run(const struct fw_worker_config *cfg)
         goto out;
     }
     struct epoll_event sev = { .events = EPOLLIN, .data.u64 = TAG_STOP << 32 };
-    if (epoll_ctl(w.epfd, EPOLL_CTL_ADD, w.stop_fd, &sev) < 0 ||
-        arm(&w, cfg->listen_fd, TAG_LISTEN, EPOLL_CTL_ADD) < 0) {
+    if (epoll_ctl(w.epfd, EPOLL_CTL_ADD, w.stop_fd, &sev) < 0) {
         fw_log_errno(FW_LOG_ERR, "epoll_ctl");
         goto out;
     }
@@ -626,7 +645,15 @@ int fw_worker_run(const struct fw_worker_config *cfg)
     else
         fw_log(FW_LOG_NOTICE, "ready: %u request threads serving each request's SCRIPT_FILENAME",
                started);
-    tell_master(&w, FW_WORKER_MSG_READY);
+    /* A worker whose app did not import still serves (500s, and retries the
+     * import), but the master must know: it must not replace a good
+     * generation with it. */
+    tell_master(&w, w.preload_failed ? FW_WORKER_MSG_LOAD_FAILED : FW_WORKER_MSG_READY);
+    /* Accept only now that the apps are imported. If one failed under the
+     * manager, wait for its word: during a recycle it must not answer 500s
+     * in place of a working generation. */
+    if (!(w.preload_failed && cfg->channel_fd >= 0))
+        start_accepting(&w);
     status = wait_for_stop(&w, threads, started);
     if (status != FW_EXIT_OK) {
         /* Request threads may still be inside the app: do not touch Python. */

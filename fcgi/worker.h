@@ -31,10 +31,12 @@ struct fw_worker_app {
 
 /* Messages a worker sends on its channel to the master, one byte each. */
 enum fw_worker_msg {
-    FW_WORKER_MSG_READY = 'R',   /* apps preloaded (or not needed): send traffic */
-    FW_WORKER_MSG_RETIRE = 'X',  /* max_requests or memory_limit reached: replace me */
-    FW_WORKER_MSG_RESTART = 'P', /* the app called fcgiwsgi.request_restart() */
-    FW_WORKER_MSG_LOG_FD = 'L',  /* master to worker, with an fd (SCM_RIGHTS): the new log */
+    FW_WORKER_MSG_READY = 'R',       /* apps preloaded (or not needed): send traffic */
+    FW_WORKER_MSG_LOAD_FAILED = 'F', /* serving, but some app failed to import (traceback logged) */
+    FW_WORKER_MSG_RETIRE = 'X',      /* max_requests or memory_limit reached: replace me */
+    FW_WORKER_MSG_RESTART = 'P',     /* the app called fcgiwsgi.request_restart() */
+    FW_WORKER_MSG_LOG_FD = 'L',      /* master to worker, with an fd (SCM_RIGHTS): the new log */
+    FW_WORKER_MSG_SERVE = 'S',       /* master to worker after LOAD_FAILED: accept anyway */
 };
 
 struct fw_worker_config {

@@ -9,6 +9,7 @@
 #include "loop.h"
 #include "pool.h"
 #include "scoreboard.h"
+#include "watch.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -25,12 +26,15 @@
 #include <unistd.h>
 
 #define TICK_MS 100
+#define WATCH_DEBOUNCE_MS 300 /* an editor's save, a deploy's several files: one recycle */
+#define WATCH_POLL_MS 2000
 #define SURGE_SLOTS_PER_POOL 4
 
 struct manager {
     struct fw_config *cfg;
     struct fw_loop *loop;
     struct fw_scoreboard *scoreboard;
+    struct fw_watch *watch;
     struct fw_pool **pools;
     size_t n_pools;
     int sigfd;
@@ -156,6 +160,31 @@ static void on_tick(struct fw_loop *loop, void *data)
         fw_loop_stop(loop);
 }
 
+static void on_watched_change(void *data)
+{
+    fw_pool_restart(data, "a watched file changed");
+}
+
+/* Every app script and every `watch:` file recycles its pool when it
+ * changes (editors that rename over, deploys that repoint a symlink). */
+static void watch_pools(struct manager *m)
+{
+    m->watch = fw_watch_new(m->loop, WATCH_DEBOUNCE_MS, WATCH_POLL_MS, false);
+    if (!m->watch) {
+        fw_log(FW_LOG_ERR, "cannot watch files: pools will not recycle on changes");
+        return;
+    }
+    for (size_t i = 0; i < m->n_pools; i++) {
+        const struct fw_conf_pool *c = &m->cfg->pools[i];
+        for (size_t a = 0; a < c->n_apps; a++)
+            if (fw_watch_add(m->watch, c->apps[a].script, on_watched_change, m->pools[i]) < 0)
+                fw_log(FW_LOG_WARN, "[pool %s] cannot watch %s", c->name, c->apps[a].script);
+        for (size_t f = 0; f < c->n_watch; f++)
+            if (fw_watch_add(m->watch, c->watch[f], on_watched_change, m->pools[i]) < 0)
+                fw_log(FW_LOG_WARN, "[pool %s] cannot watch %s", c->name, c->watch[f]);
+    }
+}
+
 static int write_pid_file(const char *path)
 {
     FILE *f = fopen(path, "we");
@@ -245,12 +274,14 @@ int fw_manager_run(struct fw_config *cfg)
     fw_activation_finish(activation);
     for (size_t i = 0; i < m.n_pools; i++)
         fw_pool_maintain(m.pools[i]);
+    watch_pools(&m);
     fw_log(FW_LOG_NOTICE, "fcgiwsgi %s started: %zu pools", PACKAGE_VERSION, m.n_pools);
     sd_notify("READY=1\nSTATUS=running");
     if (fw_loop_run(m.loop) == 0)
         status = 0;
     fw_log(FW_LOG_NOTICE, "stopped");
 out:
+    fw_watch_free(m.watch);
     for (size_t i = 0; i < m.n_pools; i++)
         fw_pool_free(m.pools[i]);
     free(m.pools);

@@ -64,9 +64,11 @@ struct fw_pool {
     struct proc *procs;
     uint32_t generation;
     bool stopping;
-    bool config_failed;     /* a worker exited with FW_EXIT_CONFIG */
-    unsigned spawn_rate;    /* dynamic: spawns allowed per second, doubling while short */
-    int64_t rate_window_ms; /* start of the current one-second window */
+    bool config_failed;         /* a worker exited with FW_EXIT_CONFIG */
+    char last_recycle[256];     /* how the last recycle ended, for status */
+    uint32_t failed_generation; /* highest generation number ever abandoned */
+    unsigned spawn_rate;        /* dynamic: spawns allowed per second, doubling while short */
+    int64_t rate_window_ms;     /* start of the current one-second window */
     unsigned spawned_in_window;
     bool watching_listen; /* on demand: master waits for the first connection */
     unsigned crashes;     /* consecutive young deaths */
@@ -215,6 +217,38 @@ static void stop_proc(struct proc *p, const char *why)
     kill(p->pid, SIGTERM);
 }
 
+/* A recycle is in progress while workers of an older generation remain. */
+static bool recycling(const struct fw_pool *pool)
+{
+    for (const struct proc *p = pool->procs; p; p = p->next)
+        if (p->generation < pool->generation && p->state != PROC_STOPPING)
+            return true;
+    return false;
+}
+
+/* The new generation cannot get ready (import error, crash, startup
+ * timeout): keep the old one serving, drop the new one, say why, and do
+ * not retry on our own; the next trigger tries again. */
+static void abort_recycle(struct fw_pool *pool, const char *why)
+{
+    uint32_t failed = pool->generation, old = 0;
+    for (struct proc *p = pool->procs; p; p = p->next)
+        if (p->generation < failed && p->state != PROC_STOPPING && p->generation >= old)
+            old = p->generation;
+    pool->generation = old;
+    pool->failed_generation = failed; /* the next recycle numbers past it */
+    for (struct proc *p = pool->procs; p; p = p->next) {
+        if (p->generation > old)
+            stop_proc(p, "its generation was abandoned");
+        else if (p->state == PROC_RETIRING)
+            set_state(p, PROC_RUNNING, "the recycle was abandoned");
+    }
+    snprintf(pool->last_recycle, sizeof(pool->last_recycle),
+             "generation %u failed: %s; generation %u kept serving", failed, why, old);
+    fw_log(FW_LOG_ERR, "[pool %s] recycle to generation %u failed: %s; generation %u keeps serving",
+           pool->conf->name, failed, why, old);
+}
+
 static void on_channel(struct fw_loop *loop, int fd, uint32_t events, void *data)
 {
     struct proc *p = data;
@@ -230,6 +264,23 @@ static void on_channel(struct fw_loop *loop, int fd, uint32_t events, void *data
     }
     for (ssize_t i = 0; i < n; i++) {
         switch (msgs[i]) {
+        case FW_WORKER_MSG_LOAD_FAILED:
+            if (recycling(p->pool) && p->generation == p->pool->generation) {
+                abort_recycle(p->pool, "an app of the new generation failed to import "
+                                       "(traceback above)");
+                break;
+            }
+            fw_log(FW_LOG_WARN,
+                   "[pool %s pid %ld] serving although an app failed to import: it answers "
+                   "500 and retries the import",
+                   p->pool->conf->name, (long)p->pid);
+            {
+                char serve = FW_WORKER_MSG_SERVE;
+                if (send(p->channel_fd, &serve, 1, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+                    fw_log_errno(FW_LOG_WARN, "[pool %s pid %ld] telling it to serve",
+                                 p->pool->conf->name, (long)p->pid);
+            }
+            /* fall through */
         case FW_WORKER_MSG_READY:
             if (p->state == PROC_STARTING)
                 set_state(p, p->generation == p->pool->generation ? PROC_RUNNING : PROC_RETIRING,
@@ -507,7 +558,12 @@ bool fw_pool_reap(struct fw_pool *pool, pid_t pid, int status)
     close_proc_fds(p);
     uint64_t served = atomic_load(&p->slot->requests);
     fw_scoreboard_release(pool->env.scoreboard, p->slot);
-    if (!expected && WIFEXITED(status) && WEXITSTATUS(status) == FW_EXIT_CONFIG) {
+    if (!expected && p->state == PROC_STARTING && p->generation == pool->generation &&
+        recycling(pool)) {
+        char why[128];
+        snprintf(why, sizeof(why), "a new worker exited before it was ready (%s)", how);
+        abort_recycle(pool, why);
+    } else if (!expected && WIFEXITED(status) && WEXITSTATUS(status) == FW_EXIT_CONFIG) {
         fw_log(FW_LOG_ERR,
                "[pool %s] configuration error in the worker: not respawning until "
                "the configuration is reloaded",
@@ -541,6 +597,8 @@ bool fw_pool_reap(struct fw_pool *pool, pid_t pid, int status)
 
 void fw_pool_restart(struct fw_pool *pool, const char *why)
 {
+    if (pool->generation < pool->failed_generation)
+        pool->generation = pool->failed_generation;
     pool->generation++;
     fw_log(FW_LOG_NOTICE, "[pool %s] rolling restart to generation %u (%s)", pool->conf->name,
            pool->generation, why);
