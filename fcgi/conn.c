@@ -216,6 +216,8 @@ static bool handle(struct fw_conn_thread *t)
         .https = t->env.https,
         .multithread = t->s.multithread,
         .multiprocess = t->s.multiprocess,
+        .pool = t->s.pool,
+        .generation = t->s.generation,
         .uri_for_log = t->uri,
     };
     if (fw_gateway_call(app, t->py, &gr) < 0 || t->aborted)

@@ -27,6 +27,8 @@ struct fw_conn_settings {
     uint64_t max_params_bytes;
     bool multithread;
     bool multiprocess;
+    const char *pool; /* see struct fw_gw_request */
+    unsigned generation;
 };
 
 struct fw_conn_thread;

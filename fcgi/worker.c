@@ -310,6 +310,8 @@ static void *request_thread(void *arg)
             cfg->max_params_bytes ? cfg->max_params_bytes : FW_WORKER_DEFAULT_MAX_PARAMS,
         .multithread = cfg->threads > 1,
         .multiprocess = cfg->multiprocess,
+        .pool = cfg->pool,
+        .generation = cfg->generation,
     };
     struct fw_slot *slot = cfg->slot;
     struct fw_conn_thread *ct = py ? fw_conn_thread_new(&s, py) : NULL;

@@ -66,6 +66,8 @@ struct fw_worker_config {
     size_t n_allowed_clients;
     uint64_t memory_limit_bytes;
     uint64_t request_timeout_ms; /* 0: none */
+    const char *pool;            /* its name, for environ fcgiwsgi.pool */
+    unsigned generation;
 };
 
 #define FW_WORKER_DEFAULT_MAX_PARAMS (1024 * 1024)

@@ -330,6 +330,7 @@ static int spawn_one(struct fw_pool *pool)
         .slot = slot,
         .max_requests = jittered_max_requests(pool->conf),
         .child_sigmask = pool->env.child_sigmask,
+        .generation = pool->generation,
     };
     atomic_store(&slot->generation, pool->generation);
     struct fw_spawned sp;

@@ -121,6 +121,8 @@ static void child(const struct fw_spawn_request *req, int out_fd, int channel_fd
         .n_allowed_clients = pool->n_allowed_clients,
         .memory_limit_bytes = pool->memory_limit_bytes,
         .request_timeout_ms = pool->request_timeout_ms,
+        .pool = pool->name,
+        .generation = req->generation,
     };
     int status = fw_worker_run(&wc);
     _exit(status);

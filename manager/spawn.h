@@ -20,6 +20,7 @@ struct fw_spawn_request {
     int log_fd;
     struct fw_slot *slot;
     uint64_t max_requests; /* jittered */
+    unsigned generation;
     const sigset_t *child_sigmask;
 };
 

@@ -69,6 +69,15 @@ static PyObject *build_environ(struct fw_app *app, struct fw_gw_request *req, Py
         set_item(env, key[FW_KEY_FCGIWSGI_APPLICATION_GROUP], fw_app_group_object(app)) < 0 ||
         set_item(env, key[FW_KEY_FCGIWSGI_SCRIPT], fw_app_script_object(app)) < 0)
         goto fail;
+    if (req->pool) {
+        if (!st->pool && !(st->pool = PyUnicode_FromString(req->pool)))
+            goto fail;
+        if (!st->generation && !(st->generation = PyLong_FromUnsignedLong(req->generation)))
+            goto fail;
+        if (set_item(env, key[FW_KEY_FCGIWSGI_POOL], st->pool) < 0 ||
+            set_item(env, key[FW_KEY_FCGIWSGI_GENERATION], st->generation) < 0)
+            goto fail;
+    }
     return env;
 fail:
     Py_DECREF(env);

@@ -43,6 +43,8 @@ struct fw_gw_request {
     bool multithread;
     bool multiprocess;
     const char *uri_for_log; /* method and URI, for log lines */
+    const char *pool;        /* under the manager: environ fcgiwsgi.pool; else NULL */
+    unsigned generation;     /* environ fcgiwsgi.generation (with pool) */
 
     /* Filled by the gateway. */
     int status;

@@ -34,6 +34,8 @@ static const char *const key_names[FW_KEY__COUNT] = {
     [FW_KEY_WSGI_FILE_WRAPPER] = "wsgi.file_wrapper",
     [FW_KEY_FCGIWSGI_APPLICATION_GROUP] = "fcgiwsgi.application_group",
     [FW_KEY_FCGIWSGI_SCRIPT] = "fcgiwsgi.script",
+    [FW_KEY_FCGIWSGI_POOL] = "fcgiwsgi.pool",
+    [FW_KEY_FCGIWSGI_GENERATION] = "fcgiwsgi.generation",
 };
 
 static PyObject *mod_request_restart(PyObject *self, PyObject *unused)
@@ -136,6 +138,8 @@ static int module_clear(PyObject *module)
     Py_CLEAR(st->str_http);
     Py_CLEAR(st->str_https);
     Py_CLEAR(st->str_empty);
+    Py_CLEAR(st->pool);
+    Py_CLEAR(st->generation);
     for (int i = 0; i < FW_KEY__COUNT; i++)
         Py_CLEAR(st->keys[i]);
     return 0;

@@ -17,7 +17,9 @@ struct fw_modstate {
     PyObject *str_http;
     PyObject *str_https;
     PyObject *str_empty;
-    PyObject *keys[16]; /* interned environ keys, indexed by enum fw_key */
+    PyObject *keys[16];   /* interned environ keys, indexed by enum fw_key */
+    PyObject *pool;       /* fcgiwsgi.pool, made on first use (constant per process) */
+    PyObject *generation; /* fcgiwsgi.generation, likewise */
 };
 
 enum fw_key {
@@ -32,6 +34,8 @@ enum fw_key {
     FW_KEY_WSGI_FILE_WRAPPER,
     FW_KEY_FCGIWSGI_APPLICATION_GROUP,
     FW_KEY_FCGIWSGI_SCRIPT,
+    FW_KEY_FCGIWSGI_POOL,
+    FW_KEY_FCGIWSGI_GENERATION,
     FW_KEY__COUNT
 };
 

@@ -87,6 +87,8 @@ diag('restart under load: %d ok, %d failed' % (load.ok, load.failed))
 is_(load.failed, 0, 'no request failed during a rolling restart')
 ok(load.ok > 50, 'requests were served throughout (%d)' % load.ok)
 ok(not (old & live_pids()), 'all workers are new')
+is_(fcgi_request(sock, 'GET', '/', params=PARAMS).body.split()[4], b'1',
+    "environ['fcgiwsgi.generation'] says which generation answered")
 new = live_pids()
 
 # a broken new version of the script: the change itself triggers the

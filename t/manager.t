@@ -65,7 +65,8 @@ cfg = write_config('fixed.yaml', '''
 m = start_manager(cfg)
 wait_for(lambda: ready_count(m, 'fixed') >= 3, timeout=30, what='3 workers ready')
 res = get(sock, '/')
-is_(res.body.split()[1:], [b'True', b'True'], 'wsgi.multiprocess and wsgi.multithread are true for 3x4')
+is_(res.body.split()[1:], [b'True', b'True', b'fixed', b'0'],
+    'wsgi.multiprocess and wsgi.multithread true for 3x4; fcgiwsgi.pool and fcgiwsgi.generation set')
 
 results = []
 pids = set()
@@ -177,7 +178,7 @@ is_(statuses + burst, [200] * 35, 'max_requests 1 in a 1-process pool: every req
 ok(len(set(seen)) >= 3, 'requests after each replacement are served by new workers (%d pids for 5)'
    % len(set(seen)))
 res = get(sock1, '/')
-is_(res.body.split()[1:], [b'False', b'False'], 'a single fixed process with 1 thread is not multiprocess')
+is_(res.body.split()[1:3], [b'False', b'False'], 'a single fixed process with 1 thread is not multiprocess')
 m.signal(signal.SIGTERM)
 is_(m.wait(20), 0, 'stops with 0')
 check_log_clean(m)

@@ -13,8 +13,9 @@ def application(environ, start_response):
     if path == '/raw-output':
         for i in range(50):
             os.write(1, b'raw-line-%d-%s\n' % (i, b'z' * 1500))
-    body = ('%d %s %s' % (os.getpid(), environ.get('wsgi.multiprocess'),
-                          environ.get('wsgi.multithread'))).encode()
+    body = ('%d %s %s %s %s' % (os.getpid(), environ.get('wsgi.multiprocess'),
+                                environ.get('wsgi.multithread'), environ.get('fcgiwsgi.pool'),
+                                environ.get('fcgiwsgi.generation'))).encode()
     start_response('200 OK', [('Content-Type', 'text/plain'),
                               ('Content-Length', str(len(body)))])
     return [body]
