@@ -14,13 +14,7 @@ PARAMS = {'SERVER_NAME': 'localhost', 'SERVER_PORT': '80'}
 d = tmpdir()
 by_name = sock_path('named.sock')
 by_addr = sock_path('addr.sock')
-cfg = os.path.join(d, 'act.yaml')
-with open(cfg, 'w') as f:
-    f.write('''log: stderr
-log_level: info
-control: %(d)s/ctl.sock
-pools:
-  web:
+cfg = manager_config('''  web:
     listen: %(n)s
     allow_root: true
     apps: [{mount: /, script: %(app)s}]
@@ -28,7 +22,7 @@ pools:
     listen: %(a)s
     allow_root: true
     apps: [{mount: /, script: %(app)s}]
-''' % {'d': d, 'n': by_name, 'a': by_addr, 'app': app_path('mgr_app.wsgi')})
+''' % {'n': by_name, 'a': by_addr, 'app': app_path('mgr_app.wsgi')}, name='act.yaml')
 
 socks = []
 for path in (by_name, by_addr):

@@ -13,19 +13,13 @@ PARAMS = {'SERVER_NAME': 'localhost', 'SERVER_PORT': '80'}
 d = tmpdir()
 log = os.path.join(d, 'fcgiwsgi.log')
 sock = sock_path('logs.sock')
-cfg = os.path.join(d, 'logs.yaml')
-with open(cfg, 'w') as f:
-    f.write('''log: %s
-log_level: info
-control: %s/ctl.sock
-pools:
-  logs:
+cfg = manager_config('''  logs:
     listen: %s
     processes: 2
     allow_root: true
     apps:
       - {mount: /, script: %s}
-''' % (log, d, sock, app_path('mgr_app.wsgi')))
+''' % (sock, app_path('mgr_app.wsgi')), name='logs.yaml', log=log)
 m = spawn([program('fcgiwsgi'), '-c', cfg])
 wait_for(lambda: os.path.exists(log) and open(log).read().count('starting -> running') >= 2,
          timeout=30, what='workers ready')

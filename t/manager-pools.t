@@ -51,13 +51,7 @@ ond = sock_path('ond.sock')
 port = free_port()
 root = os.geteuid() == 0
 user_lines = '    user: nobody\n' if root else '    allow_root: true\n'
-cfg = os.path.join(d, 'pools.yaml')
-with open(cfg, 'w') as f:
-    f.write('''log: stderr
-log_level: info
-control: %(d)s/ctl.sock
-pools:
-  dyn:
+cfg = manager_config('''  dyn:
     listen: %(dyn)s
     processes: {min: 1, max: 4, min_spare: 1, max_spare: 1, idle_timeout: 1s}
 %(user)s    apps:
@@ -73,7 +67,7 @@ pools:
     processes: 1
 %(user)s    apps:
       - {mount: /, script: %(app)s}
-''' % {'d': d, 'dyn': dyn, 'ond': ond, 'port': port, 'app': APP, 'user': user_lines})
+''' % {'dyn': dyn, 'ond': ond, 'port': port, 'app': APP, 'user': user_lines}, name='pools.yaml')
 
 m = spawn([prog, '-c', cfg])
 wait_for(lambda: 'starting -> running' in m.output() and alive(m, 'dyn') == 1, timeout=30,

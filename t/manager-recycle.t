@@ -19,19 +19,13 @@ d = tmpdir()
 script = os.path.join(d, 'app.wsgi')
 shutil.copy(app_path('mgr_app.wsgi'), script)
 sock = sock_path('recycle.sock')
-cfg = os.path.join(d, 'recycle.yaml')
-with open(cfg, 'w') as f:
-    f.write('''log: stderr
-log_level: info
-control: %s/ctl.sock
-pools:
-  web:
+cfg = manager_config('''  web:
     listen: %s
     processes: 2
     threads: 2
     allow_root: true
     apps: [{mount: /, script: %s}]
-''' % (d, sock, script))
+''' % (sock, script), name='recycle.yaml')
 m = spawn([program('fcgiwsgi'), '-c', cfg])
 wait_for(lambda: m.output().count('starting -> running') >= 2, timeout=30, what='workers ready')
 

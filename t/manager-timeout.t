@@ -13,13 +13,7 @@ from fwtest import *  # noqa: E402,F401
 PARAMS = {'SERVER_NAME': 'localhost', 'SERVER_PORT': '80'}
 d = tmpdir()
 sock = sock_path('slow.sock')
-cfg = os.path.join(d, 'timeout.yaml')
-with open(cfg, 'w') as f:
-    f.write('''log: stderr
-log_level: info
-control: %s/ctl.sock
-pools:
-  slow:
+cfg = manager_config('''  slow:
     listen: %s
     processes: 1
     threads: 2
@@ -27,7 +21,7 @@ pools:
     allow_root: true
     apps:
       - {mount: /, script: %s}
-''' % (d, sock, app_path('mgr_app.wsgi')))
+''' % (sock, app_path('mgr_app.wsgi')), name='timeout.yaml')
 m = spawn([program('fcgiwsgi'), '-c', cfg])
 wait_for(lambda: 'starting -> running' in m.output(), timeout=30, what='worker ready')
 

@@ -17,14 +17,6 @@ prog = program('fcgiwsgi')
 d = tmpdir()
 
 
-def write_config(name, pools):
-    path = os.path.join(d, name)
-    with open(path, 'w') as f:
-        f.write('log: stderr\nlog_level: info\ncontrol: %s\npools:\n' % os.path.join(d, name + '.ctl'))
-        f.write(pools)
-    return path
-
-
 def start_manager(config):
     m = spawn([prog, '-c', config])
     return m
@@ -45,7 +37,7 @@ def ready_count(m, pool):
 # ---------------------------------------------------------------- fixed 3x4
 sock = sock_path('fixed.sock')
 crash_sock = sock_path('crash.sock')
-cfg = write_config('fixed.yaml', '''
+cfg = manager_config('''
   fixed:
     listen: %s
     processes: 3
@@ -61,7 +53,7 @@ cfg = write_config('fixed.yaml', '''
     apps:
       - mount: /
         script: %s
-''' % (sock, app_path('mgr_app.wsgi'), crash_sock, app_path('mgr_crash.wsgi')))
+''' % (sock, app_path('mgr_app.wsgi'), crash_sock, app_path('mgr_crash.wsgi')), name='fixed.yaml')
 m = start_manager(cfg)
 wait_for(lambda: ready_count(m, 'fixed') >= 3, timeout=30, what='3 workers ready')
 res = get(sock, '/')
@@ -150,7 +142,7 @@ check_log_clean(m)
 
 # ------------------------------------------------------- max_requests = 1
 sock1 = sock_path('one.sock')
-cfg = write_config('one.yaml', '''
+cfg = manager_config('''
   one:
     listen: %s
     processes: 1
@@ -159,7 +151,7 @@ cfg = write_config('one.yaml', '''
     apps:
       - mount: /
         script: %s
-''' % (sock1, app_path('mgr_app.wsgi')))
+''' % (sock1, app_path('mgr_app.wsgi')), name='one.yaml')
 m = start_manager(cfg)
 wait_for(lambda: ready_count(m, 'one') >= 1, timeout=30, what='worker ready')
 statuses, seen = [], []

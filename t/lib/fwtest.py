@@ -41,6 +41,7 @@ __all__ = [
     'fcgi_request', 'get_values', 'http_request', 'http_raw', 'HttpResponse',
     'start_nginx', 'nginx_bad_log_lines', 'log_bad_lines', 'build_dir',
     'src_dir', 'program', 'app_path', 'start_responder', 'check_log_clean',
+    'manager_config',
     'BAD_LOG_PATTERNS',
     'FCGI_VERSION_1', 'FCGI_BEGIN_REQUEST', 'FCGI_ABORT_REQUEST',
     'FCGI_END_REQUEST', 'FCGI_PARAMS', 'FCGI_STDIN', 'FCGI_STDOUT',
@@ -1119,6 +1120,18 @@ def start_responder(script=None, *args, listen=None, threads=1, env=None,
     if wait:
         wait_log(p, r'ready: \d+ request threads', timeout=30)
     return p
+
+
+def manager_config(pools, name='fcgiwsgi.yaml', log='stderr', log_level='info'):
+    """Writes a manager configuration in tmpdir: the usual top-level keys
+    (log, log_level at info so worker state changes show, a control socket
+    of its own) and `pools`, the indented body of the pools: mapping.
+    Returns its path."""
+    path = os.path.join(tmpdir(), name)
+    with open(path, 'w') as f:
+        f.write('log: %s\nlog_level: %s\ncontrol: %s\npools:\n%s'
+                % (log, log_level, path + '.ctl', pools))
+    return path
 
 
 def check_log_clean(proc_or_path, name=None, patterns=BAD_LOG_PATTERNS):
