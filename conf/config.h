@@ -147,6 +147,10 @@ void fw_conf_errors_free(struct fw_conf_errors *errs);
 /* wsgi.multiprocess for a pool, following DESIGN.md. */
 bool fw_conf_pool_multiprocess(const struct fw_conf_pool *pool);
 
+/* For reload: true if a and b configure the same pool (name, marks and
+ * the order of nothing but lists aside), so its workers need no recycle. */
+bool fw_conf_pool_equal(const struct fw_conf_pool *a, const struct fw_conf_pool *b);
+
 /* Total apps over all pools (for "configuration OK (N pools, M apps)"). */
 size_t fw_conf_app_count(const struct fw_config *cfg);
 

@@ -379,3 +379,54 @@ bool fw_conf_pool_multiprocess(const struct fw_conf_pool *pool)
     }
     return pool->pm == FW_CONF_PM_DYNAMIC || pool->processes > 1;
 }
+
+static bool str_eq(const char *a, const char *b)
+{
+    return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+static bool strv_eq(char *const *a, size_t na, char *const *b, size_t nb)
+{
+    if (na != nb)
+        return false;
+    for (size_t i = 0; i < na; i++)
+        if (!str_eq(a[i], b[i]))
+            return false;
+    return true;
+}
+
+bool fw_conf_pool_equal(const struct fw_conf_pool *a, const struct fw_conf_pool *b)
+{
+    if (!str_eq(a->name, b->name) || strcmp(a->listen_addr.text, b->listen_addr.text) != 0 ||
+        a->listen_mode != b->listen_mode || a->listen_uid != b->listen_uid ||
+        a->listen_gid != b->listen_gid || a->listen_backlog != b->listen_backlog ||
+        !strv_eq(a->allowed_clients, a->n_allowed_clients, b->allowed_clients,
+                 b->n_allowed_clients) ||
+        a->uid != b->uid || a->gid != b->gid || !str_eq(a->user, b->user) ||
+        !str_eq(a->group, b->group) || a->allow_root != b->allow_root || a->pm != b->pm ||
+        a->processes != b->processes || a->min != b->min || a->max != b->max ||
+        a->min_spare != b->min_spare || a->max_spare != b->max_spare ||
+        a->idle_timeout_ms != b->idle_timeout_ms || a->threads != b->threads ||
+        a->multiprocess != b->multiprocess || a->preload != b->preload ||
+        a->max_requests != b->max_requests || a->max_requests_jitter != b->max_requests_jitter ||
+        a->memory_limit_bytes != b->memory_limit_bytes ||
+        a->request_timeout_ms != b->request_timeout_ms ||
+        a->graceful_timeout_ms != b->graceful_timeout_ms ||
+        a->startup_timeout_ms != b->startup_timeout_ms || a->max_body_bytes != b->max_body_bytes ||
+        a->max_params_bytes != b->max_params_bytes || !str_eq(a->python_home, b->python_home) ||
+        !strv_eq(a->python_path, a->n_python_path, b->python_path, b->n_python_path) ||
+        !strv_eq(a->watch, a->n_watch, b->watch, b->n_watch) || a->n_env != b->n_env ||
+        a->n_apps != b->n_apps)
+        return false;
+    for (size_t i = 0; i < a->n_env; i++)
+        if (!str_eq(a->env[i].name, b->env[i].name) || !str_eq(a->env[i].value, b->env[i].value))
+            return false;
+    for (size_t i = 0; i < a->n_apps; i++) {
+        const struct fw_conf_app *x = &a->apps[i], *y = &b->apps[i];
+        if (!str_eq(x->mount, y->mount) || !str_eq(x->script, y->script) ||
+            !str_eq(x->callable, y->callable) ||
+            !str_eq(x->application_group, y->application_group))
+            return false;
+    }
+    return true;
+}

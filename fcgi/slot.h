@@ -19,6 +19,7 @@ enum fw_slot_state {
 };
 
 #define FW_SLOT_URI_MAX 128
+#define FW_SLOT_ERROR_MAX 2048
 
 struct fw_slot {
     _Atomic int state;               /* enum fw_slot_state */
@@ -30,6 +31,8 @@ struct fw_slot {
                                         request on a thread that is busy, 0 if none */
     _Atomic uint64_t rss_bytes;      /* worker: resident set size, updated between requests */
     char uri[FW_SLOT_URI_MAX];       /* worker: last request line seen (best effort, racy) */
+    char error[FW_SLOT_ERROR_MAX];   /* worker: why preloading failed (the traceback's end),
+                                        written before it sends LOAD_FAILED */
 };
 
 #endif

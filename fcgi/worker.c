@@ -543,8 +543,13 @@ static int set_up_apps(struct worker *w)
     }
     if (cfg->preload)
         for (size_t i = 0; i < cfg->n_apps; i++)
-            if (fw_app_load(w->mounted[i], fw_host_main_thread()) < 0)
+            if (fw_app_load(w->mounted[i], fw_host_main_thread()) < 0) {
+                /* For the master's report of a failed recycle (fcgiwsgi-ctl). */
+                if (!w->preload_failed && cfg->slot)
+                    snprintf(cfg->slot->error, sizeof(cfg->slot->error), "%s",
+                             fw_app_last_error(w->mounted[i]));
                 w->preload_failed = true;
+            }
     return 0;
 nomem:
     fw_log(FW_LOG_ERR, "out of memory setting up the apps");

@@ -5,10 +5,13 @@
 #include "manager.h"
 
 #include "activation.h"
+#include "control.h"
+#include "lib/buf.h"
 #include "lib/log.h"
 #include "loop.h"
 #include "pool.h"
 #include "scoreboard.h"
+#include "status.h"
 #include "watch.h"
 
 #include <errno.h>
@@ -28,18 +31,45 @@
 #define TICK_MS 100
 #define WATCH_DEBOUNCE_MS 300 /* an editor's save, a deploy's several files: one recycle */
 #define WATCH_POLL_MS 2000
-#define SURGE_SLOTS_PER_POOL 4
+#define SCOREBOARD_MIN_SLOTS 1024
+
+/* A `restart` request waiting for its recycles to end. */
+struct waiter {
+    struct fw_ctl_client *client;
+    struct waiter_pool {
+        struct fw_pool *pool;
+        uint64_t seq; /* the recycle that answers it; 0 once answered */
+    } * pools;
+    size_t n_pools, n_open;
+    bool failed;
+    struct fw_buf text;
+    struct waiter *next;
+};
+
+/* A configuration replaced by reload, kept while pools it describes (ones
+ * that reload removed) still have workers finishing. */
+struct old_config {
+    struct fw_config *cfg;
+    struct old_config *next;
+};
 
 struct manager {
     struct fw_config *cfg;
     struct fw_loop *loop;
     struct fw_scoreboard *scoreboard;
     struct fw_watch *watch;
+    struct fw_control *control;
+    struct fw_pool_env env;
     struct fw_pool **pools;
     size_t n_pools;
+    struct fw_pool **removed; /* by reload: stopping, freed once their workers are gone */
+    size_t n_removed;
+    struct old_config *old_configs;
+    struct waiter *waiters;
     int sigfd;
     int log_fd; /* what workers write to: a copy of the log file, or stderr */
     sigset_t child_sigmask;
+    int64_t started_ms;
     bool stopping;
     int exit_status;
 };
@@ -75,6 +105,8 @@ static void reap(struct manager *m)
         bool found = false;
         for (size_t i = 0; i < m->n_pools && !found; i++)
             found = fw_pool_reap(m->pools[i], pid, status);
+        for (size_t i = 0; i < m->n_removed && !found; i++)
+            found = fw_pool_reap(m->removed[i], pid, status);
         if (!found)
             fw_log(FW_LOG_INFO, "reaped unknown child %ld", (long)pid);
     }
@@ -85,18 +117,89 @@ static unsigned alive(const struct manager *m)
     unsigned n = 0;
     for (size_t i = 0; i < m->n_pools; i++)
         n += fw_pool_alive(m->pools[i]);
+    for (size_t i = 0; i < m->n_removed; i++)
+        n += fw_pool_alive(m->removed[i]);
     return n;
 }
 
-static void begin_stop(struct manager *m, const char *why)
+static struct fw_pool *find_pool(const struct manager *m, const char *name)
 {
-    if (m->stopping)
+    for (size_t i = 0; i < m->n_pools; i++)
+        if (strcmp(fw_pool_name(m->pools[i]), name) == 0)
+            return m->pools[i];
+    return NULL;
+}
+
+/* Answers every `restart` whose recycles have all ended. A pool that was
+ * stopped or removed ends its waits (failed) whatever was queued. */
+static void settle_waiters(struct manager *m, struct fw_pool *gone)
+{
+    struct waiter **ww = &m->waiters;
+    while (*ww) {
+        struct waiter *w = *ww;
+        for (size_t i = 0; i < w->n_pools; i++) {
+            struct waiter_pool *wp = &w->pools[i];
+            if (!wp->seq)
+                continue;
+            if (wp->pool == gone) {
+                fw_buf_printf(&w->text, "pool %s: removed by reload before its recycle ended\n",
+                              fw_pool_name(wp->pool));
+                w->failed = true;
+            } else {
+                struct fw_pool_info info;
+                fw_pool_info(wp->pool, &info);
+                if (info.recycles_done >= wp->seq) {
+                    bool ok = info.recycles_done == wp->seq ? info.last_recycle_ok : true;
+                    fw_buf_printf(&w->text, "pool %s: %s\n", info.name, info.last_recycle);
+                    w->failed |= !ok;
+                } else if (info.stopped) {
+                    fw_buf_printf(&w->text, "pool %s: stopped before its recycle ran\n", info.name);
+                    w->failed = true;
+                } else {
+                    continue;
+                }
+            }
+            wp->seq = 0;
+            w->n_open--;
+        }
+        if (w->n_open) {
+            ww = &w->next;
+            continue;
+        }
+        *ww = w->next;
+        fw_control_reply(w->client,
+                         fw_buf_failed(&w->text) ? FW_CTL_ERROR
+                         : w->failed             ? FW_CTL_FAILED
+                                                 : FW_CTL_OK,
+                         fw_buf_failed(&w->text) ? "out of memory" : fw_buf_str(&w->text));
+        fw_buf_free(&w->text);
+        free(w->pools);
+        free(w);
+    }
+}
+
+static void on_recycled(struct fw_pool *pool, uint64_t seq, bool ok, const char *text, void *data)
+{
+    (void)pool;
+    (void)seq;
+    (void)ok;
+    (void)text;
+    settle_waiters(data, NULL);
+}
+
+static void begin_stop(struct manager *m, const char *why, bool now)
+{
+    if (m->stopping && !now)
         return;
     m->stopping = true;
-    fw_log(FW_LOG_NOTICE, "stopping (%s): workers finish their requests", why);
+    fw_log(FW_LOG_NOTICE, "stopping (%s): %s", why,
+           now ? "workers are killed" : "workers finish their requests");
     sd_notify("STOPPING=1");
     for (size_t i = 0; i < m->n_pools; i++)
-        fw_pool_stop(m->pools[i]);
+        fw_pool_stop(m->pools[i], now);
+    for (size_t i = 0; i < m->n_removed; i++)
+        fw_pool_stop(m->removed[i], now);
+    settle_waiters(m, NULL);
     if (alive(m) == 0)
         fw_loop_stop(m->loop);
 }
@@ -106,29 +209,237 @@ static bool log_is_file(const struct fw_config *cfg)
     return cfg->log && strcmp(cfg->log, "stderr") != 0;
 }
 
+static void set_log_fd(struct manager *m, int fd)
+{
+    m->env.log_fd = fd;
+    for (size_t i = 0; i < m->n_pools; i++)
+        fw_pool_set_log_fd(m->pools[i], fd);
+    for (size_t i = 0; i < m->n_removed; i++)
+        fw_pool_set_log_fd(m->removed[i], fd);
+    if (m->log_fd > 2)
+        close(m->log_fd);
+    m->log_fd = fd;
+}
+
 /* USR1 (logrotate): the master reopens the file, and hands workers the new
  * fd, since they may have dropped the privileges needed to open it. */
-static void reopen_logs(struct manager *m)
+static int reopen_logs(struct manager *m)
 {
     const char *log = m->cfg->log;
     if (!log_is_file(m->cfg))
-        return;
+        return 0;
     int fd = open(log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
     if (fd < 0 || fw_log_open(log) < 0) {
         fw_log_errno(FW_LOG_ERR, "reopening log %s", log);
         if (fd >= 0)
             close(fd);
-        return;
+        return -1;
     }
-    for (size_t i = 0; i < m->n_pools; i++)
-        fw_pool_set_log_fd(m->pools[i], fd);
-    close(m->log_fd);
-    m->log_fd = fd;
+    set_log_fd(m, fd);
     fw_log(FW_LOG_NOTICE, "log reopened");
+    return 0;
+}
+
+static void on_watched_change(void *data)
+{
+    fw_pool_restart(data, "a watched file changed");
+}
+
+/* Every app script and every `watch:` file recycles its pool when it
+ * changes (editors that rename over, deploys that repoint a symlink). */
+static void watch_pool(struct manager *m, struct fw_pool *pool)
+{
+    if (!m->watch)
+        return;
+    const struct fw_conf_pool *c = fw_pool_conf(pool);
+    for (size_t a = 0; a < c->n_apps; a++)
+        if (fw_watch_add(m->watch, c->apps[a].script, on_watched_change, pool) < 0)
+            fw_log(FW_LOG_WARN, "[pool %s] cannot watch %s", c->name, c->apps[a].script);
+    for (size_t f = 0; f < c->n_watch; f++)
+        if (fw_watch_add(m->watch, c->watch[f], on_watched_change, pool) < 0)
+            fw_log(FW_LOG_WARN, "[pool %s] cannot watch %s", c->name, c->watch[f]);
+}
+
+static void free_unused_configs(struct manager *m)
+{
+    if (m->n_removed)
+        return;
+    while (m->old_configs) {
+        struct old_config *o = m->old_configs;
+        m->old_configs = o->next;
+        fw_conf_free(o->cfg);
+        free(o);
+    }
+}
+
+static void reap_removed(struct manager *m)
+{
+    size_t j = 0;
+    for (size_t i = 0; i < m->n_removed; i++) {
+        if (fw_pool_alive(m->removed[i]) == 0) {
+            fw_log(FW_LOG_NOTICE, "[pool %s] removed", fw_pool_name(m->removed[i]));
+            fw_pool_free(m->removed[i]);
+        } else {
+            m->removed[j++] = m->removed[i];
+        }
+    }
+    m->n_removed = j;
+    free_unused_configs(m);
+}
+
+/* reload: the new file is read and checked completely before anything
+ * changes. Then every listening socket the new configuration needs is
+ * opened (new pools, changed addresses); if one cannot be, nothing
+ * changes. Only then: new pools start, removed ones stop gracefully,
+ * changed ones recycle, and unchanged ones are not touched. */
+static int reload(struct manager *m, struct fw_buf *out)
+{
+    struct fw_conf_errors errs = { 0 };
+    struct fw_config *cfg = fw_conf_load(m->cfg->path, &errs);
+    for (size_t i = 0; i < errs.n; i++) {
+        const struct fw_conf_error *e = &errs.v[i];
+        const char *kind = e->warning ? "warning" : "error";
+        if (e->file)
+            fw_buf_printf(out, "%s:%u:%u: %s: %s\n", e->file, e->line, e->column, kind, e->message);
+        else
+            fw_buf_printf(out, "%s: %s\n", kind, e->message);
+    }
+    fw_conf_errors_free(&errs);
+    if (!cfg) {
+        fw_buf_printf(out, "%s: not reloaded; the running configuration is unchanged\n",
+                      m->cfg->path);
+        return -1;
+    }
+    size_t n = cfg->n_pools;
+    struct fw_pool **pools = calloc(n ? n : 1, sizeof(*pools));
+    bool *added = calloc(n ? n : 1, sizeof(*added));
+    bool *changed = calloc(n ? n : 1, sizeof(*changed));
+    struct fw_pool **removed =
+        realloc(m->removed, (m->n_removed + m->n_pools + 1) * sizeof(*removed));
+    struct old_config *old = calloc(1, sizeof(*old));
+    if (removed)
+        m->removed = removed;
+    if (!pools || !added || !changed || !removed || !old) {
+        fw_buf_puts(out, "out of memory; not reloaded\n");
+        goto fail;
+    }
+    size_t made = 0;
+    for (size_t i = 0; i < n; i++, made++) {
+        const struct fw_conf_pool *c = &cfg->pools[i];
+        pools[i] = find_pool(m, c->name);
+        if (!pools[i]) {
+            if (!(pools[i] = fw_pool_new(c, &m->env, -1))) {
+                fw_buf_printf(out, "pool %s: cannot listen on %s (see the log); not reloaded\n",
+                              c->name, c->listen_addr.text);
+                goto undo;
+            }
+            added[i] = true;
+        } else if (!fw_conf_pool_equal(fw_pool_conf(pools[i]), c)) {
+            changed[i] = true;
+            if (fw_pool_prepare_listen(pools[i], c) < 0) {
+                fw_buf_printf(out, "pool %s: cannot listen on %s (see the log); not reloaded\n",
+                              c->name, c->listen_addr.text);
+                made++;
+                goto undo;
+            }
+        }
+    }
+
+    /* Committed from here on. */
+    if (strcmp(cfg->control, m->cfg->control) != 0 || cfg->control_gid != m->cfg->control_gid)
+        fw_buf_printf(out, "warning: control and control_group changes take effect at the next "
+                           "start, not at reload\n");
+    if (!(cfg->pid_file == m->cfg->pid_file ||
+          (cfg->pid_file && m->cfg->pid_file && !strcmp(cfg->pid_file, m->cfg->pid_file))))
+        fw_buf_printf(out, "warning: a pid_file change takes effect at the next start\n");
+    bool log_changed = strcmp(cfg->log ? cfg->log : "stderr", m->cfg->log ? m->cfg->log : "stderr");
+    int level = cfg->log_level ? fw_log_level_parse(cfg->log_level) : FW_LOG_NOTICE;
+    if (level >= 0)
+        fw_log_set_level((enum fw_log_level)level);
+
+    for (size_t i = 0; i < m->n_pools; i++) {
+        bool kept = false;
+        for (size_t j = 0; j < n && !kept; j++)
+            kept = pools[j] == m->pools[i];
+        if (kept)
+            continue;
+        fw_buf_printf(out, "pool %s: removed (its workers finish their requests)\n",
+                      fw_pool_name(m->pools[i]));
+        fw_watch_remove_all(m->watch, m->pools[i]);
+        fw_pool_stop(m->pools[i], false);
+        settle_waiters(m, m->pools[i]);
+        m->removed[m->n_removed++] = m->pools[i];
+    }
+    for (size_t i = 0; i < n; i++) {
+        const struct fw_conf_pool *c = &cfg->pools[i];
+        if (added[i]) {
+            fw_buf_printf(out, "pool %s: added, listening on %s\n", c->name, c->listen_addr.text);
+            fw_pool_maintain(pools[i]);
+            watch_pool(m, pools[i]);
+        } else if (changed[i]) {
+            fw_buf_printf(out, "pool %s: changed, recycling\n", c->name);
+            fw_watch_remove_all(m->watch, pools[i]);
+            fw_pool_reconfigure(pools[i], c);
+            watch_pool(m, pools[i]);
+            if (fw_pool_stopped(pools[i]))
+                fw_pool_start(pools[i]);
+            else
+                fw_pool_restart(pools[i], "reload changed its configuration");
+        } else {
+            fw_pool_reconfigure(pools[i], c); /* the same, from the new file */
+            fw_buf_printf(out, "pool %s: unchanged\n", c->name);
+        }
+    }
+    free(m->pools);
+    m->pools = pools;
+    m->n_pools = n;
+    old->cfg = m->cfg;
+    old->next = m->old_configs;
+    m->old_configs = old;
+    m->cfg = cfg;
+    if (log_changed && reopen_logs(m) < 0)
+        fw_buf_printf(out, "warning: cannot open the new log %s; still logging to the old one\n",
+                      cfg->log);
+    free_unused_configs(m);
+    free(added);
+    free(changed);
+    fw_log(FW_LOG_NOTICE, "configuration reloaded from %s", cfg->path);
+    return 0;
+
+undo:
+    for (size_t i = 0; i < made; i++) {
+        if (added[i])
+            fw_pool_free(pools[i]);
+        else if (changed[i])
+            fw_pool_cancel_listen(pools[i]);
+    }
+fail:
+    free(pools);
+    free(added);
+    free(changed);
+    free(old);
+    fw_conf_free(cfg);
+    return -1;
+}
+
+static void do_reload(struct manager *m, struct fw_ctl_client *c, const char *who)
+{
+    struct fw_buf out;
+    fw_buf_init(&out);
+    fw_log(FW_LOG_NOTICE, "reloading %s (%s)", m->cfg->path, who);
+    int rc = reload(m, &out);
+    if (rc < 0)
+        fw_log_block(FW_LOG_ERR, "reload failed", fw_buf_str(&out), out.len);
+    else
+        fw_log_block(FW_LOG_NOTICE, "reload", fw_buf_str(&out), out.len);
+    if (c)
+        fw_control_reply(c, rc < 0 ? FW_CTL_FAILED : FW_CTL_OK, fw_buf_str(&out));
+    fw_buf_free(&out);
 }
 
 static void on_signal(struct fw_loop *loop, int fd, uint32_t events, void *data)
 {
+    (void)events;
     struct manager *m = data;
     struct signalfd_siginfo si;
     while (read(fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
@@ -136,10 +447,11 @@ static void on_signal(struct fw_loop *loop, int fd, uint32_t events, void *data)
         case SIGCHLD: reap(m); break;
         case SIGTERM:
         case SIGINT:
-        case SIGQUIT: begin_stop(m, strsignal((int)si.ssi_signo)); break;
+        case SIGQUIT: begin_stop(m, strsignal((int)si.ssi_signo), false); break;
         case SIGUSR1: reopen_logs(m); break;
         case SIGHUP:
-            fw_log(FW_LOG_WARN, "SIGHUP: configuration reload is not implemented yet; ignored");
+            if (!m->stopping)
+                do_reload(m, NULL, "SIGHUP");
             break;
         case SIGUSR2:
             for (size_t i = 0; i < m->n_pools; i++)
@@ -156,32 +468,194 @@ static void on_tick(struct fw_loop *loop, void *data)
     struct manager *m = data;
     for (size_t i = 0; i < m->n_pools; i++)
         fw_pool_maintain(m->pools[i]);
+    for (size_t i = 0; i < m->n_removed; i++)
+        fw_pool_maintain(m->removed[i]);
+    reap_removed(m);
+    if (m->control)
+        fw_control_tick(m->control);
     if (m->stopping && alive(m) == 0)
         fw_loop_stop(loop);
 }
 
-static void on_watched_change(void *data)
+/* restart POOL... | --all: answered when every recycle has ended. */
+static void cmd_restart(struct manager *m, struct fw_ctl_client *c, int argc, char **argv)
 {
-    fw_pool_restart(data, "a watched file changed");
-}
-
-/* Every app script and every `watch:` file recycles its pool when it
- * changes (editors that rename over, deploys that repoint a symlink). */
-static void watch_pools(struct manager *m)
-{
-    m->watch = fw_watch_new(m->loop, WATCH_DEBOUNCE_MS, WATCH_POLL_MS, false);
-    if (!m->watch) {
-        fw_log(FW_LOG_ERR, "cannot watch files: pools will not recycle on changes");
+    bool all = argc == 2 && strcmp(argv[1], "--all") == 0;
+    if (argc < 2 || (all && argc != 2)) {
+        fw_control_reply(c, FW_CTL_USAGE, "usage: restart POOL... | --all");
         return;
     }
-    for (size_t i = 0; i < m->n_pools; i++) {
-        const struct fw_conf_pool *c = &m->cfg->pools[i];
-        for (size_t a = 0; a < c->n_apps; a++)
-            if (fw_watch_add(m->watch, c->apps[a].script, on_watched_change, m->pools[i]) < 0)
-                fw_log(FW_LOG_WARN, "[pool %s] cannot watch %s", c->name, c->apps[a].script);
-        for (size_t f = 0; f < c->n_watch; f++)
-            if (fw_watch_add(m->watch, c->watch[f], on_watched_change, m->pools[i]) < 0)
-                fw_log(FW_LOG_WARN, "[pool %s] cannot watch %s", c->name, c->watch[f]);
+    size_t n = all ? m->n_pools : (size_t)argc - 1;
+    struct waiter *w = calloc(1, sizeof(*w));
+    if (!w || !(w->pools = calloc(n ? n : 1, sizeof(*w->pools)))) {
+        free(w);
+        fw_control_reply(c, FW_CTL_ERROR, "out of memory");
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        w->pools[i].pool = all ? m->pools[i] : find_pool(m, argv[i + 1]);
+        if (!w->pools[i].pool) {
+            char msg[300];
+            snprintf(msg, sizeof(msg), "no pool named '%s'", argv[i + 1]);
+            fw_control_reply(c, FW_CTL_NO_POOL, msg);
+            free(w->pools);
+            free(w);
+            return;
+        }
+    }
+    w->client = c;
+    w->n_pools = n;
+    fw_buf_init(&w->text);
+    char why[128];
+    snprintf(why, sizeof(why), "fcgiwsgi-ctl restart by %s", fw_control_peer(c));
+    for (size_t i = 0; i < n; i++) {
+        uint64_t seq = fw_pool_restart(w->pools[i].pool, why);
+        if (!seq) {
+            fw_buf_printf(&w->text, "pool %s: stopped; start it first\n",
+                          fw_pool_name(w->pools[i].pool));
+            w->failed = true;
+            continue;
+        }
+        w->pools[i].seq = seq;
+        w->n_open++;
+    }
+    w->next = m->waiters;
+    m->waiters = w;
+    settle_waiters(m, NULL); /* those with nothing to replace are done already */
+}
+
+static void cmd_status(struct manager *m, struct fw_ctl_client *c, int argc, char **argv)
+{
+    bool json = false;
+    const char *only = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--json") == 0)
+            json = true;
+        else if (!only && argv[i][0] != '-')
+            only = argv[i];
+        else {
+            fw_control_reply(c, FW_CTL_USAGE, "usage: status [POOL] [--json]");
+            return;
+        }
+    }
+    struct fw_pool *one = only ? find_pool(m, only) : NULL;
+    if (only && !one) {
+        char msg[300];
+        snprintf(msg, sizeof(msg), "no pool named '%s'", only);
+        fw_control_reply(c, FW_CTL_NO_POOL, msg);
+        return;
+    }
+    struct fw_status_master sm = {
+        .pid = getpid(),
+        .uptime_ms = fw_loop_now_ms() - m->started_ms,
+        .config = m->cfg->path,
+        .version = PACKAGE_VERSION,
+    };
+    struct fw_buf out;
+    fw_buf_init(&out);
+    struct fw_pool *const *pools = one ? &one : m->pools;
+    size_t n = one ? 1 : m->n_pools;
+    if (json)
+        fw_status_json(&out, &sm, pools, n);
+    else
+        fw_status_text(&out, &sm, pools, n);
+    fw_control_reply(c, fw_buf_failed(&out) ? FW_CTL_ERROR : FW_CTL_OK,
+                     fw_buf_failed(&out) ? "out of memory" : fw_buf_str(&out));
+    fw_buf_free(&out);
+}
+
+/* scale, stop, start: one pool each. */
+static void cmd_pool(struct manager *m, struct fw_ctl_client *c, int argc, char **argv)
+{
+    bool scale = strcmp(argv[0], "scale") == 0;
+    char msg[512];
+    if (argc != (scale ? 3 : 2)) {
+        snprintf(msg, sizeof(msg), "usage: %s POOL%s", argv[0], scale ? " N" : "");
+        fw_control_reply(c, FW_CTL_USAGE, msg);
+        return;
+    }
+    struct fw_pool *pool = find_pool(m, argv[1]);
+    if (!pool) {
+        snprintf(msg, sizeof(msg), "no pool named '%s'", argv[1]);
+        fw_control_reply(c, FW_CTL_NO_POOL, msg);
+        return;
+    }
+    fw_log(FW_LOG_NOTICE, "[pool %s] %s by %s", argv[1], argv[0], fw_control_peer(c));
+    if (scale) {
+        char *end;
+        errno = 0;
+        unsigned long v = strtoul(argv[2], &end, 10);
+        if (errno || *end || end == argv[2] || v < 1 || v > 4096 || argv[2][0] == '-') {
+            fw_control_reply(c, FW_CTL_USAGE, "scale: N must be a number from 1 to 4096");
+            return;
+        }
+        if (fw_pool_scale(pool, (unsigned)v) < 0) {
+            snprintf(msg, sizeof(msg),
+                     "pool %s is dynamic: scale applies to fixed pools (change min/max and "
+                     "reload)",
+                     argv[1]);
+            fw_control_reply(c, FW_CTL_FAILED, msg);
+            return;
+        }
+        snprintf(msg, sizeof(msg), "pool %s: %lu process%s", argv[1], v, v == 1 ? "" : "es");
+    } else if (strcmp(argv[0], "stop") == 0) {
+        if (fw_pool_stopped(pool)) {
+            snprintf(msg, sizeof(msg), "pool %s: already stopped", argv[1]);
+        } else {
+            fw_pool_stop(pool, false);
+            settle_waiters(m, NULL);
+            snprintf(msg, sizeof(msg),
+                     "pool %s: stopping; its workers finish their requests, and no new ones "
+                     "start until `start %s`",
+                     argv[1], argv[1]);
+        }
+    } else {
+        if (!fw_pool_stopped(pool)) {
+            snprintf(msg, sizeof(msg), "pool %s: already running", argv[1]);
+        } else {
+            fw_pool_start(pool);
+            snprintf(msg, sizeof(msg), "pool %s: starting", argv[1]);
+        }
+    }
+    fw_control_reply(c, FW_CTL_OK, msg);
+}
+
+static void on_command(struct fw_ctl_client *c, int argc, char **argv, void *data)
+{
+    struct manager *m = data;
+    const char *cmd = argv[0];
+    fw_log(FW_LOG_INFO, "control: %s from %s", cmd, fw_control_peer(c));
+    if (m->stopping && strcmp(cmd, "status") != 0) {
+        fw_control_reply(c, FW_CTL_FAILED, "the manager is shutting down");
+    } else if (strcmp(cmd, "status") == 0) {
+        cmd_status(m, c, argc, argv);
+    } else if (strcmp(cmd, "restart") == 0) {
+        cmd_restart(m, c, argc, argv);
+    } else if (strcmp(cmd, "scale") == 0 || strcmp(cmd, "stop") == 0 || strcmp(cmd, "start") == 0) {
+        cmd_pool(m, c, argc, argv);
+    } else if (strcmp(cmd, "reload") == 0 && argc == 1) {
+        do_reload(m, c, fw_control_peer(c));
+    } else if (strcmp(cmd, "reopen-logs") == 0 && argc == 1) {
+        if (reopen_logs(m) < 0)
+            fw_control_reply(c, FW_CTL_FAILED, "cannot reopen the log (see the old log)");
+        else
+            fw_control_reply(c, FW_CTL_OK,
+                             log_is_file(m->cfg) ? "log reopened"
+                                                 : "logging to stderr: nothing "
+                                                   "to reopen");
+    } else if (strcmp(cmd, "shutdown") == 0 &&
+               (argc == 1 || (argc == 2 && strcmp(argv[1], "--now") == 0))) {
+        bool now = argc == 2;
+        fw_control_reply(c, FW_CTL_OK,
+                         now ? "shutting down now: workers are killed"
+                             : "shutting down: workers finish their requests first");
+        char why[128];
+        snprintf(why, sizeof(why), "fcgiwsgi-ctl shutdown by %s", fw_control_peer(c));
+        begin_stop(m, why, now);
+    } else {
+        char msg[300];
+        snprintf(msg, sizeof(msg), "unknown command or arguments: %s", cmd);
+        fw_control_reply(c, FW_CTL_USAGE, msg);
     }
 }
 
@@ -192,6 +666,17 @@ static int write_pid_file(const char *path)
         return -1;
     fprintf(f, "%ld\n", (long)getpid());
     return fclose(f);
+}
+
+/* Room for every pool's workers, surges during recycles, and pools that a
+ * reload adds: the mapping is only virtual until slots are used. */
+static size_t scoreboard_slots(const struct fw_config *cfg)
+{
+    size_t slots = 0;
+    for (size_t i = 0; i < cfg->n_pools; i++)
+        slots += cfg->pools[i].processes;
+    slots *= 4;
+    return slots < SCOREBOARD_MIN_SLOTS ? SCOREBOARD_MIN_SLOTS : slots;
 }
 
 static int setup(struct manager *m)
@@ -208,11 +693,6 @@ static int setup(struct manager *m)
             return -1;
         }
     }
-    if (cfg->pid_file && write_pid_file(cfg->pid_file) < 0) {
-        fw_log_errno(FW_LOG_ERR, "cannot write pid file %s", cfg->pid_file);
-        return -1;
-    }
-
     sigset_t mask;
     sigemptyset(&mask);
     int sigs[] = { SIGCHLD, SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1, SIGUSR2 };
@@ -231,17 +711,32 @@ static int setup(struct manager *m)
         fw_log_errno(FW_LOG_ERR, "event loop");
         return -1;
     }
-    size_t slots = 0;
-    for (size_t i = 0; i < cfg->n_pools; i++)
-        slots += cfg->pools[i].processes + SURGE_SLOTS_PER_POOL;
+    /* A second manager on the same control socket is refused here, before
+     * it touches any pool's socket. */
+    m->control = fw_control_new(m->loop, cfg->control, cfg->control_gid, on_command, m);
+    if (!m->control)
+        return -1;
+    if (cfg->pid_file && write_pid_file(cfg->pid_file) < 0) {
+        fw_log_errno(FW_LOG_ERR, "cannot write pid file %s", cfg->pid_file);
+        return -1;
+    }
+    size_t slots = scoreboard_slots(cfg);
     m->scoreboard = fw_scoreboard_new(slots);
     if (!m->scoreboard) {
         fw_log_errno(FW_LOG_ERR, "scoreboard (%zu slots)", slots);
         return -1;
     }
-    m->pools = calloc(cfg->n_pools, sizeof(*m->pools));
+    m->pools = calloc(cfg->n_pools ? cfg->n_pools : 1, sizeof(*m->pools));
     if (!m->pools)
         return -1;
+    m->env = (struct fw_pool_env){
+        .loop = m->loop,
+        .scoreboard = m->scoreboard,
+        .log_fd = m->log_fd,
+        .child_sigmask = &m->child_sigmask,
+        .on_recycled = on_recycled,
+        .data = m,
+    };
     return 0;
 }
 
@@ -250,21 +745,18 @@ int fw_manager_run(struct fw_config *cfg)
     struct manager m = { .cfg = cfg, .sigfd = -1, .log_fd = -1, .exit_status = 0 };
     fw_log_set_prefix("");
     srandom((unsigned)time(NULL) ^ (unsigned)getpid());
+    m.started_ms = fw_loop_now_ms();
     int status = 1;
+    bool pid_written = false;
     if (setup(&m) < 0)
         goto out;
-    struct fw_pool_env env = {
-        .loop = m.loop,
-        .scoreboard = m.scoreboard,
-        .log_fd = m.log_fd,
-        .child_sigmask = &m.child_sigmask,
-    };
+    pid_written = cfg->pid_file != NULL;
     struct fw_activation *activation = fw_activation_collect();
     for (size_t i = 0; i < cfg->n_pools; i++) {
         int fd = activation ? fw_activation_take(activation, cfg->pools[i].name,
                                                  &cfg->pools[i].listen_addr)
                             : -1;
-        m.pools[i] = fw_pool_new(&cfg->pools[i], &env, fd);
+        m.pools[i] = fw_pool_new(&cfg->pools[i], &m.env, fd);
         if (!m.pools[i]) {
             fw_activation_finish(activation);
             goto out;
@@ -274,25 +766,42 @@ int fw_manager_run(struct fw_config *cfg)
     fw_activation_finish(activation);
     for (size_t i = 0; i < m.n_pools; i++)
         fw_pool_maintain(m.pools[i]);
-    watch_pools(&m);
+    m.watch = fw_watch_new(m.loop, WATCH_DEBOUNCE_MS, WATCH_POLL_MS, false);
+    if (!m.watch)
+        fw_log(FW_LOG_ERR, "cannot watch files: pools will not recycle on changes");
+    for (size_t i = 0; i < m.n_pools; i++)
+        watch_pool(&m, m.pools[i]);
     fw_log(FW_LOG_NOTICE, "fcgiwsgi %s started: %zu pools", PACKAGE_VERSION, m.n_pools);
     sd_notify("READY=1\nSTATUS=running");
     if (fw_loop_run(m.loop) == 0)
         status = 0;
     fw_log(FW_LOG_NOTICE, "stopped");
 out:
+    while (m.waiters) {
+        struct waiter *w = m.waiters;
+        m.waiters = w->next;
+        fw_buf_free(&w->text);
+        free(w->pools);
+        free(w);
+    }
+    fw_control_free(m.control);
     fw_watch_free(m.watch);
     for (size_t i = 0; i < m.n_pools; i++)
         fw_pool_free(m.pools[i]);
+    for (size_t i = 0; i < m.n_removed; i++)
+        fw_pool_free(m.removed[i]);
+    m.n_removed = 0;
+    free(m.removed);
     free(m.pools);
+    free_unused_configs(&m);
     fw_scoreboard_free(m.scoreboard);
     fw_loop_free(m.loop);
     if (m.sigfd >= 0)
         close(m.sigfd);
     if (m.log_fd > 2)
         close(m.log_fd);
-    if (cfg->pid_file)
-        unlink(cfg->pid_file);
-    fw_conf_free(cfg);
+    if (pid_written)
+        unlink(m.cfg->pid_file);
+    fw_conf_free(m.cfg);
     return status;
 }

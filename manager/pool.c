@@ -48,6 +48,7 @@ struct proc {
     uint32_t generation;
     int channel_fd, output_fd;
     int64_t started_ms;
+    bool startup_timed_out;
     int64_t kill_at_ms;     /* stopping: SIGKILL past this */
     int64_t idle_since_ms;  /* running with no request in progress since then; 0 if busy */
     uint64_t seen_requests; /* requests counter when last looked at */
@@ -60,15 +61,34 @@ struct fw_pool {
     const struct fw_conf_pool *conf;
     struct fw_pool_env env;
     int listen_fd;
-    bool own_unix_path;
+    char unix_path[sizeof(((struct sockaddr_un *)0)->sun_path)]; /* ours to unlink, or "" */
+    /* reload to another address: the new socket is opened first (pending),
+     * and the old one is closed once the recycle to the new address ends. */
+    int pending_fd, old_listen_fd;
+    char pending_unix_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+    char old_unix_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
     struct proc *procs;
+    unsigned processes; /* fixed: how many (scale overrides the configured number) */
     uint32_t generation;
     bool stopping;
     bool config_failed;         /* a worker exited with FW_EXIT_CONFIG */
-    char last_recycle[256];     /* how the last recycle ended, for status */
+    uint64_t requests_done;     /* by workers that have exited */
     uint32_t failed_generation; /* highest generation number ever abandoned */
-    unsigned spawn_rate;        /* dynamic: spawns allowed per second, doubling while short */
-    int64_t rate_window_ms;     /* start of the current one-second window */
+
+    /* Recycles: one runs at a time; triggers meanwhile coalesce into one more. */
+    uint64_t recycle_seq; /* recycles started */
+    uint64_t recycle_done_seq;
+    bool last_recycle_ok;
+    bool recycle_active;
+    bool recycle_queued;
+    char queued_why[128];
+    int64_t recycle_started_ms;
+    unsigned recycle_old;               /* workers of the old generation when it began */
+    char last_recycle[2560];            /* how the last recycle ended, for status */
+    char load_error[FW_SLOT_ERROR_MAX]; /* a new worker's import error, for the report */
+
+    unsigned spawn_rate;    /* dynamic: spawns allowed per second, doubling while short */
+    int64_t rate_window_ms; /* start of the current one-second window */
     unsigned spawned_in_window;
     bool watching_listen; /* on demand: master waits for the first connection */
     unsigned crashes;     /* consecutive young deaths */
@@ -87,30 +107,42 @@ static void set_state(struct proc *p, enum proc_state state, const char *why)
     p->state = state;
 }
 
-static int open_listener(struct fw_pool *pool)
+/* path receives the unix socket's path (to unlink at the end), or "". */
+static int open_listener(const struct fw_conf_pool *c, char *path, size_t path_size)
 {
-    const struct fw_conf_pool *c = pool->conf;
     char err[256];
     int mode = c->listen_mode >= 0 ? c->listen_mode : 0660;
+    path[0] = '\0';
     int fd = fw_sock_listen(&c->listen_addr, c->listen_backlog, mode, err, sizeof(err));
     if (fd < 0) {
         fw_log(FW_LOG_ERR, "[pool %s] %s", c->name, err);
         return -1;
     }
     if (c->listen_addr.family == AF_UNIX) {
-        pool->own_unix_path = true;
         uid_t uid = c->listen_uid != (uid_t)-1 ? c->listen_uid : c->uid;
         gid_t gid = c->listen_gid != (gid_t)-1 ? c->listen_gid : c->gid;
-        const char *path = ((const struct sockaddr_un *)&c->listen_addr.ss)->sun_path;
-        if ((uid != (uid_t)-1 || gid != (gid_t)-1) && chown(path, uid, gid) < 0) {
-            fw_log_errno(FW_LOG_ERR, "[pool %s] chown %s", c->name, path);
+        const char *p = ((const struct sockaddr_un *)&c->listen_addr.ss)->sun_path;
+        snprintf(path, path_size, "%s", p);
+        if ((uid != (uid_t)-1 || gid != (gid_t)-1) && chown(p, uid, gid) < 0) {
+            fw_log_errno(FW_LOG_ERR, "[pool %s] chown %s", c->name, p);
             close(fd);
+            unlink(p);
+            path[0] = '\0';
             return -1;
         }
     }
-    pool->listen_fd = fd;
     fw_log(FW_LOG_NOTICE, "[pool %s] listening on %s", c->name, c->listen_addr.text);
-    return 0;
+    return fd;
+}
+
+static void close_listener(int *fd, char *path)
+{
+    if (*fd >= 0)
+        close(*fd);
+    *fd = -1;
+    if (path[0])
+        unlink(path);
+    path[0] = '\0';
 }
 
 struct fw_pool *fw_pool_new(const struct fw_conf_pool *conf, const struct fw_pool_env *env,
@@ -122,15 +154,24 @@ struct fw_pool *fw_pool_new(const struct fw_conf_pool *conf, const struct fw_poo
     pool->conf = conf;
     pool->env = *env;
     pool->listen_fd = -1;
+    pool->old_listen_fd = -1;
+    pool->pending_fd = -1;
+    pool->processes = conf->processes;
     if (inherited_fd >= 0) {
         /* Workers need it non-blocking; systemd's path stays its own. */
         pool->listen_fd = inherited_fd;
         fw_sock_set_nonblock(inherited_fd, 1);
-    } else if (open_listener(pool) < 0) {
+    } else if ((pool->listen_fd = open_listener(conf, pool->unix_path, sizeof(pool->unix_path))) <
+               0) {
         free(pool);
         return NULL;
     }
     return pool;
+}
+
+static void close_old_listener(struct fw_pool *pool)
+{
+    close_listener(&pool->old_listen_fd, pool->old_unix_path);
 }
 
 static void close_proc_fds(struct proc *p)
@@ -159,10 +200,9 @@ void fw_pool_free(struct fw_pool *pool)
         free(p);
         p = next;
     }
-    if (pool->listen_fd >= 0)
-        close(pool->listen_fd);
-    if (pool->own_unix_path)
-        unlink(((const struct sockaddr_un *)&pool->conf->listen_addr.ss)->sun_path);
+    close_listener(&pool->listen_fd, pool->unix_path);
+    close_old_listener(pool);
+    close_listener(&pool->pending_fd, pool->pending_unix_path);
     free(pool);
 }
 
@@ -226,6 +266,40 @@ static bool recycling(const struct fw_pool *pool)
     return false;
 }
 
+static void start_recycle(struct fw_pool *pool, const char *why);
+
+/* The end of a recycle, either way: report it, and run the one queued
+ * meanwhile, if any. */
+static void finish_recycle(struct fw_pool *pool, bool ok)
+{
+    pool->recycle_active = false;
+    pool->recycle_done_seq = pool->recycle_seq;
+    pool->last_recycle_ok = ok;
+    if (ok)
+        close_old_listener(pool);
+    if (pool->env.on_recycled)
+        pool->env.on_recycled(pool, pool->recycle_seq, ok, pool->last_recycle, pool->env.data);
+    if (pool->recycle_queued && !pool->stopping) {
+        pool->recycle_queued = false;
+        char why[sizeof(pool->queued_why)];
+        memcpy(why, pool->queued_why, sizeof(why));
+        start_recycle(pool, why);
+    }
+}
+
+/* Old workers are all stopping or gone: the new generation serves. */
+static void check_recycle_done(struct fw_pool *pool)
+{
+    if (!pool->recycle_active || recycling(pool))
+        return;
+    snprintf(pool->last_recycle, sizeof(pool->last_recycle),
+             "generation %u ready: %u worker%s replaced in %lld ms", pool->generation,
+             pool->recycle_old, pool->recycle_old == 1 ? "" : "s",
+             (long long)(fw_loop_now_ms() - pool->recycle_started_ms));
+    fw_log(FW_LOG_NOTICE, "[pool %s] recycle done: %s", pool->conf->name, pool->last_recycle);
+    finish_recycle(pool, true);
+}
+
 /* The new generation cannot get ready (import error, crash, startup
  * timeout): keep the old one serving, drop the new one, say why, and do
  * not retry on our own; the next trigger tries again. */
@@ -244,9 +318,12 @@ static void abort_recycle(struct fw_pool *pool, const char *why)
             set_state(p, PROC_RUNNING, "the recycle was abandoned");
     }
     snprintf(pool->last_recycle, sizeof(pool->last_recycle),
-             "generation %u failed: %s; generation %u kept serving", failed, why, old);
+             "generation %u failed after %lld ms: %s; generation %u kept serving%s%s", failed,
+             (long long)(fw_loop_now_ms() - pool->recycle_started_ms), why, old,
+             pool->load_error[0] ? "\n" : "", pool->load_error);
     fw_log(FW_LOG_ERR, "[pool %s] recycle to generation %u failed: %s; generation %u keeps serving",
            pool->conf->name, failed, why, old);
+    finish_recycle(pool, false);
 }
 
 static void on_channel(struct fw_loop *loop, int fd, uint32_t events, void *data)
@@ -266,8 +343,11 @@ static void on_channel(struct fw_loop *loop, int fd, uint32_t events, void *data
         switch (msgs[i]) {
         case FW_WORKER_MSG_LOAD_FAILED:
             if (recycling(p->pool) && p->generation == p->pool->generation) {
-                abort_recycle(p->pool, "an app of the new generation failed to import "
-                                       "(traceback above)");
+                /* Written into the slot before the message was sent. */
+                size_t len = strnlen(p->slot->error, sizeof(p->slot->error) - 1);
+                memcpy(p->pool->load_error, p->slot->error, len);
+                p->pool->load_error[len] = '\0';
+                abort_recycle(p->pool, "an app of the new generation failed to import");
                 break;
             }
             fw_log(FW_LOG_WARN,
@@ -459,7 +539,15 @@ unsigned fw_pool_alive(const struct fw_pool *pool)
     return n;
 }
 
+static void maintain(struct fw_pool *pool);
+
 void fw_pool_maintain(struct fw_pool *pool)
+{
+    maintain(pool);
+    check_recycle_done(pool);
+}
+
+static void maintain(struct fw_pool *pool)
 {
     const struct fw_conf_pool *c = pool->conf;
     int64_t now = fw_loop_now_ms();
@@ -468,10 +556,12 @@ void fw_pool_maintain(struct fw_pool *pool)
         switch (p->state) {
         case PROC_STARTING:
             starting++;
-            if (c->startup_timeout_ms && now - p->started_ms > (int64_t)c->startup_timeout_ms) {
+            if (c->startup_timeout_ms && now - p->started_ms > (int64_t)c->startup_timeout_ms &&
+                !p->startup_timed_out) {
                 fw_log(FW_LOG_ERR, "[pool %s pid %ld] not ready after startup_timeout; killing it",
                        c->name, (long)p->pid);
                 kill(p->pid, SIGKILL);
+                p->startup_timed_out = true;
             }
             break;
         case PROC_RUNNING:
@@ -511,7 +601,8 @@ void fw_pool_maintain(struct fw_pool *pool)
     }
     if (pool->stopping)
         return;
-    unsigned wanted = c->pm == FW_CONF_PM_FIXED ? c->processes : dynamic_target(pool, now, running);
+    unsigned wanted =
+        c->pm == FW_CONF_PM_FIXED ? pool->processes : dynamic_target(pool, now, running);
     /* Retiring workers are replaced first and stopped once enough new ones
      * are ready, so even a one-process pool never stops serving. */
     if (retiring && running >= wanted) {
@@ -558,11 +649,17 @@ bool fw_pool_reap(struct fw_pool *pool, pid_t pid, int status)
         on_output(pool->env.loop, p->output_fd, EPOLLIN, p); /* what is left in the pipe */
     close_proc_fds(p);
     uint64_t served = atomic_load(&p->slot->requests);
+    pool->requests_done += served;
     fw_scoreboard_release(pool->env.scoreboard, p->slot);
     if (!expected && p->state == PROC_STARTING && p->generation == pool->generation &&
         recycling(pool)) {
-        char why[128];
-        snprintf(why, sizeof(why), "a new worker exited before it was ready (%s)", how);
+        char why[160];
+        if (p->startup_timed_out)
+            snprintf(why, sizeof(why),
+                     "a new worker was not ready within startup_timeout (%llu ms)",
+                     (unsigned long long)pool->conf->startup_timeout_ms);
+        else
+            snprintf(why, sizeof(why), "a new worker exited before it was ready (%s)", how);
         abort_recycle(pool, why);
     } else if (!expected && WIFEXITED(status) && WEXITSTATUS(status) == FW_EXIT_CONFIG) {
         fw_log(FW_LOG_ERR,
@@ -596,24 +693,223 @@ bool fw_pool_reap(struct fw_pool *pool, pid_t pid, int status)
     return true;
 }
 
-void fw_pool_restart(struct fw_pool *pool, const char *why)
+static void start_recycle(struct fw_pool *pool, const char *why)
 {
     if (pool->generation < pool->failed_generation)
         pool->generation = pool->failed_generation;
     pool->generation++;
+    pool->recycle_seq++;
+    pool->recycle_active = true;
+    pool->recycle_started_ms = fw_loop_now_ms();
+    pool->recycle_old = 0;
+    pool->load_error[0] = '\0';
+    /* The operator (or a deploy) says "try now": no back-off wait. */
+    pool->crashes = 0;
+    pool->next_spawn_ms = 0;
+    pool->config_failed = false;
     fw_log(FW_LOG_NOTICE, "[pool %s] rolling restart to generation %u (%s)", pool->conf->name,
            pool->generation, why);
-    for (struct proc *p = pool->procs; p; p = p->next)
+    for (struct proc *p = pool->procs; p; p = p->next) {
+        if (p->state == PROC_STOPPING)
+            continue;
+        pool->recycle_old++;
         if (p->state == PROC_RUNNING)
             set_state(p, PROC_RETIRING, "restart");
+    }
     fw_pool_maintain(pool);
 }
 
-void fw_pool_stop(struct fw_pool *pool)
+uint64_t fw_pool_restart(struct fw_pool *pool, const char *why)
+{
+    if (pool->stopping)
+        return 0;
+    if (pool->recycle_active) {
+        if (!pool->recycle_queued)
+            fw_log(FW_LOG_NOTICE,
+                   "[pool %s] %s while recycling to generation %u: one more recycle follows",
+                   pool->conf->name, why, pool->generation);
+        pool->recycle_queued = true;
+        snprintf(pool->queued_why, sizeof(pool->queued_why), "%s", why);
+        return pool->recycle_seq + 1;
+    }
+    start_recycle(pool, why);
+    return pool->recycle_seq;
+}
+
+void fw_pool_stop(struct fw_pool *pool, bool now)
 {
     pool->stopping = true;
-    for (struct proc *p = pool->procs; p; p = p->next)
+    pool->recycle_queued = false;
+    for (struct proc *p = pool->procs; p; p = p->next) {
         stop_proc(p, "pool stopping");
+        if (now) {
+            kill(p->pid, SIGKILL);
+            p->kill_at_ms = 0;
+        }
+    }
+    if (pool->watching_listen) {
+        fw_loop_del(pool->env.loop, pool->listen_fd);
+        pool->watching_listen = false;
+    }
+    if (pool->recycle_active) {
+        snprintf(pool->last_recycle, sizeof(pool->last_recycle),
+                 "generation %u abandoned: the pool was stopped", pool->generation);
+        finish_recycle(pool, false);
+    }
+}
+
+void fw_pool_start(struct fw_pool *pool)
+{
+    if (!pool->stopping)
+        return;
+    pool->stopping = false;
+    pool->crashes = 0;
+    pool->next_spawn_ms = 0;
+    pool->config_failed = false;
+    /* Workers still finishing belong to the old run: a new generation. */
+    if (pool->generation < pool->failed_generation)
+        pool->generation = pool->failed_generation;
+    pool->generation++;
+    fw_log(FW_LOG_NOTICE, "[pool %s] started (generation %u)", pool->conf->name, pool->generation);
+    fw_pool_maintain(pool);
+}
+
+bool fw_pool_stopped(const struct fw_pool *pool)
+{
+    return pool->stopping;
+}
+
+int fw_pool_scale(struct fw_pool *pool, unsigned processes)
+{
+    if (pool->conf->pm != FW_CONF_PM_FIXED || processes == 0)
+        return -1;
+    fw_log(FW_LOG_NOTICE, "[pool %s] scaled from %u to %u processes", pool->conf->name,
+           pool->processes, processes);
+    pool->processes = processes;
+    /* Fewer: the newest go first (the oldest are warm). Retiring ones count. */
+    unsigned have = 0;
+    for (struct proc *p = pool->procs; p; p = p->next)
+        if (p->state != PROC_STOPPING && p->generation == pool->generation)
+            have++;
+    for (struct proc *p = pool->procs; p && have > processes; p = p->next)
+        if (p->state != PROC_STOPPING && p->generation == pool->generation) {
+            stop_proc(p, "scaled down");
+            have--;
+        }
+    fw_pool_maintain(pool);
+    return 0;
+}
+
+const struct fw_conf_pool *fw_pool_conf(const struct fw_pool *pool)
+{
+    return pool->conf;
+}
+
+int fw_pool_prepare_listen(struct fw_pool *pool, const struct fw_conf_pool *conf)
+{
+    close_listener(&pool->pending_fd, pool->pending_unix_path);
+    if (strcmp(pool->conf->listen_addr.text, conf->listen_addr.text) == 0)
+        return 0;
+    pool->pending_fd =
+        open_listener(conf, pool->pending_unix_path, sizeof(pool->pending_unix_path));
+    return pool->pending_fd < 0 ? -1 : 0;
+}
+
+void fw_pool_cancel_listen(struct fw_pool *pool)
+{
+    close_listener(&pool->pending_fd, pool->pending_unix_path);
+}
+
+void fw_pool_reconfigure(struct fw_pool *pool, const struct fw_conf_pool *conf)
+{
+    if (pool->pending_fd >= 0) {
+        if (pool->watching_listen) {
+            fw_loop_del(pool->env.loop, pool->listen_fd);
+            pool->watching_listen = false;
+        }
+        close_old_listener(pool); /* from an earlier reload whose recycle failed */
+        pool->old_listen_fd = pool->listen_fd;
+        memcpy(pool->old_unix_path, pool->unix_path, sizeof(pool->unix_path));
+        pool->listen_fd = pool->pending_fd;
+        memcpy(pool->unix_path, pool->pending_unix_path, sizeof(pool->unix_path));
+        pool->pending_fd = -1;
+        pool->pending_unix_path[0] = '\0';
+    } else if (pool->unix_path[0] &&
+               (conf->listen_mode != pool->conf->listen_mode ||
+                conf->listen_uid != pool->conf->listen_uid ||
+                conf->listen_gid != pool->conf->listen_gid || conf->uid != pool->conf->uid ||
+                conf->gid != pool->conf->gid)) {
+        int mode = conf->listen_mode >= 0 ? conf->listen_mode : 0660;
+        uid_t uid = conf->listen_uid != (uid_t)-1 ? conf->listen_uid : conf->uid;
+        gid_t gid = conf->listen_gid != (gid_t)-1 ? conf->listen_gid : conf->gid;
+        if (chmod(pool->unix_path, (mode_t)mode) < 0 ||
+            ((uid != (uid_t)-1 || gid != (gid_t)-1) && chown(pool->unix_path, uid, gid) < 0))
+            fw_log_errno(FW_LOG_WARN, "[pool %s] applying listen_mode/owner to %s", conf->name,
+                         pool->unix_path);
+    }
+    if (conf->processes != pool->conf->processes || conf->pm != pool->conf->pm)
+        pool->processes = conf->processes;
+    pool->conf = conf;
+}
+
+static enum fw_pool_worker_state worker_state(const struct proc *p)
+{
+    switch (p->state) {
+    case PROC_STARTING: return FW_POOL_WORKER_STARTING;
+    case PROC_RETIRING: return FW_POOL_WORKER_RETIRING;
+    case PROC_STOPPING: return FW_POOL_WORKER_STOPPING;
+    case PROC_RUNNING: break;
+    }
+    return atomic_load(&p->slot->busy) ? FW_POOL_WORKER_BUSY : FW_POOL_WORKER_IDLE;
+}
+
+void fw_pool_info(const struct fw_pool *pool, struct fw_pool_info *out)
+{
+    const struct fw_conf_pool *c = pool->conf;
+    memset(out, 0, sizeof(*out));
+    out->name = c->name;
+    out->listen = c->listen_addr.text;
+    out->model = c->pm == FW_CONF_PM_FIXED ? "fixed" : c->min == 0 ? "ondemand" : "dynamic";
+    out->processes = c->pm == FW_CONF_PM_FIXED ? pool->processes : c->max;
+    out->min = c->pm == FW_CONF_PM_FIXED ? pool->processes : c->min;
+    out->max = c->pm == FW_CONF_PM_FIXED ? pool->processes : c->max;
+    out->threads = c->threads;
+    out->generation = pool->generation;
+    out->requests = pool->requests_done;
+    for (const struct proc *p = pool->procs; p; p = p->next) {
+        out->workers[worker_state(p)]++;
+        out->requests += atomic_load(&p->slot->requests);
+    }
+    out->stopped = pool->stopping;
+    out->recycling = pool->recycle_active;
+    out->recycle_queued = pool->recycle_queued;
+    out->recycles = pool->recycle_seq;
+    out->recycles_done = pool->recycle_done_seq;
+    out->last_recycle_ok = pool->last_recycle_ok;
+    out->last_recycle = pool->last_recycle;
+    out->crashes = pool->crashes;
+    int64_t now = fw_loop_now_ms();
+    out->backoff_ms = pool->next_spawn_ms > now ? pool->next_spawn_ms - now : 0;
+    out->config_failed = pool->config_failed;
+}
+
+void fw_pool_each_worker(const struct fw_pool *pool,
+                         bool (*fn)(const struct fw_pool_worker_info *w, void *data), void *data)
+{
+    int64_t now = fw_loop_now_ms();
+    for (const struct proc *p = pool->procs; p; p = p->next) {
+        struct fw_pool_worker_info w = {
+            .pid = p->pid,
+            .generation = p->generation,
+            .state = worker_state(p),
+            .busy = atomic_load(&p->slot->busy),
+            .requests = atomic_load(&p->slot->requests),
+            .rss_bytes = atomic_load(&p->slot->rss_bytes),
+            .age_ms = now - p->started_ms,
+        };
+        if (!fn(&w, data))
+            return;
+    }
 }
 
 static void send_fd(struct proc *p, int fd)

@@ -18,11 +18,20 @@ struct fw_loop;
 struct fw_scoreboard;
 struct fw_pool;
 
+/* How a recycle ended: seq numbers recycles per pool (1, 2, ...); ok is
+ * false when the new generation could not get ready (or the pool stopped
+ * first); text says what happened, with the import error's traceback when
+ * there is one. */
+typedef void (*fw_pool_recycled_fn)(struct fw_pool *pool, uint64_t seq, bool ok, const char *text,
+                                    void *data);
+
 struct fw_pool_env {
     struct fw_loop *loop;
     struct fw_scoreboard *scoreboard;
     int log_fd;
     const sigset_t *child_sigmask;
+    fw_pool_recycled_fn on_recycled; /* may be NULL */
+    void *data;
 };
 
 /* Opens the listening socket, or adopts inherited_fd (socket activation;
@@ -41,12 +50,80 @@ void fw_pool_maintain(struct fw_pool *pool);
 bool fw_pool_reap(struct fw_pool *pool, pid_t pid, int status);
 
 /* Rolling restart: a new generation is started; each old worker keeps
- * serving until enough new ones are ready, then stops gracefully. */
-void fw_pool_restart(struct fw_pool *pool, const char *why);
+ * serving until enough new ones are ready, then stops gracefully. A trigger
+ * while a recycle runs is queued, and queued ones coalesce: one more
+ * recycle runs right after the current one. Returns the seq of the recycle
+ * that covers this trigger (see on_recycled), or 0 if the pool is stopped.
+ * It also ends a crash back-off: the operator says "try now". */
+uint64_t fw_pool_restart(struct fw_pool *pool, const char *why);
 
 /* Stops every worker gracefully (SIGTERM, then SIGKILL after the pool's
- * graceful_timeout); no more are spawned. */
-void fw_pool_stop(struct fw_pool *pool);
+ * graceful_timeout, or at once if now); no more are spawned until
+ * fw_pool_start. A recycle in progress ends (not ok). */
+void fw_pool_stop(struct fw_pool *pool, bool now);
+void fw_pool_start(struct fw_pool *pool);
+bool fw_pool_stopped(const struct fw_pool *pool);
+
+/* Fixed pools: a new number of workers (the configured one until reload).
+ * Returns -1 for a dynamic pool. */
+int fw_pool_scale(struct fw_pool *pool, unsigned processes);
+
+/* reload, step 1: when conf listens on another address, its socket is
+ * opened now, beside the old one. -1 if it cannot be (logged); undo with
+ * fw_pool_cancel_listen. */
+int fw_pool_prepare_listen(struct fw_pool *pool, const struct fw_conf_pool *conf);
+void fw_pool_cancel_listen(struct fw_pool *pool);
+/* Step 2: conf (same name; kept alive by the caller as long as the pool)
+ * becomes the pool's. New workers get the socket opened in step 1; the old
+ * one is closed once the next recycle (the caller's to start) has ended
+ * well. The configured process count replaces a `scale` only if it changed. */
+void fw_pool_reconfigure(struct fw_pool *pool, const struct fw_conf_pool *conf);
+const struct fw_conf_pool *fw_pool_conf(const struct fw_pool *pool);
+
+/* For `fcgiwsgi-ctl status`. */
+enum fw_pool_worker_state {
+    FW_POOL_WORKER_STARTING,
+    FW_POOL_WORKER_IDLE,
+    FW_POOL_WORKER_BUSY,
+    FW_POOL_WORKER_RETIRING, /* replaced as soon as its successor is ready */
+    FW_POOL_WORKER_STOPPING,
+};
+
+struct fw_pool_worker_info {
+    pid_t pid;
+    uint32_t generation;
+    enum fw_pool_worker_state state;
+    unsigned busy; /* requests running now */
+    uint64_t requests;
+    uint64_t rss_bytes;
+    int64_t age_ms;
+};
+
+struct fw_pool_info {
+    const char *name;
+    const char *listen;
+    const char *model;  /* "fixed", "dynamic" or "ondemand" */
+    unsigned processes; /* fixed: wanted now; dynamic: max */
+    unsigned min, max, threads;
+    uint32_t generation;
+    unsigned workers[FW_POOL_WORKER_STOPPING + 1]; /* by state */
+    uint64_t requests;                             /* served, including by workers gone */
+    bool stopped;
+    bool recycling;
+    bool recycle_queued;
+    uint64_t recycles;        /* started */
+    uint64_t recycles_done;   /* the seq of the last one that ended */
+    const char *last_recycle; /* "" if none yet */
+    bool last_recycle_ok;
+    unsigned crashes;   /* young deaths in a row */
+    int64_t backoff_ms; /* until the next spawn is allowed; 0 if none */
+    bool config_failed;
+};
+
+void fw_pool_info(const struct fw_pool *pool, struct fw_pool_info *out);
+/* Calls fn for each worker process; stops early if fn returns false. */
+void fw_pool_each_worker(const struct fw_pool *pool,
+                         bool (*fn)(const struct fw_pool_worker_info *w, void *data), void *data);
 
 /* Number of worker processes still alive. */
 unsigned fw_pool_alive(const struct fw_pool *pool);

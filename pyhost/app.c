@@ -33,6 +33,7 @@ struct fw_app {
     struct fw_interp *interp;
     unsigned failures;
     int64_t next_try_ms; /* monotonic */
+    char last_error[2048];
 
     /* Python objects, owned, living in interp. */
     PyObject *callable;
@@ -79,6 +80,11 @@ void fw_app_free(struct fw_app *app)
 const char *fw_app_script(const struct fw_app *app)
 {
     return app->script;
+}
+
+const char *fw_app_last_error(const struct fw_app *app)
+{
+    return app->last_error;
 }
 
 const char *fw_app_tag(const struct fw_app *app)
@@ -195,7 +201,8 @@ static int load(struct fw_app *app)
     rc = 0;
     goto done;
 fail:
-    fw_pyutil_log_exception(FW_LOG_ERR, app->tag, "loading the WSGI script failed");
+    fw_pyutil_log_exception_keep(FW_LOG_ERR, app->tag, "loading the WSGI script failed",
+                                 app->last_error, sizeof(app->last_error));
 done:
     Py_XDECREF(src);
     Py_XDECREF(code);
@@ -215,8 +222,11 @@ static int ensure_loaded(struct fw_app *app, struct fw_pythread *t, bool forced)
         return -1;
     if (!app->interp) {
         app->interp = fw_interp_get(t, app->group);
-        if (!app->interp)
+        if (!app->interp) {
+            snprintf(app->last_error, sizeof(app->last_error),
+                     "the interpreter of application group '%s' could not be set up", app->group);
             goto failed;
+        }
     }
     fw_interp_enter(t, app->interp);
     int rc = load(app);
@@ -227,6 +237,7 @@ static int ensure_loaded(struct fw_app *app, struct fw_pythread *t, bool forced)
         else
             fw_log(FW_LOG_INFO, "%s: loaded in application group '%s'", app->tag, app->group);
         app->failures = 0;
+        app->last_error[0] = '\0';
         atomic_store(&app->ready, true);
         return 0;
     }

@@ -24,6 +24,9 @@ void fw_app_free(struct fw_app *app);
 
 const char *fw_app_script(const struct fw_app *app);
 
+/* The end of the traceback of the last failed load ("" if none). */
+const char *fw_app_last_error(const struct fw_app *app);
+
 /* Imports the script now (preload). GIL not held. 0, or -1 (logged; a
  * later request retries). */
 int fw_app_load(struct fw_app *app, struct fw_pythread *t);

@@ -37,12 +37,35 @@ static PyObject *format_exception(PyObject *type, PyObject *value, PyObject *tb)
     return text;
 }
 
+static void keep_tail(const char *text, size_t len, char *keep, size_t size)
+{
+    if (!keep || size == 0)
+        return;
+    if (len >= size) {
+        const char *start = text + len - (size - 1);
+        const char *nl = memchr(start, '\n', (size_t)(text + len - start));
+        if (nl && nl + 1 < text + len)
+            start = nl + 1;
+        len = (size_t)(text + len - start);
+        text = start;
+    }
+    memcpy(keep, text, len);
+    keep[len] = '\0';
+}
+
 void fw_pyutil_log_exception(enum fw_log_level level, const char *tag, const char *what)
+{
+    fw_pyutil_log_exception_keep(level, tag, what, NULL, 0);
+}
+
+void fw_pyutil_log_exception_keep(enum fw_log_level level, const char *tag, const char *what,
+                                  char *keep, size_t keep_size)
 {
     PyObject *type, *value, *tb;
     PyErr_Fetch(&type, &value, &tb);
     if (!type) {
         fw_log(level, "%s: %s (no Python exception set)", tag, what);
+        keep_tail(what, strlen(what), keep, keep_size);
         return;
     }
     PyErr_NormalizeException(&type, &value, &tb);
@@ -60,6 +83,7 @@ void fw_pyutil_log_exception(enum fw_log_level level, const char *tag, const cha
             while (len > 0 && block[len - 1] == '\n')
                 len--;
             fw_log_block(level, tag, block, len);
+            keep_tail(block, len, keep, keep_size);
             PyMem_RawFree(block);
         }
     } else {
@@ -68,8 +92,12 @@ void fw_pyutil_log_exception(enum fw_log_level level, const char *tag, const cha
         const char *msg = s ? PyUnicode_AsUTF8(s) : NULL;
         if (!msg)
             PyErr_Clear();
-        fw_log(level, "%s: %s: %s: %s (traceback unavailable)", tag, what,
-               ((PyTypeObject *)type)->tp_name, msg ? msg : "?");
+        char line[1024];
+        int n = snprintf(line, sizeof(line), "%s: %s: %s (traceback unavailable)", what,
+                         ((PyTypeObject *)type)->tp_name, msg ? msg : "?");
+        fw_log(level, "%s: %s", tag, line);
+        if (n > 0)
+            keep_tail(line, strnlen(line, sizeof(line)), keep, keep_size);
         Py_XDECREF(s);
     }
     Py_XDECREF(bytes);

@@ -15,5 +15,10 @@ int fw_pyutil_optional_attr(PyObject *obj, const char *name, PyObject **out);
 /* Logs "what" and the pending exception's traceback as one block, then
  * clears the exception. Must be called with the GIL and an exception set. */
 void fw_pyutil_log_exception(enum fw_log_level level, const char *tag, const char *what);
+/* The same, and the end of what was logged (the traceback's last lines,
+ * where the error is) is copied into keep (NUL-terminated, cut at a line
+ * start when it does not fit). */
+void fw_pyutil_log_exception_keep(enum fw_log_level level, const char *tag, const char *what,
+                                  char *keep, size_t keep_size);
 
 #endif

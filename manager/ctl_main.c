@@ -1,0 +1,305 @@
+/* fcgiwsgi-ctl: sends one command to the master over its control socket
+ * (manager/control.h has the protocol), prints the answer, and exits with
+ * the status the master chose, or with its own when the master cannot be
+ * reached. */
+#include "config.h"
+
+#include "conf/config.h"
+#include "manager/control.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <poll.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#define DEFAULT_SOCKET "/run/fcgiwsgi/ctl.sock"
+#define DEFAULT_CONFIG "/etc/fcgiwsgi/fcgiwsgi.yaml"
+#define DEFAULT_TIMEOUT_S 600
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: fcgiwsgi-ctl [-s SOCKET | -c CONFIG] [-t SECONDS] COMMAND [ARGS]\n"
+            "Controls a running fcgiwsgi manager.\n"
+            "\n"
+            "Commands:\n"
+            "  status [POOL] [--json]   pools, workers, generations, last recycle, back-off\n"
+            "  restart POOL... | --all  rolling recycle; returns when it has ended, and fails\n"
+            "                           with the reason (e.g. the import error) if the new\n"
+            "                           generation could not get ready\n"
+            "  reload                   re-read the configuration and apply the changes\n"
+            "  scale POOL N             a fixed pool's number of processes, until reload\n"
+            "  stop POOL / start POOL   stop a pool's workers gracefully / start them again\n"
+            "  reopen-logs              after log rotation (as SIGUSR1)\n"
+            "  shutdown [--now]         stop the manager (--now: do not wait for requests)\n"
+            "\n"
+            "Options:\n"
+            "  -s, --socket PATH   the control socket (default " DEFAULT_SOCKET ")\n"
+            "  -c, --config FILE   take the socket from this configuration's `control:`\n"
+            "  -t, --timeout SECS  give up waiting for the answer (default %d; 0: never)\n"
+            "  -h, --help, -v, --version\n"
+            "\n"
+            "Exit status: 0 done; 1 the command failed; 2 usage; 3 no such pool;\n"
+            "4 no control socket; 5 the manager is not running; 6 permission denied;\n"
+            "7 other errors (timeout, lost connection).\n",
+            DEFAULT_TIMEOUT_S);
+}
+
+struct options {
+    const char *socket;
+    const char *config;
+    int timeout_s;
+};
+
+/* The command and its argument count, checked here so that a typo does not
+ * need a running manager to be reported. */
+static bool valid_command(int argc, char **argv)
+{
+    const char *c = argv[0];
+    if (!strcmp(c, "status"))
+        return argc <= 3;
+    if (!strcmp(c, "restart"))
+        return argc >= 2;
+    if (!strcmp(c, "reload") || !strcmp(c, "reopen-logs"))
+        return argc == 1;
+    if (!strcmp(c, "scale"))
+        return argc == 3;
+    if (!strcmp(c, "stop") || !strcmp(c, "start"))
+        return argc == 2;
+    if (!strcmp(c, "shutdown"))
+        return argc == 1 || (argc == 2 && !strcmp(argv[1], "--now"));
+    return false;
+}
+
+static char *socket_from_config(const char *path)
+{
+    struct fw_conf_errors errs = { 0 };
+    struct fw_config *cfg = fw_conf_load(path, &errs);
+    if (!cfg) {
+        fw_conf_errors_print(&errs, stderr);
+        fprintf(stderr, "fcgiwsgi-ctl: cannot take the control socket from %s (use -s SOCKET)\n",
+                path);
+    }
+    fw_conf_errors_free(&errs);
+    if (!cfg)
+        return NULL;
+    char *sock = strdup(cfg->control);
+    fw_conf_free(cfg);
+    return sock;
+}
+
+static int connect_to(const char *path)
+{
+    struct sockaddr_un sun = { .sun_family = AF_UNIX };
+    if (strlen(path) >= sizeof(sun.sun_path)) {
+        fprintf(stderr, "fcgiwsgi-ctl: socket path too long: %s\n", path);
+        return -FW_CTL_USAGE;
+    }
+    strcpy(sun.sun_path, path);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        perror("fcgiwsgi-ctl: socket");
+        return -FW_CTL_ERROR;
+    }
+    if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0)
+        return fd;
+    int err = errno;
+    close(fd);
+    switch (err) {
+    case ENOENT:
+    case ENOTDIR:
+        fprintf(stderr,
+                "fcgiwsgi-ctl: no control socket at %s: is fcgiwsgi running with this "
+                "`control:` path?\n",
+                path);
+        return -FW_CTL_NO_SOCKET;
+    case ECONNREFUSED:
+        fprintf(stderr,
+                "fcgiwsgi-ctl: nothing accepts on %s: the manager is not running (the socket "
+                "is left over)\n",
+                path);
+        return -FW_CTL_NOT_RUNNING;
+    case EACCES:
+    case EPERM:
+        fprintf(stderr,
+                "fcgiwsgi-ctl: permission denied on %s: run as root, as the manager's user or "
+                "as a member of its control_group\n",
+                path);
+        return -FW_CTL_DENIED;
+    default:
+        fprintf(stderr, "fcgiwsgi-ctl: connecting to %s: %s\n", path, strerror(err));
+        return -FW_CTL_ERROR;
+    }
+}
+
+static int send_all(int fd, const char *p, size_t len)
+{
+    while (len) {
+        ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return -1;
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Reads the whole answer; returns the status it names. */
+static int read_answer(int fd, int timeout_s)
+{
+    char *buf = NULL;
+    size_t len = 0, cap = 0;
+    int64_t deadline = timeout_s ? now_ms() + (int64_t)timeout_s * 1000 : 0;
+    for (;;) {
+        if (len + 4096 > cap) {
+            cap = cap ? cap * 2 : 8192;
+            char *nb = realloc(buf, cap);
+            if (!nb) {
+                free(buf);
+                fputs("fcgiwsgi-ctl: out of memory\n", stderr);
+                return FW_CTL_ERROR;
+            }
+            buf = nb;
+        }
+        if (deadline) {
+            int64_t left = deadline - now_ms();
+            struct pollfd p = { .fd = fd, .events = POLLIN };
+            int rc = left > 0 ? poll(&p, 1, (int)(left > 60000 ? 60000 : left)) : 0;
+            if (rc < 0 && errno == EINTR)
+                continue;
+            if (rc == 0 && now_ms() < deadline)
+                continue;
+            if (rc == 0) {
+                free(buf);
+                fprintf(stderr,
+                        "fcgiwsgi-ctl: no answer within %d s (the manager goes on with the "
+                        "command)\n",
+                        timeout_s);
+                return FW_CTL_ERROR;
+            }
+        }
+        ssize_t n = recv(fd, buf + len, cap - len - 1, 0);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            free(buf);
+            perror("fcgiwsgi-ctl: reading the answer");
+            return FW_CTL_ERROR;
+        }
+        if (n == 0)
+            break;
+        len += (size_t)n;
+    }
+    buf[len] = '\0';
+    char *nl = strchr(buf, '\n');
+    char *end;
+    long status = nl ? strtol(buf, &end, 10) : -1;
+    if (!nl || end != nl || status < 0 || status > 99) {
+        fprintf(stderr, "fcgiwsgi-ctl: the manager closed the connection without an answer%s\n",
+                len ? " it understood" : " (is it shutting down?)");
+        free(buf);
+        return FW_CTL_ERROR;
+    }
+    fputs(nl + 1, status == 0 ? stdout : stderr);
+    free(buf);
+    return (int)status;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        { "socket", required_argument, NULL, 's' },  { "config", required_argument, NULL, 'c' },
+        { "timeout", required_argument, NULL, 't' }, { "help", no_argument, NULL, 'h' },
+        { "version", no_argument, NULL, 'v' },       { NULL, 0, NULL, 0 },
+    };
+    struct options o = { .timeout_s = DEFAULT_TIMEOUT_S };
+    int c;
+    /* "+": options end at the command, so "status --json" reaches the master. */
+    while ((c = getopt_long(argc, argv, "+s:c:t:hv", longopts, NULL)) != -1) {
+        switch (c) {
+        case 's': o.socket = optarg; break;
+        case 'c': o.config = optarg; break;
+        case 't': {
+            char *end;
+            long v = strtol(optarg, &end, 10);
+            if (*end || end == optarg || v < 0 || v > 86400) {
+                fprintf(stderr, "fcgiwsgi-ctl: bad timeout '%s'\n", optarg);
+                return FW_CTL_USAGE;
+            }
+            o.timeout_s = (int)v;
+            break;
+        }
+        case 'h': usage(stdout); return 0;
+        case 'v': printf("fcgiwsgi-ctl %s\n", PACKAGE_VERSION); return 0;
+        default: usage(stderr); return FW_CTL_USAGE;
+        }
+    }
+    argc -= optind;
+    argv += optind;
+    if (argc < 1 || !valid_command(argc, argv)) {
+        if (argc >= 1)
+            fprintf(stderr, "fcgiwsgi-ctl: unknown command or wrong arguments: %s\n", argv[0]);
+        usage(stderr);
+        return FW_CTL_USAGE;
+    }
+    if (o.socket && o.config) {
+        fputs("fcgiwsgi-ctl: -s and -c are alternatives\n", stderr);
+        return FW_CTL_USAGE;
+    }
+    size_t total = 2;
+    for (int i = 0; i < argc; i++) {
+        if (!argv[i][0] || strchr(argv[i], '\n')) {
+            fputs("fcgiwsgi-ctl: an argument is empty or has a newline\n", stderr);
+            return FW_CTL_USAGE;
+        }
+        total += strlen(argv[i]) + 1;
+    }
+    if (argc > FW_CTL_ARGS_MAX || total > FW_CTL_REQUEST_MAX) {
+        fputs("fcgiwsgi-ctl: too many or too long arguments\n", stderr);
+        return FW_CTL_USAGE;
+    }
+    char *from_config = NULL;
+    const char *path = o.socket;
+    if (!path && o.config) {
+        if (!(from_config = socket_from_config(o.config)))
+            return FW_CTL_USAGE;
+        path = from_config;
+    }
+    if (!path)
+        path = DEFAULT_SOCKET;
+    int fd = connect_to(path);
+    free(from_config);
+    if (fd < 0)
+        return -fd;
+    char req[FW_CTL_REQUEST_MAX + 2];
+    size_t len = 0;
+    for (int i = 0; i < argc; i++)
+        len += (size_t)sprintf(req + len, "%s\n", argv[i]);
+    req[len++] = '\n';
+    int status;
+    if (send_all(fd, req, len) < 0) {
+        /* A refused peer may be answered and closed before it finishes sending. */
+        status = read_answer(fd, o.timeout_s);
+    } else {
+        shutdown(fd, SHUT_WR);
+        status = read_answer(fd, o.timeout_s);
+    }
+    close(fd);
+    return status;
+}

@@ -1,0 +1,26 @@
+/* What `fcgiwsgi-ctl status` prints: a block of text per pool for people,
+ * or one JSON document for machines. Reads pools through pool.h only. */
+#ifndef FW_STATUS_H
+#define FW_STATUS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "lib/buf.h"
+
+struct fw_pool;
+
+struct fw_status_master {
+    pid_t pid;
+    int64_t uptime_ms;
+    const char *config; /* path */
+    const char *version;
+};
+
+void fw_status_text(struct fw_buf *out, const struct fw_status_master *m,
+                    struct fw_pool *const *pools, size_t n);
+void fw_status_json(struct fw_buf *out, const struct fw_status_master *m,
+                    struct fw_pool *const *pools, size_t n);
+
+#endif
