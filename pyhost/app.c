@@ -20,8 +20,9 @@
 #include <string.h>
 #include <time.h>
 
-#define RETRY_FIRST_MS 1000
-#define RETRY_MAX_MS 30000
+/* A failed import is tried again on a later request, at most this often:
+ * a database that was down at boot heals within a second of coming back. */
+#define RETRY_MS 1000
 
 struct fw_app {
     char *script;
@@ -243,11 +244,7 @@ static int ensure_loaded(struct fw_app *app, struct fw_pythread *t, bool forced)
     }
 failed:
     app->failures++;
-    int64_t delay = RETRY_FIRST_MS;
-    for (unsigned i = 1; i < app->failures && delay < RETRY_MAX_MS; i++)
-        delay *= 2;
-    if (delay > RETRY_MAX_MS)
-        delay = RETRY_MAX_MS;
+    int64_t delay = RETRY_MS;
     app->next_try_ms = now_ms() + delay; /* from the end of this attempt */
     fw_log(
         FW_LOG_WARN,
