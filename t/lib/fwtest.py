@@ -41,7 +41,7 @@ __all__ = [
     'fcgi_request', 'get_values', 'http_request', 'http_raw', 'HttpResponse',
     'start_nginx', 'nginx_bad_log_lines', 'log_bad_lines', 'build_dir',
     'src_dir', 'program', 'app_path', 'start_responder', 'check_log_clean',
-    'manager_config',
+    'manager_config', 'ctl', 'Load',
     'BAD_LOG_PATTERNS',
     'FCGI_VERSION_1', 'FCGI_BEGIN_REQUEST', 'FCGI_ABORT_REQUEST',
     'FCGI_END_REQUEST', 'FCGI_PARAMS', 'FCGI_STDIN', 'FCGI_STDOUT',
@@ -1132,6 +1132,72 @@ def manager_config(pools, name='fcgiwsgi.yaml', log='stderr', log_level='info'):
         f.write('log: %s\nlog_level: %s\ncontrol: %s\npools:\n%s'
                 % (log, log_level, path + '.ctl', pools))
     return path
+
+
+def ctl(config, *args, user=None, groups=None, timeout=120):
+    """Runs fcgiwsgi-ctl -c CONFIG ARGS... (config may also be a socket
+    path: -s), as `user` (name) with supplementary `groups` (list of names)
+    through setpriv when given. Returns (exit status, stdout, stderr)."""
+    how = ['-s', config] if config.endswith('.sock') or config.endswith('.ctl') else ['-c', config]
+    argv = [program('fcgiwsgi-ctl')] + how + [str(a) for a in args]
+    if user:
+        import pwd
+        prefix = ['setpriv', '--reuid=' + user, '--regid=%d' % pwd.getpwnam(user).pw_gid]
+        prefix += ['--groups=' + ','.join(groups)] if groups else ['--clear-groups']
+        argv = prefix + ['--'] + argv
+    p = subprocess.run(argv, capture_output=True, timeout=timeout)
+    return p.returncode, p.stdout.decode('utf-8', 'replace'), p.stderr.decode('utf-8', 'replace')
+
+
+class Load:
+    """`clients` threads sending FastCGI requests to addr in a loop until
+    stop() (or `max_seconds`, or `max_requests` in all). Each outcome is kept
+    as (start, end, status or None, body or error text), times from
+    time.monotonic()."""
+
+    def __init__(self, addr, clients=8, uri='/', params=None, max_seconds=60,
+                 max_requests=200000, timeout=10):
+        self.addr, self.uri, self.timeout = addr, uri, timeout
+        self.params = params or {'SERVER_NAME': 'localhost', 'SERVER_PORT': '80'}
+        self.results = []
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._deadline = time.monotonic() + max_seconds
+        self._max = max_requests
+        self._threads = [threading.Thread(target=self._run, daemon=True) for _ in range(clients)]
+        for t in self._threads:
+            t.start()
+
+    def _run(self):
+        while not self._stop.is_set() and time.monotonic() < self._deadline \
+                and len(self.results) < self._max:
+            t0 = time.monotonic()
+            try:
+                r = fcgi_request(self.addr, 'GET', self.uri, params=self.params,
+                                 timeout=self.timeout)
+                out = (t0, time.monotonic(), r.status, r.body)
+            except Exception as e:  # noqa: BLE001 - every failure is an outcome
+                out = (t0, time.monotonic(), None, repr(e))
+            with self._lock:
+                self.results.append(out)
+
+    def stop(self):
+        self._stop.set()
+        for t in self._threads:
+            t.join(30)
+        return self
+
+    def failures(self):
+        return [r for r in self.results if r[2] != 200]
+
+    def latencies(self):
+        return sorted(r[1] - r[0] for r in self.results)
+
+    def first_seen(self, predicate):
+        """The end time of the first successful answer whose body satisfies
+        predicate, or None."""
+        ends = [r[1] for r in self.results if r[2] == 200 and predicate(r[3])]
+        return min(ends) if ends else None
 
 
 def check_log_clean(proc_or_path, name=None, patterns=BAD_LOG_PATTERNS):
