@@ -31,6 +31,7 @@ struct fw_ctl_client {
     struct fw_control *ctl;
     int fd;
     bool dispatched; /* the manager has it; no more reading */
+    bool denied;     /* refused by the peer check: answered once its request is read */
     char in[FW_CTL_REQUEST_MAX];
     size_t in_len;
     char *out;
@@ -144,6 +145,12 @@ static void try_dispatch(struct fw_ctl_client *c)
     c->dispatched = true;
     c->deadline_ms = 0;
     fw_loop_del(c->ctl->loop, c->fd);
+    if (c->denied) {
+        fw_control_reply(c, FW_CTL_DENIED,
+                         "permission denied: only root, the manager's user and members of "
+                         "control_group may control fcgiwsgi");
+        return;
+    }
     if (argc == 0 || *p) {
         fw_control_reply(c, FW_CTL_USAGE, argc ? "too many arguments" : "empty request");
         return;
@@ -235,11 +242,9 @@ static void on_accept(struct fw_loop *loop, int fd, uint32_t events, void *data)
                    "control: refused %s: only root, the manager's user and members of "
                    "control_group may use the control socket",
                    c->peer);
-            c->dispatched = true;
-            fw_control_reply(c, FW_CTL_DENIED,
-                             "permission denied: only root, the manager's user and members of "
-                             "control_group may control fcgiwsgi");
-            continue;
+            /* Answered after its request is read: closing with unread
+             * data would reset the connection before it sees why. */
+            c->denied = true;
         }
         c->deadline_ms = fw_loop_now_ms() + READ_DEADLINE_MS;
         if (fw_loop_add(loop, cfd, EPOLLIN, on_readable, c) < 0)
