@@ -122,12 +122,13 @@ const char *fw_control_peer(const struct fw_ctl_client *c)
     return c->peer;
 }
 
-/* The request is complete when it ends with an empty line. */
-static void try_dispatch(struct fw_ctl_client *c)
+/* The request is complete when it ends with an empty line. Returns true
+ * if it was, and c was handed on (it may be freed already). */
+static bool try_dispatch(struct fw_ctl_client *c)
 {
     bool empty = c->in_len == 1 && c->in[0] == '\n';
     if (!empty && (c->in_len < 2 || c->in[c->in_len - 1] != '\n' || c->in[c->in_len - 2] != '\n'))
-        return;
+        return false;
     char *argv[FW_CTL_ARGS_MAX + 1];
     int argc = 0;
     char *p = c->in;
@@ -145,17 +146,15 @@ static void try_dispatch(struct fw_ctl_client *c)
     c->dispatched = true;
     c->deadline_ms = 0;
     fw_loop_del(c->ctl->loop, c->fd);
-    if (c->denied) {
+    if (c->denied)
         fw_control_reply(c, FW_CTL_DENIED,
                          "permission denied: only root, the manager's user and members of "
                          "control_group may control fcgiwsgi");
-        return;
-    }
-    if (argc == 0 || *p) {
+    else if (argc == 0 || *p)
         fw_control_reply(c, FW_CTL_USAGE, argc ? "too many arguments" : "empty request");
-        return;
-    }
-    c->ctl->fn(c, argc, argv, c->ctl->data);
+    else
+        c->ctl->fn(c, argc, argv, c->ctl->data);
+    return true;
 }
 
 static void on_readable(struct fw_loop *loop, int fd, uint32_t events, void *data)
@@ -182,8 +181,7 @@ static void on_readable(struct fw_loop *loop, int fd, uint32_t events, void *dat
             return;
         }
         c->in_len += (size_t)n;
-        try_dispatch(c);
-        if (c->dispatched)
+        if (try_dispatch(c))
             return;
     }
 }

@@ -646,11 +646,11 @@ static void on_command(struct fw_ctl_client *c, int argc, char **argv, void *dat
     } else if (strcmp(cmd, "shutdown") == 0 &&
                (argc == 1 || (argc == 2 && strcmp(argv[1], "--now") == 0))) {
         bool now = argc == 2;
+        char why[128];
+        snprintf(why, sizeof(why), "fcgiwsgi-ctl shutdown by %s", fw_control_peer(c));
         fw_control_reply(c, FW_CTL_OK,
                          now ? "shutting down now: workers are killed"
                              : "shutting down: workers finish their requests first");
-        char why[128];
-        snprintf(why, sizeof(why), "fcgiwsgi-ctl shutdown by %s", fw_control_peer(c));
         begin_stop(m, why, now);
     } else {
         char msg[300];
