@@ -89,6 +89,19 @@ is_(rc, 0, 'restart --all: exit 0')
 ok('pool web: generation 2 ready' in out and 'pool dyn: generation 1 ready' in out,
    'restart --all reports every pool', got=out)
 
+# the app asks for it: fcgiwsgi.request_restart() recycles every process of
+# the pool (how web-edited settings reach all of them)
+old = {w['pid'] for w in json.loads(ctl(cfg, 'status', 'web', '--json')[1])['pools'][0]['workers']}
+res = fcgi_request(web_sock, uri='/request-restart', params=PARAMS)
+is_(res.status, 200, 'a request calling fcgiwsgi.request_restart() is answered')
+wait_for(lambda: json.loads(ctl(cfg, 'status', 'web', '--json')[1])['pools'][0]['last_recycle'].startswith('generation 3 ready'),
+         timeout=20, what='the recycle asked by the app')
+st = json.loads(ctl(cfg, 'status', 'web', '--json')[1])['pools'][0]
+new = {w['pid'] for w in st['workers'] if w['state'] != 'stopping'}
+ok(len(new) == 2 and not (new & old), 'every worker of the pool was replaced', got=new)
+like(log_text(), r'rolling restart to generation 3 \(the app called fcgiwsgi.request_restart\(\)\)',
+     'the log says the app asked')
+
 # a new version that cannot import: restart fails with the traceback, the
 # old generation keeps serving and status says so
 with open(script, 'a') as f:
@@ -96,14 +109,14 @@ with open(script, 'a') as f:
 rc, out, err = ctl(cfg, 'restart', 'web')
 is_(rc, 1, 'restart of a broken version: exit 1')
 like(err, r'generation \d+ failed after \d+ ms: an app of the new generation failed to import; '
-     r'generation 2 kept serving', 'the failure and the generation kept are reported')
+     r'generation 3 kept serving', 'the failure and the generation kept are reported')
 like(err, r'SyntaxError: invalid syntax', "the import error's traceback is in the answer")
 like(err, r'File "%s", line \d+' % script, '... with the file and line')
 res = fcgi_request(web_sock, params=PARAMS)
-is_((res.status, res.body.split()[4]), (200, b'2'), 'generation 2 still answers')
+is_((res.status, res.body.split()[4]), (200, b'3'), 'generation 3 still answers')
 time.sleep(1)  # the watcher's own trigger for the same change, if any, ends too
 st = json.loads(ctl(cfg, 'status', 'web', '--json')[1])['pools'][0]
-is_((st['last_recycle_ok'], st['generation']), (False, 2), 'status: the last recycle failed, generation 2 serves')
+is_((st['last_recycle_ok'], st['generation']), (False, 3), 'status: the last recycle failed, generation 3 serves')
 like(st['last_recycle'], r'SyntaxError', 'status: with the error')
 like(ctl(cfg, 'status', 'web')[1], r'last recycle: generation \d+ failed', 'text status too')
 with open(script, 'w') as f:

@@ -10,6 +10,9 @@ def application(environ, start_response):
         time.sleep(float(path.split('/')[2]))
     if path == '/print':
         print('printed-by-the-app', environ.get('QUERY_STRING', ''))
+    if path == '/request-restart':
+        import fcgiwsgi
+        fcgiwsgi.request_restart()
     if path == '/raw-output':
         for i in range(50):
             os.write(1, b'raw-line-%d-%s\n' % (i, b'z' * 1500))
