@@ -50,8 +50,10 @@ class Load:
                     self.pids.add(int(r.body.split()[0]))
                 else:
                     self.failed += 1
-            except Exception:
+                    diag('failed: %d %r' % (r.status, r.body[:200]))
+            except Exception as e:
                 self.failed += 1
+                diag('failed: %r' % e)
 
     def finish(self):
         self.stop.set()

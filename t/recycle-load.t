@@ -97,7 +97,11 @@ is_(int(last[2]), 6, 'six recycles: three restarts, three changes (generation 6)
 write_version('slow', import_s=1)
 wait_for(lambda: fcgi_request(sock, params={'SERVER_NAME': 'localhost', 'SERVER_PORT': '80'}).body.startswith(b'slow'),
          timeout=15, what='the slow version')
-gen0 = int(fcgi_request(sock, params={'SERVER_NAME': 'localhost', 'SERVER_PORT': '80'}).body.split()[2])
+import json  # noqa: E402
+wait_for(lambda: not json.loads(ctl(cfg, 'status', '--json')[1])['pools'][0]['recycling'],
+         timeout=15, what='no recycle running')
+gen0 = json.loads(ctl(cfg, 'status', '--json')[1])['pools'][0]['generation']
+recycles_before = open(log).read().count('rolling restart to generation')
 restarts.clear()
 first = threading.Thread(target=restart)
 first.start()
@@ -113,7 +117,7 @@ for t in [first] + more:
 is_([r[0] for r in restarts], [0, 0, 0, 0], 'all four restarts returned 0')
 time.sleep(2)  # the watcher's debounce and any recycle it started
 text = open(log).read()
-is_(text.count('rolling restart to generation'), 6 + 1 + 2,
+is_(text.count('rolling restart to generation') - recycles_before, 2,
     'the triggers during a recycle made exactly one more recycle')
 like(text, r'while recycling to generation %d: one more recycle follows' % (gen0 + 1),
      'the queued trigger is logged')
