@@ -377,17 +377,29 @@ static int reload(struct manager *m, struct fw_buf *out)
             fw_pool_maintain(pools[i]);
             watch_pool(m, pools[i]);
         } else if (changed[i]) {
-            fw_buf_printf(out, "pool %s: changed, recycling\n", c->name);
+            bool stopped = fw_pool_stopped(pools[i]);
+            fw_buf_printf(out, "pool %s: changed, %s\n", c->name,
+                          stopped ? "stopped (it applies at `start`)" : "recycling");
             fw_watch_remove_all(m->watch, pools[i]);
             fw_pool_reconfigure(pools[i], c);
             watch_pool(m, pools[i]);
-            if (fw_pool_stopped(pools[i]))
-                fw_pool_start(pools[i]);
-            else
+            if (!stopped)
                 fw_pool_restart(pools[i], "reload changed its configuration");
         } else {
             fw_pool_reconfigure(pools[i], c); /* the same, from the new file */
-            fw_buf_printf(out, "pool %s: unchanged\n", c->name);
+            struct fw_pool_info info;
+            fw_pool_info(pools[i], &info);
+            if (info.config_failed) {
+                /* Its workers exited with a configuration error: something
+                 * outside this file (a user, a path) may be fixed now. */
+                fw_buf_printf(out,
+                              "pool %s: unchanged, but its workers had a configuration "
+                              "error: starting them again\n",
+                              c->name);
+                fw_pool_restart(pools[i], "reload after a configuration error");
+            } else {
+                fw_buf_printf(out, "pool %s: unchanged\n", c->name);
+            }
         }
     }
     free(m->pools);
