@@ -166,6 +166,36 @@ static long best_mount(const char *path, const char *const *mounts, size_t n, si
     return best;
 }
 
+/* SCRIPT_FILENAME mode: the server knows where the script is mounted
+ * (mod_fcgid), so its SCRIPT_NAME stands. Its PATH_INFO is rebuilt from
+ * REQUEST_URI, decoded and normalised as under a mount, when SCRIPT_NAME is
+ * a prefix of that path: Apache (mod_fcgid, and every CGI-style module)
+ * with `AllowEncodedSlashes NoDecode` decodes every escape in PATH_INFO but
+ * %2F, which stays "%2F", so the same URL would reach the app as "/x%2Fy"
+ * there and as "/x/y" everywhere else. When SCRIPT_NAME is no prefix (an
+ * internal rewrite), the server's PATH_INFO is kept. PEP 3333 wants both
+ * keys present. */
+static int server_paths(struct fw_environ *e, const char *script_name, const char *path_info)
+{
+    const char *sn = script_name ? script_name : "";
+    size_t sn_len = strlen(sn);
+    if (e->request_uri) {
+        if (reserve(e, e->n_params + 2, strlen(e->request_uri) + 2) < 0)
+            return fail(e, "out of memory");
+        char *path = e->scratch;
+        size_t path_len = fw_environ_uri_path(e->request_uri, path);
+        if (!memchr(path, '\0', path_len) && path_len >= sn_len && memcmp(path, sn, sn_len) == 0 &&
+            (path[sn_len] == '\0' || path[sn_len] == '/')) {
+            add(e, "SCRIPT_NAME", 11, sn, sn_len);
+            add(e, "PATH_INFO", 9, path + sn_len, path_len - sn_len);
+            return 0;
+        }
+    }
+    add(e, "SCRIPT_NAME", 11, sn, sn_len);
+    add(e, "PATH_INFO", 9, path_info ? path_info : "", path_info ? strlen(path_info) : 0);
+    return 0;
+}
+
 int fw_environ_build(struct fw_environ *e, char **envp, const char *const *mounts, size_t n_mounts)
 {
     bool mounted = n_mounts > 0;
@@ -186,7 +216,7 @@ int fw_environ_build(struct fw_environ *e, char **envp, const char *const *mount
     if (reserve(e, count + 2, 0) < 0)
         return fail(e, "out of memory");
 
-    const char *script_name = NULL, *path_info = NULL;
+    const char *script_name = NULL, *path_info = NULL, *transfer_encoding = NULL;
     for (size_t i = 0; i < count; i++) {
         const char *name = envp[i];
         const char *eq = strchr(name, '=');
@@ -203,16 +233,14 @@ int fw_environ_build(struct fw_environ *e, char **envp, const char *const *mount
             break;
         case 9:
             if (name_is(name, nlen, "PATH_INFO")) {
-                path_info = value;
-                if (mounted)
-                    continue;
+                path_info = value; /* added below, maybe corrected */
+                continue;
             }
             break;
         case 11:
             if (name_is(name, nlen, "SCRIPT_NAME")) {
-                script_name = value;
-                if (mounted)
-                    continue;
+                script_name = value; /* added below, maybe replaced */
+                continue;
             } else if (name_is(name, nlen, "REQUEST_URI")) {
                 e->request_uri = value;
             }
@@ -247,19 +275,40 @@ int fw_environ_build(struct fw_environ *e, char **envp, const char *const *mount
             if (name_is(name, nlen, "SCRIPT_FILENAME"))
                 e->script_filename = value;
             break;
+        case 17:
+        case 19:
+            /* nginx and lighttpd pass every request header as HTTP_*, the
+             * Content-Type and Content-Length ones too; CGI (RFC 3875
+             * 4.1.18) has them only as CONTENT_TYPE and CONTENT_LENGTH, as
+             * Apache, mod_wsgi and gunicorn give them. Apps that copy
+             * HTTP_* into headers (Django's request.headers) would see
+             * them twice, the copy possibly stale. */
+            if (name_is(name, nlen, "HTTP_CONTENT_TYPE") ||
+                name_is(name, nlen, "HTTP_CONTENT_LENGTH"))
+                continue;
+            break;
+        case 22:
+            if (name_is(name, nlen, "HTTP_TRANSFER_ENCODING")) {
+                transfer_encoding = value; /* added below, maybe dropped */
+                continue;
+            }
+            break;
         }
         add(e, name, nlen, value, vlen);
     }
 
-    if (!mounted) {
-        /* The server knows where the script is mounted (mod_fcgid, lighttpd
-         * bin-path); PEP 3333 still wants both keys present. */
-        if (!script_name)
-            add(e, "SCRIPT_NAME", 11, "", 0);
-        if (!path_info)
-            add(e, "PATH_INFO", 9, "", 0);
-        return 0;
-    }
+    /* nginx passes a chunked request's Transfer-Encoding header on as
+     * HTTP_TRANSFER_ENCODING even when it has read the whole body and sends
+     * CONTENT_LENGTH (request buffering on, the default). The app gets the
+     * body de-chunked, and an app that follows HTTP (RFC 9112 6.3: a
+     * Transfer-Encoding overrides a Content-Length) would ignore the
+     * length. Without CONTENT_LENGTH the header stays: it tells the app
+     * that a body of unknown length follows. */
+    if (transfer_encoding && e->content_length < 0)
+        add(e, "HTTP_TRANSFER_ENCODING", 22, transfer_encoding, strlen(transfer_encoding));
+
+    if (!mounted)
+        return server_paths(e, script_name, path_info);
 
     /* The request path comes from REQUEST_URI, which every server sends
      * raw; SCRIPT_NAME/PATH_INFO differ per server and per config (nginx

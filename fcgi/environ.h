@@ -30,13 +30,15 @@ struct fw_environ {
     const char *error;   /* why build failed */
 };
 
-/* With no mounts, SCRIPT_NAME and PATH_INFO stay as the web server sent them
- * (SCRIPT_FILENAME mode, where the server knows the script's URL).
- * Otherwise mounts are canonical URL prefixes (fw_environ_mount_canon: ""
- * for the root); the longest one containing the request path is chosen
- * (e->mount_index), and SCRIPT_NAME and PATH_INFO are derived from
- * REQUEST_URI whatever the server sent. Returns 0, or an HTTP status with
- * e->error set: 400 for a malformed request, 404 for a path under no mount. */
+/* With no mounts (SCRIPT_FILENAME mode, where the server knows the script's
+ * URL), SCRIPT_NAME stays as the web server sent it, and PATH_INFO too unless
+ * SCRIPT_NAME is a prefix of REQUEST_URI's path, whose rest PATH_INFO then is
+ * (decoded as under a mount). Otherwise mounts are canonical URL prefixes
+ * (fw_environ_mount_canon: "" for the root); the longest one containing the
+ * request path is chosen (e->mount_index), and SCRIPT_NAME and PATH_INFO are
+ * derived from REQUEST_URI whatever the server sent. Returns 0, or an HTTP
+ * status with e->error set: 400 for a malformed request, 404 for a path under
+ * no mount. */
 int fw_environ_build(struct fw_environ *e, char **envp, const char *const *mounts, size_t n_mounts);
 void fw_environ_free(struct fw_environ *e);
 

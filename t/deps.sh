@@ -8,7 +8,7 @@ for what in "$@"; do
     case $what in
     build) pkgs="$pkgs build-essential autoconf automake pkg-config python3-dev libyaml-dev libfcgi-dev curl" ;;
     nginx) pkgs="$pkgs nginx-light" ;;
-    test) pkgs="$pkgs nginx-light libfcgi-bin python3 clang-14 libclang-rt-14-dev" ;;
+    test) pkgs="$pkgs nginx-light libfcgi-bin python3 clang-14 libclang-rt-14-dev openssl lighttpd lighttpd-mod-openssl apache2 libapache2-mod-fcgid python3-flask python3-django" ;;
     *) echo "t/deps.sh: unknown step '$what'" >&2; exit 2 ;;
     esac
 done
@@ -24,7 +24,10 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -q
 apt-get install -y -q --no-install-recommends $missing
-# Debian starts nginx on port 80 when it installs it; we run our own.
-if command -v systemctl >/dev/null && systemctl is-active --quiet nginx 2>/dev/null; then
-    systemctl stop nginx || true
-fi
+# Debian starts nginx, lighttpd and Apache on port 80 when it installs them;
+# the tests run their own.
+for svc in nginx lighttpd apache2; do
+    if command -v systemctl >/dev/null && systemctl is-active --quiet $svc 2>/dev/null; then
+        systemctl stop $svc || true
+    fi
+done

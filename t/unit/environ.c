@@ -200,6 +200,98 @@ static void test_several_mounts(void)
     fw_environ_free(&e);
 }
 
+/* What each web server sends, as seen on the wire from nginx 1.22, lighttpd
+ * 1.4.69, Apache 2.4 mod_proxy_fcgi and mod_fcgid 2.3.9 (t/web-*.t run the
+ * real servers), and what the app must get instead. */
+static void test_server_quirks(void)
+{
+    struct fw_environ e = { 0 };
+
+    /* nginx: stock fastcgi_params plus every header as HTTP_*. */
+    char *nginx[] = { "REQUEST_METHOD=POST",   "REQUEST_URI=/app/x",
+                      "SCRIPT_NAME=/app/x",    "PATH_INFO=",
+                      "CONTENT_LENGTH=3",      "CONTENT_TYPE=text/plain",
+                      "HTTP_CONTENT_LENGTH=3", "HTTP_CONTENT_TYPE=text/plain",
+                      "HTTP_X_CUSTOM=a b",     NULL };
+    is(build(&e, nginx, "/app"), 0, "nginx: builds");
+    is_str(get(&e, "SCRIPT_NAME"), "/app", "nginx: SCRIPT_NAME is the mount, not the whole path");
+    is_str(get(&e, "PATH_INFO"), "/x", "nginx: PATH_INFO from REQUEST_URI");
+    ok(get(&e, "HTTP_CONTENT_LENGTH") == NULL, "nginx: HTTP_CONTENT_LENGTH dropped");
+    ok(get(&e, "HTTP_CONTENT_TYPE") == NULL, "nginx: HTTP_CONTENT_TYPE dropped");
+    is_str(get(&e, "CONTENT_LENGTH"), "3", "nginx: CONTENT_LENGTH kept");
+    is_str(get(&e, "CONTENT_TYPE"), "text/plain", "nginx: CONTENT_TYPE kept");
+    is_str(get(&e, "HTTP_X_CUSTOM"), "a b", "nginx: other headers kept");
+    is(count(&e, "PATH_INFO"), 1, "nginx: one PATH_INFO");
+
+    /* nginx, request buffering on: a chunked upload arrives with its
+     * length, and the Transfer-Encoding header still passed on. */
+    char *chunked_buffered[] = { "REQUEST_METHOD=POST", "REQUEST_URI=/up", "CONTENT_LENGTH=5",
+                                 "HTTP_TRANSFER_ENCODING=chunked", NULL };
+    is(build(&e, chunked_buffered, "/"), 0, "nginx buffered chunked upload: builds");
+    ok(get(&e, "HTTP_TRANSFER_ENCODING") == NULL,
+       "nginx buffered chunked upload: HTTP_TRANSFER_ENCODING dropped when CONTENT_LENGTH is set");
+    is(e.content_length, 5, "nginx buffered chunked upload: the length stands");
+    /* fastcgi_request_buffering off: no length, read to the end. */
+    char *chunked_streamed[] = { "REQUEST_METHOD=POST", "REQUEST_URI=/up",
+                                 "CONTENT_LENGTH=", "HTTP_TRANSFER_ENCODING=chunked", NULL };
+    is(build(&e, chunked_streamed, "/"), 0, "nginx streamed chunked upload: builds");
+    is_str(get(&e, "HTTP_TRANSFER_ENCODING"), "chunked",
+           "nginx streamed chunked upload: HTTP_TRANSFER_ENCODING kept without a length");
+    is(e.content_length, -1, "nginx streamed chunked upload: no length");
+
+    /* lighttpd mod_fastcgi, "/" => ((...)): the first path segment becomes
+     * SCRIPT_NAME, the rest PATH_INFO; CONTENT_LENGTH=0 on a GET. */
+    char *lighttpd_root[] = { "REQUEST_METHOD=GET", "REQUEST_URI=/x/y?q=1",
+                              "SCRIPT_NAME=/x",     "PATH_INFO=/y",
+                              "CONTENT_LENGTH=0",   "HTTP_CONTENT_LENGTH=0",
+                              "QUERY_STRING=q=1",   NULL };
+    is(build(&e, lighttpd_root, "/"), 0, "lighttpd at /: builds");
+    is_str(get(&e, "SCRIPT_NAME"), "", "lighttpd at /: SCRIPT_NAME empty");
+    is_str(get(&e, "PATH_INFO"), "/x/y", "lighttpd at /: PATH_INFO the whole path");
+    ok(get(&e, "HTTP_CONTENT_LENGTH") == NULL, "lighttpd: HTTP_CONTENT_LENGTH dropped");
+    is(e.content_length, 0, "lighttpd: CONTENT_LENGTH=0 is an empty body");
+
+    /* Apache mod_proxy_fcgi: SCRIPT_NAME the decoded path, SCRIPT_FILENAME
+     * a proxy: URL, no PATH_INFO, REQUEST_URI raw. */
+    char *proxy_fcgi[] = { "REQUEST_URI=/app/a%20b//c/../d?z", "SCRIPT_NAME=/app/a b/d",
+                           "SCRIPT_FILENAME=proxy:fcgi://localhost//a%20b/d", NULL };
+    is(build(&e, proxy_fcgi, "/app"), 0, "mod_proxy_fcgi: builds");
+    is_str(get(&e, "SCRIPT_NAME"), "/app", "mod_proxy_fcgi: SCRIPT_NAME the mount");
+    is_str(get(&e, "PATH_INFO"), "/a b/d", "mod_proxy_fcgi: PATH_INFO decoded and resolved");
+
+    /* mod_fcgid (SCRIPT_FILENAME mode, no mounts), AllowEncodedSlashes
+     * NoDecode: PATH_INFO decoded except for %2F. */
+    char *fcgid[] = { "SCRIPT_FILENAME=/srv/app.wsgi",
+                      "SCRIPT_NAME=/app",
+                      "PATH_INFO=/x%2Fy/caf\xc3\xa9",
+                      "REQUEST_URI=/app/x%2Fy/caf%C3%A9?q=%2F",
+                      "QUERY_STRING=q=%2F",
+                      NULL };
+    is(fw_environ_build(&e, fcgid, NULL, 0), 0, "mod_fcgid: builds");
+    is_str(get(&e, "SCRIPT_NAME"), "/app", "mod_fcgid: the server's SCRIPT_NAME");
+    is_str(get(&e, "PATH_INFO"), "/x/y/caf\xc3\xa9", "mod_fcgid: %2F in PATH_INFO decoded too");
+    is_str(get(&e, "QUERY_STRING"), "q=%2F", "mod_fcgid: QUERY_STRING untouched");
+    is(count(&e, "SCRIPT_NAME") + count(&e, "PATH_INFO"), 2, "mod_fcgid: one of each");
+    char *fcgid_root[] = { "SCRIPT_FILENAME=/srv/site.wsgi", "SCRIPT_NAME=", "PATH_INFO=/a%2Fb",
+                           "REQUEST_URI=/a%2Fb", NULL };
+    is(fw_environ_build(&e, fcgid_root, NULL, 0), 0, "mod_fcgid at /: builds");
+    is_str(get(&e, "SCRIPT_NAME"), "", "mod_fcgid at /: SCRIPT_NAME empty");
+    is_str(get(&e, "PATH_INFO"), "/a/b", "mod_fcgid at /: PATH_INFO decoded");
+    char *fcgid_bare[] = { "SCRIPT_FILENAME=/srv/app.wsgi", "SCRIPT_NAME=/app", "REQUEST_URI=/app",
+                           NULL };
+    is(fw_environ_build(&e, fcgid_bare, NULL, 0), 0, "mod_fcgid bare mount: builds");
+    is_str(get(&e, "PATH_INFO"), "", "mod_fcgid bare mount: PATH_INFO empty");
+    char *rewritten[] = { "SCRIPT_FILENAME=/srv/index.wsgi", "SCRIPT_NAME=/index.wsgi",
+                          "PATH_INFO=/p", "REQUEST_URI=/pretty/p", NULL };
+    is(fw_environ_build(&e, rewritten, NULL, 0), 0, "internal rewrite: builds");
+    is_str(get(&e, "SCRIPT_NAME"), "/index.wsgi", "internal rewrite: SCRIPT_NAME kept");
+    is_str(get(&e, "PATH_INFO"), "/p", "internal rewrite: the server's PATH_INFO kept");
+    char *not_segment[] = { "SCRIPT_NAME=/app", "PATH_INFO=/le", "REQUEST_URI=/apple", NULL };
+    is(fw_environ_build(&e, not_segment, NULL, 0), 0, "prefix but not a segment: builds");
+    is_str(get(&e, "PATH_INFO"), "/le", "prefix but not a segment: the server's PATH_INFO kept");
+    fw_environ_free(&e);
+}
+
 int main(void)
 {
     test_several_mounts();
@@ -207,5 +299,6 @@ int main(void)
     test_mount_canon();
     test_build_mount();
     test_build_server_paths();
+    test_server_quirks();
     return done_testing();
 }
