@@ -64,13 +64,15 @@ int fw_log_open(const char *path)
     return 0;
 }
 
-/* "2026-11-23 18:30:01.123 notice [pool p pid 1] " */
+/* "2026-11-23 18:30:01.123 notice [pool p pid 1] ", in UTC: local time
+ * would follow the TZ that an app may set for the whole process (Django
+ * does, from TIME_ZONE), and the lines of one log would jump between zones. */
 static size_t format_head(char *buf, size_t size, enum fw_log_level level)
 {
     struct timespec ts;
     struct tm tm;
     clock_gettime(CLOCK_REALTIME, &ts);
-    localtime_r(&ts.tv_sec, &tm);
+    gmtime_r(&ts.tv_sec, &tm);
     size_t n = strftime(buf, size, "%Y-%m-%d %H:%M:%S", &tm);
     int m =
         snprintf(buf + n, size - n, ".%03ld %s %s%s%s", ts.tv_nsec / 1000000L, level_names[level],

@@ -85,6 +85,16 @@ int fw_host_start(const struct fw_host_config *cfg)
         } else if (set_config_string(&config, &config.home, cfg->python_home) < 0) {
             goto fail;
         }
+    } else {
+        /* The CPython we were built against, not whatever python3 comes
+         * first on PATH; sys.executable names its interpreter, so that
+         * multiprocessing and subprocess([sys.executable]) run Python. */
+        struct stat st;
+        if (set_config_string(&config, &config.home, FW_PYTHON_PREFIX) < 0 ||
+            (stat(FW_PYTHON_EXECUTABLE, &st) == 0 &&
+             (set_config_string(&config, &config.program_name, FW_PYTHON_EXECUTABLE) < 0 ||
+              set_config_string(&config, &config.executable, FW_PYTHON_EXECUTABLE) < 0)))
+            goto fail;
     }
     PyStatus status = Py_InitializeFromConfig(&config);
     PyConfig_Clear(&config);
