@@ -28,6 +28,10 @@ struct fw_gw_io {
     void *ctx;
     ssize_t (*read)(void *ctx, char *buf, size_t len);
     int (*write)(void *ctx, const char *buf, size_t len);
+    /* Optional: copies buf into an output buffer if it fits without any
+     * I/O and returns 0, else returns 1 and copies nothing. Called with the
+     * GIL held, which a small write then keeps (no hand-off). */
+    int (*write_buffered)(void *ctx, const char *buf, size_t len);
     int (*flush)(void *ctx);
     void (*abort)(void *ctx);
 };

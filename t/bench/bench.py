@@ -412,7 +412,7 @@ def parse_wrk(out):
 
 
 # ---------------------------------------------------------------- callgrind
-def fcgi_hello_requests(addr, n):
+def fcgi_hello_requests(addr, n, uri=b'/'):
     """n GET requests over one FastCGI connection each, minimal params."""
     def rec(t, rid, content):
         return struct.pack('!BBHHBx', 1, t, rid, len(content), 0) + content
@@ -421,8 +421,8 @@ def fcgi_hello_requests(addr, n):
         return bytes([len(k), len(v)]) + k + v
 
     params = b''.join(pair(k, v) for k, v in (
-        (b'REQUEST_METHOD', b'GET'), (b'REQUEST_URI', b'/'), (b'SCRIPT_NAME', b''),
-        (b'PATH_INFO', b'/'), (b'SERVER_NAME', b'localhost'), (b'SERVER_PORT', b'80'),
+        (b'REQUEST_METHOD', b'GET'), (b'REQUEST_URI', uri), (b'SCRIPT_NAME', b''),
+        (b'PATH_INFO', uri), (b'SERVER_NAME', b'localhost'), (b'SERVER_PORT', b'80'),
         (b'SERVER_PROTOCOL', b'HTTP/1.1'), (b'QUERY_STRING', b'')))
     msg = (rec(1, 1, struct.pack('!HB5x', 1, 0)) + rec(4, 1, params) + rec(4, 1, b'')
            + rec(5, 1, b''))
@@ -441,8 +441,8 @@ def fcgi_hello_requests(addr, n):
                 raise RuntimeError('bad answer: %r' % data[:200])
 
 
-def callgrind_ir(argv, sock, n, workdir, stdin_sock=False):
-    """Total instructions of a process serving n hello requests."""
+def callgrind_ir(argv, sock, n, workdir, stdin_sock=False, uri=b'/'):
+    """Total instructions of a process serving n requests for uri."""
     out = os.path.join(workdir, 'cg.%d.out' % n)
     if os.path.exists(sock):
         os.unlink(sock)
@@ -461,13 +461,13 @@ def callgrind_ir(argv, sock, n, workdir, stdin_sock=False):
         end = time.monotonic() + 120
         while True:
             try:
-                fcgi_hello_requests(sock, 1)
+                fcgi_hello_requests(sock, 1, uri)
                 break
             except OSError:
                 if time.monotonic() > end:
                     raise
                 time.sleep(0.5)
-        fcgi_hello_requests(sock, n - 1)
+        fcgi_hello_requests(sock, n - 1, uri)
     finally:
         os.killpg(p.pid, signal.SIGINT if 'uwsgi' in argv[0] else signal.SIGTERM)
         try:
@@ -485,10 +485,10 @@ def callgrind_ir(argv, sock, n, workdir, stdin_sock=False):
     return total
 
 
-def instructions_per_request(bench, n1=200, n2=1200):
+def instructions_per_request(bench, n1=200, n2=1200, app='hello.wsgi', uri=b'/', with_c=True):
     d = bench.path('cg')
     os.makedirs(d, exist_ok=True)
-    hello = os.path.join(HERE, 'hello.wsgi')
+    hello = os.path.join(HERE, app)
     cases = {
         'C libfcgi': ([bench.path('hello_fcgi')], True),
         'fcgiwsgi': ([os.path.join(TOP, 'fcgiwsgi-responder'), '--log', os.path.join(d, 'fw.log'),
@@ -496,13 +496,15 @@ def instructions_per_request(bench, n1=200, n2=1200):
         'uWSGI': (['uwsgi', '--plugin', 'python3', '--fastcgi-socket', os.path.join(d, 'cg.sock'),
                    '--disable-logging', '--wsgi-file', hello, '--processes', '1'], False),
     }
+    if not with_c:
+        del cases['C libfcgi']
     result = {}
     for name, (argv, stdin_sock) in cases.items():
         sock = os.path.join(d, 'cg.sock')
-        a = callgrind_ir(argv, sock, n1, d, stdin_sock)
-        b = callgrind_ir(argv, sock, n2, d, stdin_sock)
+        a = callgrind_ir(argv, sock, n1, d, stdin_sock, uri)
+        b = callgrind_ir(argv, sock, n2, d, stdin_sock, uri)
         result[name] = (b - a) / (n2 - n1)
-        log('instructions per hello request, %s: %.0f' % (name, result[name]))
+        log('instructions per request (%s %s), %s: %.0f' % (app, uri.decode(), name, result[name]))
     return result
 
 
@@ -638,6 +640,9 @@ def main():
                 w = b.backends[r[3]].workers()
                 post_rss[r[0]] = statistics.mean(rss(p) for p in w) if w else None
         ipr = {} if args.no_callgrind else instructions_per_request(b)
+        if not args.no_callgrind and 'flaskfw' in results:
+            ipr_flask = instructions_per_request(b, app='flask.wsgi', uri=b'/json', with_c=False)
+            ipr.update({k + ' (Flask)': v for k, v in ipr_flask.items()})
         text, med = report(results, idle_rss, post_rss, ipr, args)
         os.makedirs(args.out, exist_ok=True)
         day = datetime.date.today().isoformat()
