@@ -40,28 +40,7 @@ if os.geteuid() == 0:
     shutil.chown(ipc_dir, 'www-data', 'www-data')
 
 # ------------------------------------------- the manager's pools
-sock = sock_path('app.sock')
-fcgi_port = free_port()
-cfg = manager_config('''
-  app:
-    listen: %(sock)s
-    listen_mode: "0666"
-    processes: 1
-    threads: 4
-    allow_root: true
-    apps:
-      - mount: /app
-        script: %(app)s
-  site:
-    listen: 127.0.0.1:%(port)d
-    processes: 1
-    threads: 4
-    allow_root: true
-    apps:
-      - mount: /
-        script: %(app)s
-''' % {'sock': sock, 'port': fcgi_port, 'app': APP})
-mgr = start_fcgiwsgi(cfg, ['app', 'site'])
+mgr, sock, fcgi_port = start_web_pools(APP)
 
 # ------------------------------------------- Apache: four virtual hosts
 proxy_conf = web_snippet('apache-proxy-fcgi.conf', SOCKET=sock, FCGI_PORT=fcgi_port)

@@ -22,28 +22,7 @@ tls = web_tls_cert()
 if not tls:
     diag('openssl missing: no TLS checks')
 
-sock = sock_path('app.sock')
-fcgi_port = free_port()
-cfg = manager_config('''
-  app:
-    listen: %(sock)s
-    listen_mode: "0666"
-    processes: 1
-    threads: 4
-    allow_root: true
-    apps:
-      - mount: /app
-        script: %(app)s
-  site:
-    listen: 127.0.0.1:%(port)d
-    processes: 1
-    threads: 4
-    allow_root: true
-    apps:
-      - mount: /
-        script: %(app)s
-''' % {'sock': sock, 'port': fcgi_port, 'app': APP})
-mgr = start_fcgiwsgi(cfg, ['app', 'site'])
+mgr, sock, fcgi_port = start_web_pools(APP)
 
 # ------------------------------------------- nginx.conf: plain and TLS
 plain = web_snippet('nginx.conf', SOCKET=sock, FCGI_PORT=fcgi_port)

@@ -1274,6 +1274,34 @@ def web_path_reachable(path, user='www-data'):
     return True, ''
 
 
+def start_web_pools(app):
+    """The manager with the two pools the web-server tests share: `app` (a
+    unix socket, mounted at /app) and `site` (TCP, mounted at /), one
+    process of 4 threads each. Returns (manager, socket path, TCP port)."""
+    sock = sock_path('app.sock')
+    port = free_port()
+    cfg = manager_config('''
+  app:
+    listen: %(sock)s
+    listen_mode: "0666"
+    processes: 1
+    threads: 4
+    allow_root: true
+    apps:
+      - mount: /app
+        script: %(app)s
+  site:
+    listen: 127.0.0.1:%(port)d
+    processes: 1
+    threads: 4
+    allow_root: true
+    apps:
+      - mount: /
+        script: %(app)s
+''' % {'sock': sock, 'port': port, 'app': app})
+    return start_fcgiwsgi(cfg, ['app', 'site']), sock, port
+
+
 def start_fcgiwsgi(config, pools, timeout=30):
     """Run the manager (fcgiwsgi -c config) and wait until each pool named
     in pools has a worker running. Returns its Process."""
@@ -1617,6 +1645,7 @@ def todo_ok(cond, name, reason, got=_UNSET):
 
 
 __all__ += [
+    'start_web_pools',
     'todo_ok', 'web_snippet', 'web_tls_cert', 'web_share_tmpdir', 'web_path_reachable',
     'start_fcgiwsgi', 'start_lighttpd', 'lighttpd_has_tls', 'start_apache',
     'apache_bad_log_lines', 'https_request', 'proc_status_kb', 'web_stream_block',
