@@ -287,13 +287,13 @@ LoadModule mpm_event_module %(mods)s/mod_mpm_event.so
 LoadModule authz_core_module %(mods)s/mod_authz_core.so
 LoadModule wsgi_module %(mods)s/mod_wsgi.so
 StartServers 1
-ServerLimit 1
-ThreadsPerChild 32
-MaxRequestWorkers 32
+ServerLimit 2
+ThreadsPerChild 64
+MaxRequestWorkers 128
 KeepAlive On
 MaxKeepAliveRequests 0
 WSGISocketPrefix %(dir)s/wsgi
-WSGIDaemonProcess bench processes=2 threads=1 display-name=fwbench-modwsgi
+WSGIDaemonProcess bench processes=2 threads=1 display-name=fwbench
 WSGIProcessGroup bench
 WSGIApplicationGroup %%{GLOBAL}
 WSGIScriptAlias / %(app)s
@@ -309,7 +309,8 @@ WSGIScriptAlias / %(app)s
             for pid in children(p.pid):
                 try:
                     with open('/proc/%d/cmdline' % pid, 'rb') as f:
-                        if f.read().startswith(b'fwbench-modwsgi'):
+                        # display-name overwrites argv[0] in place: as long as "apache2"
+                        if f.read().split(b'\0')[0] == b'fwbench':
                             out.append(pid)
                 except OSError:
                     pass
