@@ -201,12 +201,23 @@ static struct fw_app *find_app(void *ctx, size_t mount_index, const char *script
     return app;
 }
 
+/* One request thread: the listening socket stays armed (no re-arm call per
+ * accept) and EPOLLEXCLUSIVE wakes one worker process per connection, not
+ * every process of the pool. Several threads share the epoll set, so there
+ * it is one-shot: one thread per connection, re-armed after each accept. */
+static bool listen_level_triggered(const struct worker *w)
+{
+    return w->cfg->threads <= 1;
+}
+
 static int arm(struct worker *w, int fd, uint64_t tag, int op)
 {
     struct epoll_event ev = { .events = EPOLLIN | EPOLLONESHOT,
                               .data.u64 = tag << 32 | (uint32_t)fd };
     if (tag == TAG_CONN || tag == TAG_NEW)
         ev.events |= EPOLLRDHUP;
+    if (tag == TAG_LISTEN && listen_level_triggered(w))
+        ev.events = EPOLLIN | EPOLLEXCLUSIVE;
     return epoll_ctl(w->epfd, op, fd, &ev);
 }
 
@@ -217,9 +228,11 @@ static void keep_idle(struct worker *w, int fd, bool is_new)
     uint64_t tag = is_new ? TAG_NEW : TAG_CONN;
     if (is_new)
         atomic_fetch_add(&w->pending_new, 1);
-    if (arm(w, fd, tag, EPOLL_CTL_MOD) == 0)
+    /* A new fd was never in the set (a closed fd leaves it); a kept one is. */
+    if (arm(w, fd, tag, is_new ? EPOLL_CTL_ADD : EPOLL_CTL_MOD) == 0)
         return;
-    if (errno == ENOENT && arm(w, fd, tag, EPOLL_CTL_ADD) == 0)
+    if ((errno == ENOENT || errno == EEXIST) &&
+        arm(w, fd, tag, is_new ? EPOLL_CTL_MOD : EPOLL_CTL_ADD) == 0)
         return;
     if (is_new)
         atomic_fetch_sub(&w->pending_new, 1);
@@ -266,7 +279,8 @@ static int next_connection(struct worker *w, bool *is_new)
         int saved = errno;
         /* Re-arm at once so another thread can take the next connection
          * while this one is served. */
-        if (!atomic_load(&w->stopping) && arm(w, fd, TAG_LISTEN, EPOLL_CTL_MOD) < 0)
+        if (!listen_level_triggered(w) && !atomic_load(&w->stopping) &&
+            arm(w, fd, TAG_LISTEN, EPOLL_CTL_MOD) < 0)
             fw_log_errno(FW_LOG_ERR, "re-arming the listening socket");
         if (conn >= 0 && w->cfg->n_allowed_clients &&
             !fw_sock_peer_allowed((struct sockaddr *)&peer, w->cfg->allowed_clients,

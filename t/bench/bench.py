@@ -562,12 +562,14 @@ def report(results, idle_rss, post_rss, ipr, args):
         if m['non2xx'] or m['errors']:
             lines[-1] += ' **non-2xx: %d; %s**' % (m['non2xx'], m['errors'])
     if ipr:
-        lines += ['', 'Instructions per hello request (callgrind, difference between '
-                  '1200 and 200 requests, one process, one thread):', '']
-        lines += ['| server | instructions/request | vs uWSGI |', '|---|---:|---:|']
+        lines += ['', 'Instructions per request (callgrind: the difference between 1200 and '
+                  '200 requests, one process, one thread; user space only):', '']
+        lines += ['| server | app | instructions/request | vs uWSGI |', '|---|---|---:|---:|']
         for name, v in ipr.items():
-            lines.append('| %s | %.0f | %s |' % (name, v, '%.2f' % (v / ipr['uWSGI'])
-                                                 if ipr.get('uWSGI') else ''))
+            app = 'Flask JSON' if name.endswith(' (Flask)') else 'hello'
+            peer_v = ipr.get('uWSGI (Flask)' if app == 'Flask JSON' else 'uWSGI')
+            lines.append('| %s | %s | %.0f | %s |' % (name.replace(' (Flask)', ''), app, v,
+                                                      '%.2f' % (v / peer_v) if peer_v else ''))
     return '\n'.join(lines) + '\n', med
 
 
