@@ -10,6 +10,7 @@
 #include "lib/sock.h"
 #include "loop.h"
 #include "scoreboard.h"
+#include "sizing.h"
 #include "spawn.h"
 
 #include <errno.h>
@@ -87,11 +88,9 @@ struct fw_pool {
     char last_recycle[2560];            /* how the last recycle ended, for status */
     char load_error[FW_SLOT_ERROR_MAX]; /* a new worker's import error, for the report */
 
-    unsigned spawn_rate;    /* dynamic: spawns allowed per second, doubling while short */
-    int64_t rate_window_ms; /* start of the current one-second window */
-    unsigned spawned_in_window;
-    bool watching_listen; /* on demand: master waits for the first connection */
-    unsigned crashes;     /* consecutive young deaths */
+    struct fw_sizing_rate rate; /* dynamic: spawns per second, doubling while short */
+    bool watching_listen;       /* on demand: master waits for the first connection */
+    unsigned crashes;           /* consecutive young deaths */
     int64_t next_spawn_ms;
 };
 
@@ -439,32 +438,16 @@ static int spawn_one(struct fw_pool *pool)
     return 0;
 }
 
-/* Like php-fpm's dynamic pm: spawning speeds up (1, 2, 4 ... 32 per second)
- * while the pool stays short of idle workers, and starts over after. */
-static bool rate_allows(struct fw_pool *pool, int64_t now)
-{
-    if (now - pool->rate_window_ms >= 1000) {
-        bool was_short = pool->spawned_in_window >= pool->spawn_rate && pool->spawn_rate;
-        pool->spawn_rate = was_short ? (pool->spawn_rate < 32 ? pool->spawn_rate * 2 : 32) : 1;
-        pool->rate_window_ms = now;
-        pool->spawned_in_window = 0;
-    }
-    if (pool->spawned_in_window >= pool->spawn_rate)
-        return false;
-    pool->spawned_in_window++;
-    return true;
-}
-
-/* The number of workers a dynamic pool wants now: enough for min_spare idle
- * ones (within max), and fewer when idle ones above max_spare have been idle
- * past idle_timeout (never below min). */
+/* The number of workers a dynamic pool wants now (sizing.h decides); the
+ * longest-idle worker past idle_timeout is stopped, one per tick. */
 static unsigned dynamic_target(struct fw_pool *pool, int64_t now, unsigned running)
 {
     const struct fw_conf_pool *c = pool->conf;
-    unsigned idle = 0, starting = 0;
+    struct fw_sizing_now n = { .running = running };
+    struct proc *oldest = NULL;
     for (struct proc *p = pool->procs; p; p = p->next) {
         if (p->state == PROC_STARTING)
-            starting++;
+            n.starting++;
         if (p->state != PROC_RUNNING)
             continue;
         uint64_t reqs = atomic_load(&p->slot->requests);
@@ -474,36 +457,21 @@ static unsigned dynamic_target(struct fw_pool *pool, int64_t now, unsigned runni
         else if (!p->idle_since_ms)
             p->idle_since_ms = now;
         p->seen_requests = reqs;
-        idle += is_idle;
+        n.idle += is_idle;
+        if (p->idle_since_ms && now - p->idle_since_ms >= (int64_t)c->idle_timeout_ms &&
+            (!oldest || p->idle_since_ms < oldest->idle_since_ms))
+            oldest = p;
     }
-    unsigned want = running + starting;
-    unsigned keep_idle = c->min == 0 ? 0 : c->max_spare;
-    if (c->min == 0) {
-        /* On demand: a connection waiting with no worker free to take it. */
+    n.idle_expired = oldest != NULL;
+    if (c->min == 0 && n.idle == 0 && n.starting == 0) {
         struct pollfd pfd = { .fd = pool->listen_fd, .events = POLLIN };
-        if (idle == 0 && starting == 0 && poll(&pfd, 1, 0) == 1)
-            want++;
-    } else if (idle + starting < c->min_spare) {
-        /* Starting workers will be idle soon: count them as spare already. */
-        want += c->min_spare - idle - starting;
+        n.conn_waiting = poll(&pfd, 1, 0) == 1;
     }
-    if (idle > keep_idle && running > c->min) {
-        /* Stop the longest-idle worker past idle_timeout, one per tick. */
-        struct proc *oldest = NULL;
-        for (struct proc *p = pool->procs; p; p = p->next)
-            if (p->state == PROC_RUNNING && p->idle_since_ms &&
-                now - p->idle_since_ms >= (int64_t)c->idle_timeout_ms &&
-                (!oldest || p->idle_since_ms < oldest->idle_since_ms))
-                oldest = p;
-        if (oldest) {
-            stop_proc(oldest, "idle above max_spare past idle_timeout");
-            want--;
-        }
-    }
-    if (want > c->max)
-        want = c->max;
-    if (want < c->min)
-        want = c->min;
+    struct fw_sizing_limits l = { c->min, c->max, c->min_spare, c->max_spare };
+    bool stop_idle;
+    unsigned want = fw_sizing_want(&l, &n, &stop_idle);
+    if (stop_idle)
+        stop_proc(oldest, "idle above max_spare past idle_timeout");
     return want;
 }
 
@@ -613,7 +581,7 @@ static void maintain(struct fw_pool *pool)
     if (pool->config_failed || now < pool->next_spawn_ms)
         return;
     while (starting + running < wanted) {
-        if (c->pm == FW_CONF_PM_DYNAMIC && !rate_allows(pool, now))
+        if (c->pm == FW_CONF_PM_DYNAMIC && !fw_sizing_rate_allows(&pool->rate, now))
             break;
         if (spawn_one(pool) < 0)
             break;
