@@ -48,7 +48,7 @@ static PyObject *build_environ(struct fw_app *app, struct fw_gw_request *req, Py
         return NULL;
     for (size_t i = 0; i < req->n_params; i++) {
         const struct fw_param *p = &req->params[i];
-        PyObject *k = latin1(p->name, p->name_len);
+        PyObject *k = fw_module_param_name(st, p->name, p->name_len);
         PyObject *v = k ? latin1(p->value, p->value_len) : NULL;
         int rc = v ? PyDict_SetItem(env, k, v) : -1;
         Py_XDECREF(k);
@@ -313,6 +313,10 @@ static void iterate(struct call *c, PyObject *result)
  * the client got is whole. */
 static void close_result(struct call *c, PyObject *result)
 {
+    /* A list, tuple or bytes has no close(): asking would build and drop
+     * an AttributeError (a formatted message) on every request. */
+    if (PyList_CheckExact(result) || PyTuple_CheckExact(result) || PyBytes_CheckExact(result))
+        return;
     PyObject *close = NULL;
     int has = fw_pyutil_optional_attr(result, "close", &close);
     PyObject *r = NULL;

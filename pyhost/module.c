@@ -113,6 +113,36 @@ static int module_exec(PyObject *module)
     return 0;
 }
 
+#define NAME_MAX_LEN 64
+#define NAME_PROBES 8
+
+PyObject *fw_module_param_name(struct fw_modstate *st, const char *name, size_t len)
+{
+    if (len > NAME_MAX_LEN)
+        return PyUnicode_DecodeLatin1(name, (Py_ssize_t)len, NULL);
+    uint32_t h = 2166136261u; /* FNV-1a */
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ (unsigned char)name[i]) * 16777619u;
+    for (unsigned probe = 0; probe < NAME_PROBES; probe++) {
+        PyObject **slot = &st->names[(h + probe) & (FW_MODULE_NAMES - 1)];
+        if (!*slot) {
+            PyObject *s = PyUnicode_DecodeLatin1(name, (Py_ssize_t)len, NULL);
+            if (!s || st->n_names >= FW_MODULE_NAMES / 4 * 3)
+                return s;
+            PyUnicode_InternInPlace(&s);
+            *slot = Py_NewRef(s);
+            st->n_names++;
+            return s;
+        }
+        /* Latin-1 text is stored one byte per character, as it came. */
+        if ((size_t)PyUnicode_GET_LENGTH(*slot) == len &&
+            PyUnicode_KIND(*slot) == PyUnicode_1BYTE_KIND &&
+            memcmp(PyUnicode_1BYTE_DATA(*slot), name, len) == 0)
+            return Py_NewRef(*slot);
+    }
+    return PyUnicode_DecodeLatin1(name, (Py_ssize_t)len, NULL);
+}
+
 static int module_traverse(PyObject *module, visitproc visit, void *arg)
 {
     struct fw_modstate *st = fw_module_state(module);
@@ -142,6 +172,9 @@ static int module_clear(PyObject *module)
     Py_CLEAR(st->generation);
     for (int i = 0; i < FW_KEY__COUNT; i++)
         Py_CLEAR(st->keys[i]);
+    for (unsigned i = 0; i < FW_MODULE_NAMES; i++)
+        Py_CLEAR(st->names[i]);
+    st->n_names = 0;
     return 0;
 }
 

@@ -8,6 +8,8 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
+#define FW_MODULE_NAMES 256 /* a power of two */
+
 struct fw_modstate {
     PyTypeObject *input_type;
     PyTypeObject *logstream_type;
@@ -20,6 +22,9 @@ struct fw_modstate {
     PyObject *keys[16];   /* interned environ keys, indexed by enum fw_key */
     PyObject *pool;       /* fcgiwsgi.pool, made on first use (constant per process) */
     PyObject *generation; /* fcgiwsgi.generation, likewise */
+    /* FastCGI param names seen so far, interned (see fw_module_param_name). */
+    PyObject *names[FW_MODULE_NAMES];
+    unsigned n_names;
 };
 
 enum fw_key {
@@ -43,6 +48,13 @@ enum fw_key {
 PyObject *fw_module_init(void);
 
 struct fw_modstate *fw_module_state(PyObject *module);
+
+/* A param name (latin-1) as a str, new reference: the same interned object
+ * each time for names up to 64 bytes while the table has room (3/4 of
+ * FW_MODULE_NAMES; the web server picks the names, so the table is bounded),
+ * so its hash is computed once per interpreter, not once per request. GIL
+ * held. */
+PyObject *fw_module_param_name(struct fw_modstate *st, const char *name, size_t len);
 
 /* Routes this interpreter's sys.stdout and sys.stderr to the log, each line
  * tagged with the application group, so print() can never reach the

@@ -9,14 +9,14 @@ int fw_pyutil_optional_attr(PyObject *obj, const char *name, PyObject **out)
 #if PY_VERSION_HEX >= 0x030D0000
     return PyObject_GetOptionalAttrString(obj, name, out);
 #else
-    *out = PyObject_GetAttrString(obj, name);
-    if (*out)
-        return 1;
-    if (PyErr_ExceptionMatches(PyExc_AttributeError)) {
-        PyErr_Clear();
-        return 0;
-    }
-    return -1;
+    /* 3.11 and 3.12 have it under its private name; it does not build an
+     * AttributeError only to drop it (done on every request for close()). */
+    PyObject *n = PyUnicode_InternFromString(name);
+    if (!n)
+        return -1;
+    int rc = _PyObject_LookupAttr(obj, n, out);
+    Py_DECREF(n);
+    return rc;
 #endif
 }
 
