@@ -517,9 +517,12 @@ def machine_line():
             cpu = re.search(r'model name\s*:\s*(.*)', f.read()).group(1)
     except (OSError, AttributeError):
         pass
-    return '%s, %d cores, %s, Python %s, %s' % (cpu or platform.processor(), os.cpu_count(),
-                                               platform.platform(), platform.python_version(),
-                                               datetime.date.today().isoformat())
+    # The servers' CPython, not the one running this script.
+    py = subprocess.run(['/usr/bin/python3', '--version'], capture_output=True,
+                        text=True).stdout.strip()
+    return '%s, %d cores, %s, %s, %s' % (cpu or platform.processor(), os.cpu_count(),
+                                         platform.platform(), py or 'python3 ?',
+                                         datetime.date.today().isoformat())
 
 
 def report(results, idle_rss, post_rss, ipr, args):
@@ -583,7 +586,7 @@ def chart(med, out_png, workdir):
             if rid in med and rid != 'nginx':
                 f.write('"%s" %.0f %.1f\n' % (label.replace('`', ''), med[rid]['rps'],
                                              med[rid]['cpu_us'] or 0))
-    script = '''set terminal pngcairo size 1400,800 font ",10"
+    script = '''set terminal pngcairo size 1400,800 font ",10" noenhanced
 set output "%s"
 set style data histograms
 set style fill solid 0.8 border -1
