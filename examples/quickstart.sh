@@ -49,4 +49,4 @@ nginx -c "$run/nginx.conf" </dev/null >/dev/null 2>&1
 i=0
 until [ -s "$run/nginx.pid" ] || [ $i -ge 100 ]; do sleep 0.1; i=$((i + 1)); done
 
-curl -fsS -o /dev/null "http://127.0.0.1:$port/" && echo "fcgiwsgi is serving examples/hello.wsgi on http://127.0.0.1:$port/ (logs in $run; stop with: sh examples/quickstart.sh stop)"
+curl -fsS -o /dev/null "http://127.0.0.1:$port/" && echo "fcgiwsgi is serving examples/hello.wsgi on http://127.0.0.1:$port/ (logs in $run; status: ./fcgiwsgi-ctl -c $run/fcgiwsgi.yaml status; stop with: sh examples/quickstart.sh stop)"
