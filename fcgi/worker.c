@@ -201,10 +201,13 @@ static struct fw_app *find_app(void *ctx, size_t mount_index, const char *script
     return app;
 }
 
-/* One request thread: the listening socket stays armed (no re-arm call per
- * accept) and EPOLLEXCLUSIVE wakes one worker process per connection, not
- * every process of the pool. Several threads share the epoll set, so there
- * it is one-shot: one thread per connection, re-armed after each accept. */
+/* One request thread: the listening socket stays armed, level-triggered,
+ * so there is no re-arm call after each accept. Several threads share the
+ * epoll set, so there it is one-shot: one thread per connection, re-armed
+ * after each accept. Not EPOLLEXCLUSIVE: its one wake-up per connection can
+ * go to a process that is busy, or stopping and never accepts again, while
+ * an idle one sleeps on (measured: a request waited 30 s in t/manager.t
+ * with max_requests 1). */
 static bool listen_level_triggered(const struct worker *w)
 {
     return w->cfg->threads <= 1;
@@ -217,7 +220,7 @@ static int arm(struct worker *w, int fd, uint64_t tag, int op)
     if (tag == TAG_CONN || tag == TAG_NEW)
         ev.events |= EPOLLRDHUP;
     if (tag == TAG_LISTEN && listen_level_triggered(w))
-        ev.events = EPOLLIN | EPOLLEXCLUSIVE;
+        ev.events = EPOLLIN;
     return epoll_ctl(w->epfd, op, fd, &ev);
 }
 
