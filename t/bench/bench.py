@@ -132,6 +132,18 @@ def rss(pid):
         return 0
 
 
+def pss(pid):
+    """Proportional set size: shared pages divided among their sharers, so
+    a forked worker is not credited with memory it shares (RSS counts only
+    pages it touched since the fork, PSS also splits those)."""
+    try:
+        with open('/proc/%d/smaps_rollup' % pid) as f:
+            m = re.search(r'^Pss:\s+(\d+) kB', f.read(), re.M)
+        return int(m.group(1)) * 1024 if m else 0
+    except OSError:
+        return 0
+
+
 class Backend:
     """Something that serves rows: its processes (for CPU) and its workers
     (for RSS) are found from /proc when asked, since pools change."""
@@ -525,7 +537,8 @@ def machine_line():
                                          datetime.date.today().isoformat())
 
 
-def report(results, idle_rss, post_rss, ipr, args):
+def report(results, idle_rss, post_rss, ipr, args, post_pss=None):
+    post_pss = post_pss or {}
     med = {}
     for rid, runs in results.items():
         med[rid] = {k: statistics.median([r[k] for r in runs if r.get(k) is not None])
@@ -542,8 +555,9 @@ def report(results, idle_rss, post_rss, ipr, args):
              '%d s per run after a 2 s warm-up, %d interleaved rounds, medians)'
              % (args.seconds, args.rounds, args.seconds, args.rounds), '',
              '| row | req/s | p50 ms | p99 ms | backend CPU µs/req | RSS/worker idle MB '
-             '| RSS/worker after MB | vs uWSGI req/s | vs uWSGI CPU | vs C ceiling |',
-             '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|']
+             '| RSS/worker after MB | PSS/worker after MB | vs uWSGI req/s | vs uWSGI CPU '
+             '| vs C ceiling |',
+             '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|']
     for rid, label, *_ in ROWS:
         if rid not in med:
             continue
@@ -556,10 +570,10 @@ def report(results, idle_rss, post_rss, ipr, args):
         def mb(v):
             return '%.1f' % (v / 1048576) if v else ''
 
-        lines.append('| %s | %.0f | %.2f | %.2f | %s | %s | %s | %s | %s | %s |' % (
+        lines.append('| %s | %.0f | %.2f | %.2f | %s | %s | %s | %s | %s | %s | %s |' % (
             label, m['rps'], m['p50_ms'], m['p99_ms'],
             '%.1f' % m['cpu_us'] if m['cpu_us'] else '', mb(idle_rss.get(rid)),
-            mb(post_rss.get(rid)), ratio(m['rps'], p.get('rps')),
+            mb(post_rss.get(rid)), mb(post_pss.get(rid)), ratio(m['rps'], p.get('rps')),
             ratio(m['cpu_us'], p.get('cpu_us')),
             ratio(m['rps'], ceiling) if rid != 'nginx' else ''))
         if m['non2xx'] or m['errors']:
@@ -640,23 +654,25 @@ def main():
                 log('round %d %-8s %8.0f req/s p50 %.2f ms p99 %.2f ms cpu %s us/req'
                     % (rnd + 1, r[0], res['rps'], res['p50_ms'], res['p99_ms'],
                        '%.1f' % res['cpu_us'] if res.get('cpu_us') else '-'))
-        post_rss = {}
+        post_rss, post_pss = {}, {}
         for r in rows:
             if r[3]:
                 w = b.backends[r[3]].workers()
                 post_rss[r[0]] = statistics.mean(rss(p) for p in w) if w else None
+                post_pss[r[0]] = statistics.mean(pss(p) for p in w) if w else None
         ipr = {} if args.no_callgrind else instructions_per_request(b)
         if not args.no_callgrind and 'flaskfw' in results:
             ipr_flask = instructions_per_request(b, app='flask.wsgi', uri=b'/json', with_c=False)
             ipr.update({k + ' (Flask)': v for k, v in ipr_flask.items()})
-        text, med = report(results, idle_rss, post_rss, ipr, args)
+        text, med = report(results, idle_rss, post_rss, ipr, args, post_pss)
         os.makedirs(args.out, exist_ok=True)
         day = datetime.date.today().isoformat()
         with open(os.path.join(args.out, day + '.md'), 'w') as f:
             f.write(text)
         with open(os.path.join(args.out, day + '.json'), 'w') as f:
             json.dump({'machine': machine_line(), 'runs': results, 'idle_rss': idle_rss,
-                       'post_rss': post_rss, 'instructions': ipr}, f, indent=1)
+                       'post_rss': post_rss, 'post_pss': post_pss, 'instructions': ipr}, f,
+                      indent=1)
         chart(med, os.path.join(args.out, day + '.png'), b.dir)
         print(text)
     finally:
