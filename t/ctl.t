@@ -209,4 +209,38 @@ is_(rc, 0, 'shutdown: exit 0')
 is_(m.wait(30), 0, 'the manager exits 0')
 ok(not os.path.exists(ctl_sock), 'the control socket is removed')
 check_log_clean(log)
+
+# shutdown --now: a request in progress is not waited for
+log2 = os.path.join(d, 'now.log')
+cfg2 = manager_config('''  slow:
+    listen: %s
+    processes: 1
+    graceful_timeout: 60s
+    allow_root: true
+    apps: [{mount: /, script: %s}]
+''' % (sock_path('now.sock'), script), name='now.yaml', log=log2)
+m2 = spawn([program('fcgiwsgi'), '-c', cfg2])
+wait_for(lambda: os.path.exists(log2) and 'starting -> running' in open(log2).read(), timeout=30,
+         what='the slow pool ready')
+import threading  # noqa: E402
+outcome = []
+def _try_request():
+    try:
+        return fcgi_request(sock_path('now.sock'), uri='/sleep/30', params=PARAMS, timeout=40).status
+    except Exception as e:  # noqa: BLE001 - the cut connection is the point
+        return type(e).__name__
+
+
+t = threading.Thread(target=lambda: outcome.append(_try_request()))
+t.start()
+wait_for(lambda: json.loads(ctl(cfg2, 'status', '--json')[1])['pools'][0]['workers_by_state']['busy'] == 1,
+         timeout=10, what='the slow request running')
+t0 = time.monotonic()
+rc, out, err = ctl(cfg2, 'shutdown', '--now')
+is_(rc, 0, 'shutdown --now: exit 0')
+is_(m2.wait(15), 0, 'the manager exits 0')
+took = time.monotonic() - t0
+ok(took < 5, 'without waiting for the 30 s request (%.1f s)' % took)
+t.join(20)
+isnt(outcome[:1], [200], 'the request in progress was cut, not answered (%r)' % outcome[:1])
 done_testing()
