@@ -9,6 +9,7 @@ import os
 import pwd
 import shutil
 import sys
+import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), 'lib'))
@@ -222,7 +223,6 @@ cfg2 = manager_config('''  slow:
 m2 = spawn([program('fcgiwsgi'), '-c', cfg2])
 wait_for(lambda: os.path.exists(log2) and 'starting -> running' in open(log2).read(), timeout=30,
          what='the slow pool ready')
-import threading  # noqa: E402
 outcome = []
 def _try_request():
     try:
