@@ -296,13 +296,15 @@ static int reload(struct manager *m, struct fw_buf *out)
 {
     struct fw_conf_errors errs = { 0 };
     struct fw_config *cfg = fw_conf_load(m->cfg->path, &errs);
-    for (size_t i = 0; i < errs.n; i++) {
-        const struct fw_conf_error *e = &errs.v[i];
-        const char *kind = e->warning ? "warning" : "error";
-        if (e->file)
-            fw_buf_printf(out, "%s:%u:%u: %s: %s\n", e->file, e->line, e->column, kind, e->message);
-        else
-            fw_buf_printf(out, "%s: %s\n", kind, e->message);
+    /* The same lines as `fcgiwsgi -t` prints. */
+    char *text = NULL;
+    size_t text_len = 0;
+    FILE *f = open_memstream(&text, &text_len);
+    if (f) {
+        fw_conf_errors_print(&errs, f);
+        fclose(f);
+        fw_buf_add(out, text, text_len);
+        free(text);
     }
     fw_conf_errors_free(&errs);
     if (!cfg) {
@@ -490,6 +492,13 @@ static void on_tick(struct fw_loop *loop, void *data)
 }
 
 /* restart POOL... | --all: answered when every recycle has ended. */
+static void reply_no_pool(struct fw_ctl_client *c, const char *name)
+{
+    char msg[300];
+    snprintf(msg, sizeof(msg), "no pool named '%s'", name);
+    fw_control_reply(c, FW_CTL_NO_POOL, msg);
+}
+
 static void cmd_restart(struct manager *m, struct fw_ctl_client *c, int argc, char **argv)
 {
     bool all = argc == 2 && strcmp(argv[1], "--all") == 0;
@@ -507,9 +516,7 @@ static void cmd_restart(struct manager *m, struct fw_ctl_client *c, int argc, ch
     for (size_t i = 0; i < n; i++) {
         w->pools[i].pool = all ? m->pools[i] : find_pool(m, argv[i + 1]);
         if (!w->pools[i].pool) {
-            char msg[300];
-            snprintf(msg, sizeof(msg), "no pool named '%s'", argv[i + 1]);
-            fw_control_reply(c, FW_CTL_NO_POOL, msg);
+            reply_no_pool(c, argv[i + 1]);
             free(w->pools);
             free(w);
             return;
@@ -552,9 +559,7 @@ static void cmd_status(struct manager *m, struct fw_ctl_client *c, int argc, cha
     }
     struct fw_pool *one = only ? find_pool(m, only) : NULL;
     if (only && !one) {
-        char msg[300];
-        snprintf(msg, sizeof(msg), "no pool named '%s'", only);
-        fw_control_reply(c, FW_CTL_NO_POOL, msg);
+        reply_no_pool(c, only);
         return;
     }
     struct fw_status_master sm = {
@@ -588,8 +593,7 @@ static void cmd_pool(struct manager *m, struct fw_ctl_client *c, int argc, char 
     }
     struct fw_pool *pool = find_pool(m, argv[1]);
     if (!pool) {
-        snprintf(msg, sizeof(msg), "no pool named '%s'", argv[1]);
-        fw_control_reply(c, FW_CTL_NO_POOL, msg);
+        reply_no_pool(c, argv[1]);
         return;
     }
     fw_log(FW_LOG_NOTICE, "[pool %s] %s by %s", argv[1], argv[0], fw_control_peer(c));

@@ -106,23 +106,45 @@ static void set_state(struct proc *p, enum proc_state state, const char *why)
     p->state = state;
 }
 
+/* A unix socket's mode and owner: listen_mode/owner/group, else 0660 and
+ * the pool's user/group ((uid_t)-1/(gid_t)-1 where neither says). */
+struct listen_perms {
+    int mode;
+    uid_t uid;
+    gid_t gid;
+};
+
+static struct listen_perms listen_perms(const struct fw_conf_pool *c)
+{
+    return (struct listen_perms){
+        .mode = c->listen_mode >= 0 ? c->listen_mode : 0660,
+        .uid = c->listen_uid != (uid_t)-1 ? c->listen_uid : c->uid,
+        .gid = c->listen_gid != (gid_t)-1 ? c->listen_gid : c->gid,
+    };
+}
+
+static int chown_listener(const char *path, struct listen_perms lp)
+{
+    if (lp.uid == (uid_t)-1 && lp.gid == (gid_t)-1)
+        return 0;
+    return chown(path, lp.uid, lp.gid);
+}
+
 /* path receives the unix socket's path (to unlink at the end), or "". */
 static int open_listener(const struct fw_conf_pool *c, char *path, size_t path_size)
 {
     char err[256];
-    int mode = c->listen_mode >= 0 ? c->listen_mode : 0660;
+    struct listen_perms lp = listen_perms(c);
     path[0] = '\0';
-    int fd = fw_sock_listen(&c->listen_addr, c->listen_backlog, mode, err, sizeof(err));
+    int fd = fw_sock_listen(&c->listen_addr, c->listen_backlog, lp.mode, err, sizeof(err));
     if (fd < 0) {
         fw_log(FW_LOG_ERR, "[pool %s] %s", c->name, err);
         return -1;
     }
     if (c->listen_addr.family == AF_UNIX) {
-        uid_t uid = c->listen_uid != (uid_t)-1 ? c->listen_uid : c->uid;
-        gid_t gid = c->listen_gid != (gid_t)-1 ? c->listen_gid : c->gid;
         const char *p = ((const struct sockaddr_un *)&c->listen_addr.ss)->sun_path;
         snprintf(path, path_size, "%s", p);
-        if ((uid != (uid_t)-1 || gid != (gid_t)-1) && chown(p, uid, gid) < 0) {
+        if (chown_listener(p, lp) < 0) {
             fw_log_errno(FW_LOG_ERR, "[pool %s] chown %s", c->name, p);
             close(fd);
             unlink(p);
@@ -661,20 +683,27 @@ bool fw_pool_reap(struct fw_pool *pool, pid_t pid, int status)
     return true;
 }
 
-static void start_recycle(struct fw_pool *pool, const char *why)
+/* A new generation (numbered past any abandoned one), started now: an
+ * operator's restart or start, or a deploy, says "try now", so no back-off
+ * wait and no leftover configuration error. */
+static void new_generation(struct fw_pool *pool)
 {
     if (pool->generation < pool->failed_generation)
         pool->generation = pool->failed_generation;
     pool->generation++;
+    pool->crashes = 0;
+    pool->next_spawn_ms = 0;
+    pool->config_failed = false;
+}
+
+static void start_recycle(struct fw_pool *pool, const char *why)
+{
+    new_generation(pool);
     pool->recycle_seq++;
     pool->recycle_active = true;
     pool->recycle_started_ms = fw_loop_now_ms();
     pool->recycle_old = 0;
     pool->load_error[0] = '\0';
-    /* The operator (or a deploy) says "try now": no back-off wait. */
-    pool->crashes = 0;
-    pool->next_spawn_ms = 0;
-    pool->config_failed = false;
     fw_log(FW_LOG_NOTICE, "[pool %s] rolling restart to generation %u (%s)", pool->conf->name,
            pool->generation, why);
     for (struct proc *p = pool->procs; p; p = p->next) {
@@ -731,13 +760,7 @@ void fw_pool_start(struct fw_pool *pool)
     if (!pool->stopping)
         return;
     pool->stopping = false;
-    pool->crashes = 0;
-    pool->next_spawn_ms = 0;
-    pool->config_failed = false;
-    /* Workers still finishing belong to the old run: a new generation. */
-    if (pool->generation < pool->failed_generation)
-        pool->generation = pool->failed_generation;
-    pool->generation++;
+    new_generation(pool); /* workers still finishing belong to the old run */
     fw_log(FW_LOG_NOTICE, "[pool %s] started (generation %u)", pool->conf->name, pool->generation);
     fw_pool_maintain(pool);
 }
@@ -807,11 +830,8 @@ void fw_pool_reconfigure(struct fw_pool *pool, const struct fw_conf_pool *conf)
                 conf->listen_uid != pool->conf->listen_uid ||
                 conf->listen_gid != pool->conf->listen_gid || conf->uid != pool->conf->uid ||
                 conf->gid != pool->conf->gid)) {
-        int mode = conf->listen_mode >= 0 ? conf->listen_mode : 0660;
-        uid_t uid = conf->listen_uid != (uid_t)-1 ? conf->listen_uid : conf->uid;
-        gid_t gid = conf->listen_gid != (gid_t)-1 ? conf->listen_gid : conf->gid;
-        if (chmod(pool->unix_path, (mode_t)mode) < 0 ||
-            ((uid != (uid_t)-1 || gid != (gid_t)-1) && chown(pool->unix_path, uid, gid) < 0))
+        struct listen_perms lp = listen_perms(conf);
+        if (chmod(pool->unix_path, (mode_t)lp.mode) < 0 || chown_listener(pool->unix_path, lp) < 0)
             fw_log_errno(FW_LOG_WARN, "[pool %s] applying listen_mode/owner to %s", conf->name,
                          pool->unix_path);
     }
