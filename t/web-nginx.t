@@ -25,18 +25,7 @@ if not tls:
 mgr, sock, fcgi_port = start_web_pools(APP)
 
 # ------------------------------------------- nginx.conf: plain and TLS
-plain = web_snippet('nginx.conf', SOCKET=sock, FCGI_PORT=fcgi_port)
-tls_port = free_port()
-body = 'server {\n    listen 127.0.0.1:@PORT@;\n    server_name localhost;\n    include %s;\n}\n' % plain
-if tls:
-    body += ('server {\n    listen 127.0.0.1:%d ssl;\n    server_name localhost;\n'
-             '    ssl_certificate %s;\n    ssl_certificate_key %s;\n    include %s;\n}\n'
-             % (tls_port, tls[0], tls[1], plain))
-ng = start_nginx(body)
-A = ('127.0.0.1', ng.port)
-T = ('127.0.0.1', tls_port) if tls else None
-if tls:
-    wait_socket(T, timeout=10, proc=ng)
+ng, A, T = start_nginx_snippet('nginx.conf', tls, SOCKET=sock, FCGI_PORT=fcgi_port)
 web_matrix(A, '/app', 'nginx', big=True, tls_addr=T, stream=True)
 web_matrix(A, '', 'nginx', tls_addr=T, stream=True)
 res, env = web_env(A, 'GET', '/apple')

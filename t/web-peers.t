@@ -56,19 +56,8 @@ cfg = manager_config('''
 ''' % {'sock': sock, 'port': fcgi_port, 'django': app_path('peer_django.wsgi'),
        'flask': app_path('peer_flask.wsgi'), 'file': peer_file})
 mgr = start_fcgiwsgi(cfg, ['app', 'site'])
-plain = web_snippet('nginx.conf', SOCKET=sock, FCGI_PORT=fcgi_port)
 tls = web_tls_cert()
-tls_port = free_port()
-body = 'server {\n    listen 127.0.0.1:@PORT@;\n    server_name localhost;\n    include %s;\n}\n' % plain
-if tls:
-    body += ('server {\n    listen 127.0.0.1:%d ssl;\n    server_name localhost;\n'
-             '    ssl_certificate %s;\n    ssl_certificate_key %s;\n    include %s;\n}\n'
-             % (tls_port, tls[0], tls[1], plain))
-ng = start_nginx(body)
-A = ('127.0.0.1', ng.port)
-T = ('127.0.0.1', tls_port)
-if tls:
-    wait_socket(T, timeout=10, proc=ng)
+ng, A, T = start_nginx_snippet('nginx.conf', tls, SOCKET=sock, FCGI_PORT=fcgi_port)
 
 
 class Browser:
@@ -150,8 +139,8 @@ is_(json.loads(r.body) if r.status == 200 else r.text,
 if tls:
     r = https_request(T, 'GET', '/ext')
     is_(json.loads(r.body) if r.status == 200 else r.body,
-        {'me': 'https://127.0.0.1:%d/me' % tls_port, 'secure': True,
-         'root': 'https://127.0.0.1:%d/' % tls_port}, 'Flask over TLS: https external URLs')
+        {'me': 'https://127.0.0.1:%d/me' % T[1], 'secure': True,
+         'root': 'https://127.0.0.1:%d/' % T[1]}, 'Flask over TLS: https external URLs')
 else:
     skip('no openssl: no TLS')
 r = b.go('GET', '/file')
@@ -213,8 +202,8 @@ is_(json.loads(r.body) if r.status == 200 else r.text,
 if tls:
     r = https_request(T, 'GET', '/app/abs/?x=1')
     is_(json.loads(r.body) if r.status == 200 else r.body,
-        {'abs': 'https://127.0.0.1:%d/app/abs/?x=1' % tls_port, 'secure': True,
-         'host': '127.0.0.1:%d' % tls_port, 'path': '/app/abs/', 'path_info': '/abs/'},
+        {'abs': 'https://127.0.0.1:%d/app/abs/?x=1' % T[1], 'secure': True,
+         'host': '127.0.0.1:%d' % T[1], 'path': '/app/abs/', 'path_info': '/abs/'},
         'Django over TLS: is_secure() and an https absolute URI')
 else:
     skip('no openssl: no TLS')

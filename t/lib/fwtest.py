@@ -1274,6 +1274,26 @@ def web_path_reachable(path, user='www-data'):
     return True, ''
 
 
+def start_nginx_snippet(snippet, tls, **subst):
+    """nginx serving the shipped conf/snippets file `snippet` (its @...@
+    placeholders from subst) in a plain server and, when tls (a (cert, key)
+    pair from web_tls_cert()) is given, in a TLS one. Returns (the nginx
+    Process, its plain address, its TLS address or None)."""
+    plain = web_snippet(snippet, **subst)
+    body = ('server {\n    listen 127.0.0.1:@PORT@;\n    server_name localhost;\n'
+            '    include %s;\n}\n' % plain)
+    tls_port = free_port() if tls else None
+    if tls:
+        body += ('server {\n    listen 127.0.0.1:%d ssl;\n    server_name localhost;\n'
+                 '    ssl_certificate %s;\n    ssl_certificate_key %s;\n    include %s;\n}\n'
+                 % (tls_port, tls[0], tls[1], plain))
+    ng = start_nginx(body)
+    tls_addr = ('127.0.0.1', tls_port) if tls else None
+    if tls:
+        wait_socket(tls_addr, timeout=10, proc=ng)
+    return ng, ('127.0.0.1', ng.port), tls_addr
+
+
 def start_web_pools(app):
     """The manager with the two pools the web-server tests share: `app` (a
     unix socket, mounted at /app) and `site` (TCP, mounted at /), one
@@ -1645,7 +1665,7 @@ def todo_ok(cond, name, reason, got=_UNSET):
 
 
 __all__ += [
-    'start_web_pools',
+    'start_web_pools', 'start_nginx_snippet',
     'todo_ok', 'web_snippet', 'web_tls_cert', 'web_share_tmpdir', 'web_path_reachable',
     'start_fcgiwsgi', 'start_lighttpd', 'lighttpd_has_tls', 'start_apache',
     'apache_bad_log_lines', 'https_request', 'proc_status_kb', 'web_stream_block',
