@@ -8,7 +8,6 @@ import re
 import shutil
 import signal
 import sys
-import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), 'lib'))
@@ -30,35 +29,18 @@ m = spawn([program('fcgiwsgi'), '-c', cfg])
 wait_for(lambda: m.output().count('starting -> running') >= 2, timeout=30, what='workers ready')
 
 
-class Load:
-    """Clients hammering the pool until stopped; counts every outcome."""
+class RecycleLoad(Load):
+    """fwtest's Load with 4 clients on the pool, counting outcomes."""
 
-    def __init__(self, n=4):
-        self.ok = self.failed = 0
-        self.pids = set()
-        self.stop = threading.Event()
-        self.threads = [threading.Thread(target=self.run) for _ in range(n)]
-        for t in self.threads:
-            t.start()
-
-    def run(self):
-        while not self.stop.is_set():
-            try:
-                r = fcgi_request(sock, 'GET', '/', params=PARAMS, timeout=10)
-                if r.status == 200:
-                    self.ok += 1
-                    self.pids.add(int(r.body.split()[0]))
-                else:
-                    self.failed += 1
-                    diag('failed: %d %r' % (r.status, r.body[:200]))
-            except Exception as e:
-                self.failed += 1
-                diag('failed: %r' % e)
+    def __init__(self):
+        super().__init__(sock, clients=4, params=PARAMS)
 
     def finish(self):
-        self.stop.set()
-        for t in self.threads:
-            t.join(20)
+        self.stop()
+        self.ok = sum(1 for r in self.results if r[2] == 200)
+        self.failed = len(self.failures())
+        for r in self.failures()[:5]:
+            diag('failed: %r' % (r[2:],))
         return self
 
 
@@ -71,7 +53,7 @@ def live_pids():
 
 # a successful rolling restart under load
 old = live_pids()
-load = Load()
+load = RecycleLoad()
 time.sleep(0.3)
 m.signal(signal.SIGUSR2)
 wait_for(lambda: 'rolling restart to generation 1' in m.output(), timeout=10, what='the restart')
@@ -90,7 +72,7 @@ new = live_pids()
 # a broken new version of the script: the change itself triggers the
 # recycle, the new generation cannot import it and is abandoned, and the
 # old one keeps serving
-load = Load()
+load = RecycleLoad()
 time.sleep(0.3)
 with open(script, 'a') as f:
     f.write('\ndef broken(:\n')
@@ -114,7 +96,7 @@ is_(res.status, 200, 'after a fix, the next recycle goes through')
 
 # a changed script recycles the pool by itself: an editor's rename-over
 gen3 = live_pids()
-load = Load()
+load = RecycleLoad()
 tmp = script + '.tmp'
 shutil.copy(app_path('mgr_app.wsgi'), tmp)
 with open(tmp, 'a') as f:
