@@ -19,20 +19,26 @@ PARAMS = {'SERVER_NAME': 'localhost', 'SERVER_PORT': '80'}
 d = tmpdir()
 script = os.path.join(d, 'app.wsgi')
 shutil.copy(app_path('mgr_app.wsgi'), script)
+# The moved pool's app imports in 1 s, so its recycle (and with it the time
+# both sockets are open) lasts long enough to be seen on a loaded machine.
+slow_script = os.path.join(d, 'slow_app.wsgi')
+with open(slow_script, 'w') as f:
+    f.write('import time\ntime.sleep(1)\n' + open(script).read())
 log = os.path.join(d, 'manager.log')
 S = {n: sock_path(n + '.sock') for n in ('keep', 'change', 'gone', 'new', 'move1', 'move2', 'hup')}
 
 
-def pool(name, listen=None, processes=1, extra=''):
+def pool(name, listen=None, processes=1, extra='', app=script):
     return '''  %s:
     listen: %s
     processes: %d
     allow_root: true
     apps: [{mount: /, script: %s}]
-%s''' % (name, listen or S[name], processes, script, extra)
+%s''' % (name, listen or S[name], processes, app, extra)
 
 
-cfg = manager_config(pool('keep') + pool('change') + pool('gone') + pool('move', S['move1']),
+cfg = manager_config(pool('keep') + pool('change') + pool('gone') +
+                     pool('move', S['move1'], app=slow_script),
                      name='reload.yaml', log=log)
 ctl_path = cfg + '.ctl'
 m = spawn([program('fcgiwsgi'), '-c', cfg])
@@ -65,7 +71,7 @@ like(open(log).read(), r'reload failed', 'the failure is logged')
 # added, move to another socket
 with open(cfg, 'w') as f:
     f.write(good_text.split('pools:\n')[0] + 'pools:\n' + pool('keep') +
-            pool('change', processes=2) + pool('new') + pool('move', S['move2']))
+            pool('change', processes=2) + pool('new') + pool('move', S['move2'], app=slow_script))
 loads = {n: Load(S[n], clients=3, max_seconds=30) for n in ('keep', 'change', 'move1')}
 time.sleep(0.5)
 rc, out, err = ctl(ctl_path, 'reload')
