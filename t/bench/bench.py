@@ -48,10 +48,17 @@ ROWS = [
     ('fw21ka', 'fcgiwsgi hello 2x1, keep-conn', '/fw21ka', 'fw:fw21', None),
     ('fw14ka', 'fcgiwsgi hello 1x4, keep-conn', '/fw14ka', 'fw:fw14', None),
     ('c2ka', 'C libfcgi hello 2x1, keep-conn', '/c2ka', 'c2', None),
+    # One process, one thread: no connection can wait behind another
+    # process, so its p99/p50 is the machine's tail, not our balancing.
+    ('fw11ka', 'fcgiwsgi hello 1x1, keep-conn', '/fw11ka', 'fw:fw11', None),
     ('modwsgi', 'mod_wsgi daemon 2x1 (HTTP to Apache)', 'apache:/', 'modwsgi', None),
     ('php', 'php-fpm static 2, hello.php', '/php', 'php', None),
     ('flaskfw', 'Flask JSON on fcgiwsgi 2x1', '/flaskfw/json', 'fw:flaskfw', None),
     ('flaskuw', 'Flask JSON on uWSGI 2x1', '/flaskuw/json', 'uwflask', None),
+    # Memory, like for like: uWSGI imports in each worker (as we do) instead
+    # of importing in its master and forking; and our main interpreter.
+    ('flaskuwl', 'Flask JSON on uWSGI 2x1 --lazy-apps', '/flaskuwl/json', 'uwflasklazy', None),
+    ('flaskfwg', 'Flask JSON on fcgiwsgi 2x1, %{GLOBAL}', '/flaskfwg/json', 'fw:flaskfwg', None),
     ('bigfw', '1 MiB response, fcgiwsgi 2x1', '/bigfw', 'fw:bigfw', None),
     ('biguw', '1 MiB response, uWSGI 2x1', '/biguw', 'uwbig', None),
     ('postfw', '1 MiB POST echo, fcgiwsgi 2x1', '/bigfw', 'fw:bigfw', 'post.lua'),
@@ -219,7 +226,9 @@ class Bench:
             'fw21': ('processes: 2', hello, '/'),
             'fw14': ('processes: 1\n    threads: 4', hello, '/'),
             'fwdyn': ('processes: {min: 1, max: 4, min_spare: 1, max_spare: 4}', hello, '/'),
+            'fw11': ('processes: 1', hello, '/'),
             'flaskfw': ('processes: 2', os.path.join(HERE, 'flask.wsgi'), '/flaskfw'),
+            'flaskfwg': ('processes: 2', os.path.join(HERE, 'flask.wsgi'), '/flaskfwg'),
             'bigfw': ('processes: 2\n    max_body: 2M', os.path.join(HERE, 'big.wsgi'), '/'),
         }
         cfg = self.path('fw.yaml')
@@ -227,9 +236,10 @@ class Bench:
             f.write('log: %s\nlog_level: warn\ncontrol: %s\npools:\n'
                     % (self.path('fw.log'), self.path('fw-ctl.sock')))
             for name, (model, script, mount) in pools.items():
+                group = ', application_group: "%{GLOBAL}"' if name == 'flaskfwg' else ''
                 f.write('  %s:\n    listen: %s\n    listen_mode: 0666\n    %s\n'
-                        '    allow_root: true\n    apps: [{mount: %s, script: %s}]\n'
-                        % (name, self.path(name + '.sock'), model, mount, script))
+                        '    allow_root: true\n    apps: [{mount: %s, script: %s%s}]\n'
+                        % (name, self.path(name + '.sock'), model, mount, script, group))
         master = self.spawn([prog, '-c', cfg], 'fw')
         wait_path(self.path('fw-ctl.sock'))
         ctl = os.path.join(TOP, 'fcgiwsgi-ctl')
@@ -252,6 +262,7 @@ class Bench:
             'uwdyn': (['--processes', '4', '--cheaper', '1', '--cheaper-initial', '1',
                        '--cheaper-step', '1'], hello),
             'uwflask': (['--processes', '2'], os.path.join(HERE, 'flask.wsgi')),
+            'uwflasklazy': (['--processes', '2', '--lazy-apps'], os.path.join(HERE, 'flask.wsgi')),
             'uwbig': (['--processes', '2', '--buffer-size', '65535'],
                       os.path.join(HERE, 'big.wsgi')),
         }
@@ -341,15 +352,17 @@ WSGIScriptAlias / %(app)s
         ups = []
         for loc, sock in (('c2', 'c2'), ('fw21', 'fw21'), ('uw21', 'uw21'), ('fw14', 'fw14'),
                           ('uw14', 'uw14'), ('fwdyn', 'fwdyn'), ('uwdyn', 'uwdyn'),
-                          ('flaskfw', 'flaskfw'), ('bigfw', 'bigfw'),
+                          ('flaskfw', 'flaskfw'), ('flaskfwg', 'flaskfwg'), ('bigfw', 'bigfw'),
                           ('biguw', 'uwbig')):
             locs.append('location /%s { %s fastcgi_pass unix:%s; }'
                         % (loc, fc, self.path(sock + '.sock')))
         # uWSGI takes SCRIPT_NAME and PATH_INFO as nginx sends them.
-        locs.append('location /flaskuw { %s fastcgi_param SCRIPT_NAME /flaskuw; '
-                    'fastcgi_param PATH_INFO /json; fastcgi_pass unix:%s; }'
-                    % (fc, self.path('uwflask.sock')))
-        for loc, sock in (('fw21ka', 'fw21'), ('fw14ka', 'fw14'), ('c2ka', 'c2')):
+        for loc, sock in (('flaskuw', 'uwflask'), ('flaskuwl', 'uwflasklazy')):
+            locs.append('location /%s { %s fastcgi_param SCRIPT_NAME /%s; '
+                        'fastcgi_param PATH_INFO /json; fastcgi_pass unix:%s; }'
+                        % (loc, fc, loc, self.path(sock + '.sock')))
+        for loc, sock in (('fw21ka', 'fw21'), ('fw14ka', 'fw14'), ('c2ka', 'c2'),
+                          ('fw11ka', 'fw11')):
             ups.append('upstream %s_up { server unix:%s; keepalive 16; }'
                        % (loc, self.path(sock + '.sock')))
             locs.append('location /%s { %s fastcgi_keep_conn on; fastcgi_pass %s_up; }'
@@ -547,6 +560,7 @@ def report(results, idle_rss, post_rss, ipr, args, post_pss=None):
         med[rid]['non2xx'] = sum(r['non2xx'] for r in runs)
         med[rid]['errors'] = '; '.join(sorted({r['errors'] for r in runs if r['errors']}))
     peer = {'fw21': 'uw21', 'fw14': 'uw14', 'fwdyn': 'uwdyn', 'flaskfw': 'flaskuw',
+            'flaskfwg': 'flaskuw', 'flaskuwl': 'flaskuw',
             'bigfw': 'biguw', 'postfw': 'postuw', 'fw21ka': 'uw21', 'fw14ka': 'uw14'}
     ceiling = med.get('c2', {}).get('rps')
     lines = ['# fcgiwsgi benchmark', '',
