@@ -507,8 +507,6 @@ static int wait_for_stop(struct worker *w, struct thread *threads, unsigned nthr
         int rc = poll(p, w->cfg->channel_fd >= 0 ? 2 : 1, timeout);
         if (rc <= 0)
             continue;
-        if (w->cfg->channel_fd >= 0 && (p[1].revents & (POLLIN | POLLHUP)))
-            from_master(w);
         unsigned char sig;
         while (read(signal_pipe[0], &sig, 1) == 1) {
             switch (sig) {
@@ -526,6 +524,10 @@ static int wait_for_stop(struct worker *w, struct thread *threads, unsigned nthr
             case SIGUSR2: fw_log(FW_LOG_INFO, "ignoring %s", strsignal(sig)); break;
             }
         }
+        /* After the signals: a stop that came with the master's word to
+         * serve wins, and nothing is accepted. */
+        if (w->cfg->channel_fd >= 0 && (p[1].revents & (POLLIN | POLLHUP)))
+            from_master(w);
     }
 }
 

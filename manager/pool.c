@@ -371,6 +371,11 @@ static void on_channel(struct fw_loop *loop, int fd, uint32_t events, void *data
                 abort_recycle(p->pool, "an app of the new generation failed to import");
                 break;
             }
+            /* An abandoned generation's other workers report after the
+             * abort that stopped them: told to serve now, they would answer
+             * 500s in the moment before they read their SIGTERM. */
+            if (p->state == PROC_STOPPING)
+                break;
             fw_log(FW_LOG_WARN,
                    "[pool %s pid %ld] serving although an app failed to import: it answers "
                    "500 and retries the import",

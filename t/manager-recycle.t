@@ -110,6 +110,31 @@ load.finish()
 is_(load.failed, 0, 'no request failed during the watched-file recycle (%d ok)' % load.ok)
 time.sleep(1.5)
 is_(m.output().count('a watched file changed'), 3, 'one recycle per change (debounced)')
+
+# Both new workers fail to import, the second one 1.5 s after the first,
+# whose failure has already abandoned the generation and stopped it: the
+# second must not be told to serve (it answered 500s for a moment, and a
+# full parallel run caught one).
+gen4 = live_pids()
+flag = os.path.join(d, 'first-import')
+with open(script, 'w') as f:
+    f.write('import os, time\n'
+            'try:\n'
+            '    os.close(os.open(%r, os.O_CREAT | os.O_EXCL | os.O_WRONLY))\n'
+            'except FileExistsError:\n'
+            '    time.sleep(1.5)\n'
+            'raise RuntimeError("broken on purpose")\n' % flag)
+load = RecycleLoad()
+mark = len(m.output())
+wait_log(m, r'\[pool web\] recycle to generation 5 failed', timeout=20, after=mark)
+wait_for(lambda: m.output().count('spawned (generation 5)') == 2 and
+         len(re.findall(r'\[pool web pid \d+\] exited', m.output()[mark:])) == 2,
+         timeout=20, what='both generation-5 workers gone')
+load.finish()
+is_(load.failed, 0, 'no request failed while a slow second import also failed (%d ok)' % load.ok)
+unlike(m.output()[mark:], r'serving although an app failed to import',
+       "an abandoned generation's late worker is not told to serve")
+is_(live_pids(), gen4, 'generation 4 is still the one serving')
 m.signal(signal.SIGTERM)
 is_(m.wait(20), 0, 'stops with 0')
 check_log_clean(m, patterns=('crit', 'alert', 'AddressSanitizer', 'runtime error:', 'Fatal Python error'))
