@@ -50,6 +50,7 @@ struct proc {
     int channel_fd, output_fd;
     int64_t started_ms;
     bool startup_timed_out;
+    bool load_failed;       /* serving 500s: its app did not import */
     int64_t kill_at_ms;     /* stopping: SIGKILL past this */
     int64_t idle_since_ms;  /* running with no request in progress since then; 0 if busy */
     uint64_t seen_requests; /* requests counter when last looked at */
@@ -91,6 +92,7 @@ struct fw_pool {
     struct fw_sizing_rate rate; /* dynamic: spawns per second, doubling while short */
     bool watching_listen;       /* on demand: master waits for the first connection */
     unsigned crashes;           /* consecutive young deaths */
+    int64_t last_crash_ms;
     int64_t next_spawn_ms;
 };
 
@@ -347,6 +349,33 @@ static void abort_recycle(struct fw_pool *pool, const char *why)
     finish_recycle(pool, false);
 }
 
+/* The first failure is retried at once (an operator's kill -9, a one-off
+ * segfault); from the second in a row the delay doubles: 1 s, 2 s, 4 s ...
+ * 60 s. Never a tight fork loop. */
+static void back_off(struct fw_pool *pool, const char *what)
+{
+    int64_t now = fw_loop_now_ms();
+    pool->crashes++;
+    pool->last_crash_ms = now;
+    int64_t backoff = pool->crashes == 1 ? 0 : 1000;
+    for (unsigned i = 2; i < pool->crashes && backoff < BACKOFF_MAX_MS; i++)
+        backoff *= 2;
+    if (backoff > BACKOFF_MAX_MS)
+        backoff = BACKOFF_MAX_MS;
+    pool->next_spawn_ms = now + backoff;
+    fw_log(FW_LOG_WARN, "[pool %s] %s (%u in a row): next spawn in %lld ms", pool->conf->name, what,
+           pool->crashes, (long long)backoff);
+}
+
+/* A worker whose app imported, serving: not p itself. */
+static bool has_healthy_worker(const struct fw_pool *pool, const struct proc *p)
+{
+    for (const struct proc *q = pool->procs; q; q = q->next)
+        if (q != p && (q->state == PROC_RUNNING || q->state == PROC_RETIRING) && !q->load_failed)
+            return true;
+    return false;
+}
+
 static void on_channel(struct fw_loop *loop, int fd, uint32_t events, void *data)
 {
     struct proc *p = data;
@@ -376,6 +405,21 @@ static void on_channel(struct fw_loop *loop, int fd, uint32_t events, void *data
              * 500s in the moment before they read their SIGTERM. */
             if (p->state == PROC_STOPPING)
                 break;
+            /* A replacement (max_requests, a crash, a dynamic spawn) that
+             * cannot import what is on disk now, say after an abandoned
+             * deploy, while workers with a good import serve: they go on,
+             * a retiring one past its max_requests, rather than let this
+             * one answer 500s. */
+            if (has_healthy_worker(p->pool, p)) {
+                fw_log(FW_LOG_ERR,
+                       "[pool %s pid %ld] a new worker's app failed to import; the "
+                       "workers that have it loaded keep serving",
+                       p->pool->conf->name, (long)p->pid);
+                stop_proc(p, "its app failed to import");
+                back_off(p->pool, "a new worker's app failed to import");
+                break;
+            }
+            p->load_failed = true;
             fw_log(FW_LOG_WARN,
                    "[pool %s pid %ld] serving although an app failed to import: it answers "
                    "500 and retries the import",
@@ -561,7 +605,9 @@ static void maintain(struct fw_pool *pool)
             break;
         case PROC_RUNNING:
             running++;
-            if (pool->crashes && now - p->started_ms > YOUNG_MS) {
+            /* Workers spawned before the last failure say nothing. */
+            if (pool->crashes && p->started_ms > pool->last_crash_ms &&
+                now - p->started_ms > YOUNG_MS) {
                 fw_log(FW_LOG_NOTICE, "[pool %s] a worker has run for %d s: back-off reset",
                        c->name, YOUNG_MS / 1000);
                 pool->crashes = 0;
@@ -669,16 +715,8 @@ bool fw_pool_reap(struct fw_pool *pool, pid_t pid, int status)
         /* The first death is replaced at once (an operator's kill -9, a
          * one-off segfault); from the second in a row the delay doubles:
          * 1 s, 2 s, 4 s ... 60 s. Never a tight fork loop. */
-        pool->crashes++;
-        int64_t backoff = pool->crashes == 1 ? 0 : 1000;
-        for (unsigned i = 2; i < pool->crashes && backoff < BACKOFF_MAX_MS; i++)
-            backoff *= 2;
-        if (backoff > BACKOFF_MAX_MS)
-            backoff = BACKOFF_MAX_MS;
-        pool->next_spawn_ms = now + backoff;
-        fw_log(FW_LOG_WARN, "[pool %s] worker died %s (%u in a row): next spawn in %lld ms",
-               pool->conf->name, p->state == PROC_STARTING ? "before it was ready" : "young",
-               pool->crashes, (long long)backoff);
+        back_off(pool, p->state == PROC_STARTING ? "worker died before it was ready"
+                                                 : "worker died young");
     } else if (!expected) {
         pool->crashes = 0;
     }
