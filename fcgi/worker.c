@@ -59,9 +59,9 @@ struct worker {
     struct fw_app *apps[MAX_SCRIPT_APPS];
     size_t n_apps;
     atomic_bool retire_sent;
-    bool preload_failed;    /* some app did not import at start */
-    bool accepting;         /* the listening socket is in the epoll set (main thread only) */
-    atomic_int pending_new; /* accepted connections waiting in epoll for a request */
+    atomic_bool preload_failed; /* some app did not import at start, and has not since */
+    bool accepting;             /* the listening socket is in the epoll set (main thread only) */
+    atomic_int pending_new;     /* accepted connections waiting in epoll for a request */
     _Atomic int64_t stop_ms;
 };
 
@@ -311,6 +311,20 @@ static int next_connection(struct worker *w, bool *is_new)
     }
 }
 
+/* An import that failed at start succeeded on a request's retry: the
+ * master counts this worker as one with a good import again (it lets such
+ * workers serve while replacements that cannot import are stopped). */
+static void check_healed(struct worker *w)
+{
+    for (size_t i = 0; i < w->cfg->n_apps; i++)
+        if (!fw_app_ready(w->mounted[i]))
+            return;
+    if (atomic_exchange(&w->preload_failed, false)) {
+        fw_log(FW_LOG_NOTICE, "every app is imported now");
+        tell_master(w, FW_WORKER_MSG_READY);
+    }
+}
+
 static void *request_thread(void *arg)
 {
     struct thread *th = arg;
@@ -357,6 +371,8 @@ static void *request_thread(void *arg)
                 atomic_store(&slot->state, FW_SLOT_IDLE);
             if (keep)
                 keep_idle(w, fd, false);
+            if (atomic_load(&w->preload_failed))
+                check_healed(w);
             if (cfg->max_requests && served == cfg->max_requests)
                 retire(w, "max_requests reached");
             break;

@@ -432,6 +432,8 @@ static void on_channel(struct fw_loop *loop, int fd, uint32_t events, void *data
             }
             /* fall through */
         case FW_WORKER_MSG_READY:
+            if (msgs[i] == FW_WORKER_MSG_READY)
+                p->load_failed = false; /* also: a failed import healed since */
             if (p->state == PROC_STARTING)
                 set_state(p, p->generation == p->pool->generation ? PROC_RUNNING : PROC_RETIRING,
                           "ready");

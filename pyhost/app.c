@@ -83,6 +83,11 @@ const char *fw_app_script(const struct fw_app *app)
     return app->script;
 }
 
+bool fw_app_ready(const struct fw_app *app)
+{
+    return atomic_load(&app->ready);
+}
+
 const char *fw_app_last_error(const struct fw_app *app)
 {
     return app->last_error;

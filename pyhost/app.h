@@ -6,6 +6,7 @@
 
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <stdbool.h>
 
 struct fw_pythread;
 struct fw_modstate;
@@ -26,6 +27,9 @@ const char *fw_app_script(const struct fw_app *app);
 
 /* The end of the traceback of the last failed load ("" if none). */
 const char *fw_app_last_error(const struct fw_app *app);
+
+/* Imported (by preload or a later retry); any thread, no GIL. */
+bool fw_app_ready(const struct fw_app *app);
 
 /* Imports the script now (preload). GIL not held. 0, or -1 (logged; a
  * later request retries). */

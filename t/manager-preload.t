@@ -64,6 +64,26 @@ ok(set(statuses) <= {200, 500}, 'nothing but 500s and 200s meanwhile', got=statu
 like(open(log).read(), r'loaded after \d+ failed attempts', 'the recovery is logged')
 attempts = open(log).read().count('RuntimeError: database down')
 ok(attempts <= 4 * 6, 'retries are rate-limited (%d failed imports logged over ~3 s, 2 processes x 2 threads)' % attempts)
+# A healed worker tells the master, which counts it as one with a good
+# import again: a replacement that cannot import (the database down once
+# more) is then stopped instead of answering 500s beside it.
+for _ in range(20):
+    fcgi_request(sock, params=PARAMS)
+import re  # noqa: E402
+import signal  # noqa: E402
+healed_pids = {int(p) for p in re.findall(r'\[pool web pid (\d+)\] \S+: every app is imported now',
+                                           open(log).read())}
+ok(healed_pids, 'a worker whose retry succeeded says so (%s)' % sorted(healed_pids))
+live = {int(p) for p in re.findall(r'\[pool web pid (\d+)\] spawned', open(log).read())}
+victim = sorted(live - healed_pids or live - {min(healed_pids or {0})})[0]
+open(flag, 'w').close()
+os.kill(victim, signal.SIGKILL)
+wait_log(log, r"a new worker's app failed to import; the workers that have it loaded keep "
+         r"serving", timeout=15)
+ok(True, 'its replacement, failing the import, is stopped while the healed worker serves')
+codes = [fcgi_request(sock, params=PARAMS).status for _ in range(10)]
+is_(codes, [200] * 10, 'the healed worker answers meanwhile')
+os.unlink(flag)
 ctl(cfg, 'shutdown')
 is_(m.wait(30), 0, 'the manager exits 0')
 check_log_clean(log)
