@@ -89,9 +89,10 @@ struct fw_pool {
     char last_recycle[2560];            /* how the last recycle ended, for status */
     char load_error[FW_SLOT_ERROR_MAX]; /* a new worker's import error, for the report */
 
-    struct fw_sizing_rate rate; /* dynamic: spawns per second, doubling while short */
-    bool watching_listen;       /* on demand: master waits for the first connection */
-    unsigned crashes;           /* consecutive young deaths */
+    struct fw_sizing_rate rate;             /* dynamic: spawns per second, doubling while short */
+    bool watching_listen;                   /* on demand: master waits for the first connection */
+    unsigned crashes;                       /* consecutive young deaths */
+    char crash_why[FW_SLOT_ERROR_MAX + 96]; /* the last one, for status */
     int64_t last_crash_ms;
     int64_t next_spawn_ms;
 };
@@ -352,9 +353,11 @@ static void abort_recycle(struct fw_pool *pool, const char *why)
 /* The first failure is retried at once (an operator's kill -9, a one-off
  * segfault); from the second in a row the delay doubles: 1 s, 2 s, 4 s ...
  * 60 s. Never a tight fork loop. */
-static void back_off(struct fw_pool *pool, const char *what)
+static void back_off(struct fw_pool *pool, const char *what, const char *detail)
 {
     int64_t now = fw_loop_now_ms();
+    snprintf(pool->crash_why, sizeof(pool->crash_why), "%s%s%s", what, detail[0] ? "\n" : "",
+             detail);
     pool->crashes++;
     pool->last_crash_ms = now;
     int64_t backoff = pool->crashes == 1 ? 0 : 1000;
@@ -416,7 +419,7 @@ static void on_channel(struct fw_loop *loop, int fd, uint32_t events, void *data
                        "workers that have it loaded keep serving",
                        p->pool->conf->name, (long)p->pid);
                 stop_proc(p, "its app failed to import");
-                back_off(p->pool, "a new worker's app failed to import");
+                back_off(p->pool, "a new worker's app failed to import", p->slot->error);
                 break;
             }
             p->load_failed = true;
@@ -717,8 +720,10 @@ bool fw_pool_reap(struct fw_pool *pool, pid_t pid, int status)
         /* The first death is replaced at once (an operator's kill -9, a
          * one-off segfault); from the second in a row the delay doubles:
          * 1 s, 2 s, 4 s ... 60 s. Never a tight fork loop. */
-        back_off(pool, p->state == PROC_STARTING ? "worker died before it was ready"
-                                                 : "worker died young");
+        back_off(pool,
+                 p->state == PROC_STARTING ? "worker died before it was ready"
+                                           : "worker died young",
+                 "");
     } else if (!expected) {
         pool->crashes = 0;
     }
@@ -921,6 +926,7 @@ void fw_pool_info(const struct fw_pool *pool, struct fw_pool_info *out)
     out->last_recycle_ok = pool->last_recycle_ok;
     out->last_recycle = pool->last_recycle;
     out->crashes = pool->crashes;
+    out->backoff_reason = pool->crashes ? pool->crash_why : "";
     int64_t now = fw_loop_now_ms();
     out->backoff_ms = pool->next_spawn_ms > now ? pool->next_spawn_ms - now : 0;
     out->config_failed = pool->config_failed;

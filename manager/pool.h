@@ -115,8 +115,9 @@ struct fw_pool_info {
     uint64_t recycles_done;   /* the seq of the last one that ended */
     const char *last_recycle; /* "" if none yet */
     bool last_recycle_ok;
-    unsigned crashes;   /* young deaths in a row */
-    int64_t backoff_ms; /* until the next spawn is allowed; 0 if none */
+    unsigned crashes;           /* young deaths in a row */
+    int64_t backoff_ms;         /* until the next spawn is allowed; 0 if none */
+    const char *backoff_reason; /* the last failure, with an import's traceback end; "" */
     bool config_failed;
 };
 

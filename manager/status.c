@@ -69,8 +69,9 @@ static void pool_text(struct fw_buf *out, const struct fw_pool *pool)
     if (i.crashes) {
         char wait[32];
         duration(wait, sizeof(wait), i.backoff_ms);
-        fw_buf_printf(out, "  back-off: %u crash%s in a row, next spawn in %s\n", i.crashes,
-                      i.crashes == 1 ? "" : "es", wait);
+        fw_buf_printf(out, "  back-off: %u failure%s in a row, next spawn in %s: ", i.crashes,
+                      i.crashes == 1 ? "" : "s", wait);
+        fw_buf_printf(out, "%s\n", i.backoff_reason);
     } else {
         fw_buf_puts(out, "  back-off: none\n");
     }
@@ -128,9 +129,10 @@ static void pool_json(struct fw_buf *out, const struct fw_pool *pool)
     fw_buf_json_string(out, i.last_recycle);
     fw_buf_printf(out,
                   ",\"last_recycle_ok\":%s,\"crashes\":%u,\"backoff_ms\":%" PRId64
-                  ",\"config_failed\":%s,\"workers\":[",
-                  i.last_recycle_ok ? "true" : "false", i.crashes, i.backoff_ms,
-                  i.config_failed ? "true" : "false");
+                  ",\"backoff_reason\":",
+                  i.last_recycle_ok ? "true" : "false", i.crashes, i.backoff_ms);
+    fw_buf_json_string(out, i.backoff_reason);
+    fw_buf_printf(out, ",\"config_failed\":%s,\"workers\":[", i.config_failed ? "true" : "false");
     fw_pool_each_worker(pool, worker_json, out);
     fw_buf_puts(out, "]}");
 }

@@ -6,6 +6,7 @@
 # serving, such a worker must not answer 500s: it is stopped, the old
 # workers go on (a retiring one past its max_requests), and spawning backs
 # off. A fixed script is then picked up by the next recycle.
+import json
 import os
 import re
 import shutil
@@ -55,6 +56,12 @@ unlike(late, r'serving although an app failed to import', 'and never told to ser
 spawns = len(re.findall(r'spawned \(generation', late))
 ok(1 <= spawns <= 6, 'spawning backs off (%d replacements tried in 4 s)' % spawns)
 like(late, r'next spawn in [1-9]\d* ms', 'with a growing delay')
+rc, out, err = ctl(cfg, 'status', 'web')
+like(out, r"back-off: \d+ failures? in a row, next spawn in [^:]+: a new worker's app failed "
+     r"to import\n(.*\n)*.*SyntaxError", 'status says why spawning backs off, with the error')
+rc, out, err = ctl(cfg, 'status', 'web', '--json')
+reason = json.loads(out)['pools'][0]['backoff_reason']
+like(reason, r"(?s)^a new worker's app failed to import\n.*SyntaxError", 'and so does --json')
 
 # The fix on disk: the watch recycles, and the new workers serve.
 shutil.copy(app_path('mgr_app.wsgi'), script)
