@@ -717,9 +717,6 @@ bool fw_pool_reap(struct fw_pool *pool, pid_t pid, int status)
         /* Never ready, or dead young without serving anything: a crash. A
          * worker that served requests and was killed (an operator's kill -9,
          * the OOM killer) is replaced at once without back-off. */
-        /* The first death is replaced at once (an operator's kill -9, a
-         * one-off segfault); from the second in a row the delay doubles:
-         * 1 s, 2 s, 4 s ... 60 s. Never a tight fork loop. */
         back_off(pool,
                  p->state == PROC_STARTING ? "worker died before it was ready"
                                            : "worker died young",

@@ -69,9 +69,8 @@ static void pool_text(struct fw_buf *out, const struct fw_pool *pool)
     if (i.crashes) {
         char wait[32];
         duration(wait, sizeof(wait), i.backoff_ms);
-        fw_buf_printf(out, "  back-off: %u failure%s in a row, next spawn in %s: ", i.crashes,
-                      i.crashes == 1 ? "" : "s", wait);
-        fw_buf_printf(out, "%s\n", i.backoff_reason);
+        fw_buf_printf(out, "  back-off: %u failure%s in a row, next spawn in %s: %s\n", i.crashes,
+                      i.crashes == 1 ? "" : "s", wait, i.backoff_reason);
     } else {
         fw_buf_puts(out, "  back-off: none\n");
     }
