@@ -83,6 +83,8 @@ struct fw_conf_pool {
     uint64_t startup_timeout_ms;  /* default 60 s */
     uint64_t max_body_bytes;      /* 0: none */
     uint64_t max_params_bytes;    /* default 1 MiB */
+    uint64_t keepalive_timeout_ms; /* idle kept FastCGI connection; default 60 s */
+    uint64_t client_timeout_ms;    /* web server silent mid-request; default 60 s */
 
     /* Python */
     char *python_home;

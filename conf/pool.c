@@ -61,6 +61,10 @@ static const struct fw_conf_key pool_keys[FW_CONF_POOL_NKEYS] = {
         FW_CONF_KEY("idle_timeout", FW_CONF_T_DURATION, P(idle_timeout_ms)),
     [FW_CONF_POOL_MAX_BODY] = FW_CONF_KEY("max_body", FW_CONF_T_SIZE, P(max_body_bytes)),
     [FW_CONF_POOL_MAX_PARAMS] = FW_CONF_KEY("max_params", FW_CONF_T_SIZE, P(max_params_bytes)),
+    [FW_CONF_POOL_KEEPALIVE_TIMEOUT] =
+        FW_CONF_KEY("keepalive_timeout", FW_CONF_T_DURATION, P(keepalive_timeout_ms)),
+    [FW_CONF_POOL_CLIENT_TIMEOUT] =
+        FW_CONF_KEY("client_timeout", FW_CONF_T_DURATION, P(client_timeout_ms)),
     [FW_CONF_POOL_PYTHON_HOME] = FW_CONF_KEY("python_home", FW_CONF_T_PATH, P(python_home)),
     [FW_CONF_POOL_PYTHON_PATH] = FW_CONF_KEY_LIST("python_path", FW_CONF_T_PATH_LIST,
                                                   P(python_path), P(n_python_path), NULL),
@@ -124,6 +128,8 @@ void fw_conf_pool_init(struct fw_conf_pool *pool)
     pool->graceful_timeout_ms = 30 * 1000;
     pool->startup_timeout_ms = 60 * 1000;
     pool->max_params_bytes = 1024 * 1024;
+    pool->keepalive_timeout_ms = 60 * 1000;
+    pool->client_timeout_ms = 60 * 1000;
 }
 
 static void read_dynamic(struct fw_conf_reader *r, struct fw_conf_pool *pool,
@@ -413,7 +419,9 @@ bool fw_conf_pool_equal(const struct fw_conf_pool *a, const struct fw_conf_pool 
         a->request_timeout_ms != b->request_timeout_ms ||
         a->graceful_timeout_ms != b->graceful_timeout_ms ||
         a->startup_timeout_ms != b->startup_timeout_ms || a->max_body_bytes != b->max_body_bytes ||
-        a->max_params_bytes != b->max_params_bytes || !str_eq(a->python_home, b->python_home) ||
+        a->max_params_bytes != b->max_params_bytes ||
+        a->keepalive_timeout_ms != b->keepalive_timeout_ms ||
+        a->client_timeout_ms != b->client_timeout_ms || !str_eq(a->python_home, b->python_home) ||
         !strv_eq(a->python_path, a->n_python_path, b->python_path, b->n_python_path) ||
         !strv_eq(a->watch, a->n_watch, b->watch, b->n_watch) || a->n_env != b->n_env ||
         a->n_apps != b->n_apps)

@@ -1,22 +1,22 @@
-/* A request on a connection, over libfcgi's FCGX_Request. We accept
- * connections ourselves and hand libfcgi the fd: its accept cannot be woken
- * for a graceful stop without signals that break its reads, it IPv4-filters
- * clients, and it drains every close for up to 2 s. */
+/* A FastCGI connection over our record codec (record.h). The fd is closed
+ * in fw_conn_close and nowhere else. Sockets are non-blocking: every wait
+ * is a poll() with client_timeout, so a signal never fails a request and a
+ * stalled peer holds a thread for a bounded time. */
 #include "config.h"
 
 #include "conn.h"
 
 #include "environ.h"
+#include "record.h"
 #include "lib/http.h"
 #include "lib/log.h"
 #include "pyhost/app.h"
 #include "pyhost/gateway.h"
 
 #include <errno.h>
-#include <fcgiapp.h>
-#include <limits.h>
-#include <stdatomic.h>
+#include <fastcgi.h>
 #include <poll.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,23 +25,101 @@
 #include <time.h>
 #include <unistd.h>
 
+#define IN_CAP (64 * 1024)
+#define OUT_CAP 16384
+/* Buffered STDOUT content: the rest of OUT_CAP holds its header, its
+ * padding and the records that end the response. */
+#define OUT_DATA_MAX (OUT_CAP - FW_RECORD_HEADER_LEN - 8 - FW_RECORD_END_LEN)
+/* Writes this large go straight from the app's buffer, many records per
+ * writev(). */
+#define DIRECT_MIN 16384
+#define RECORDS_PER_WRITEV 16
 /* Unread body up to this much is read and dropped so the connection can be
  * kept; more than that and the connection is closed instead. */
 #define DRAIN_MAX_BYTES (1024 * 1024)
 #define LINGER_MS 2000
-/* No progress on a read or write for this long ends the connection. */
-#define IO_TIMEOUT_S 60
+/* What an idle kept connection may keep of a request's params buffer. */
+#define KEEP_PARAMS_BYTES 16384
+/* A streaming response looks for the web server's ABORT_REQUEST at most
+ * this often. */
+#define ABORT_CHECK_MS 50
+
+struct fw_conn {
+    int fd;
+    bool used; /* a byte has arrived */
+    struct fw_record_parser p;
+};
 
 struct fw_conn_thread {
     struct fw_conn_settings s;
     struct fw_pythread *py;
-    FCGX_Request req;
     struct fw_environ env;
-    bool aborted;
-    atomic_bool output_started; /* read by the worker's main thread */
-    atomic_int fd;              /* the connection of the request in progress, or -1 */
+    struct fw_param *params;
+    size_t cap_params;
+
+    struct fw_conn *c; /* the connection being served */
+    atomic_int cur_fd; /* for fw_conn_emergency, from another thread */
+    atomic_uint cur_id;
+    atomic_bool output_started;
+
+    /* this request's input */
+    const unsigned char *stdin_data; /* STDIN bytes not yet given to the app */
+    size_t stdin_len;
+    bool stdin_done;
+    bool peer_aborted; /* ABORT_REQUEST: the web server wants no more */
+    bool in_failed;    /* the connection cannot be read any more */
+    bool out_failed;   /* a write failed: never append END_REQUEST */
+    bool cut;          /* we cut the response short (io_abort) */
+    int64_t abort_checked_ms;
+
+    unsigned char in[IN_CAP];
+    size_t in_pos, in_len;
+    unsigned char out[OUT_CAP]; /* a STDOUT header, then out_len bytes of content */
+    size_t out_len;
     char uri[256];
 };
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+struct fw_conn *fw_conn_new(int fd, const struct fw_conn_settings *s)
+{
+    struct fw_conn *c = malloc(sizeof(*c));
+    if (!c) {
+        close(fd);
+        return NULL;
+    }
+    c->fd = fd;
+    c->used = false;
+    fw_record_parser_init(&c->p, s->max_params_bytes, s->threads, s->threads);
+    return c;
+}
+
+void fw_conn_close(struct fw_conn *c)
+{
+    fw_record_parser_free(&c->p);
+    close(c->fd);
+    free(c);
+}
+
+int fw_conn_fd(const struct fw_conn *c)
+{
+    return c->fd;
+}
+
+bool fw_conn_mid_request(const struct fw_conn *c)
+{
+    return fw_record_mid_request(&c->p);
+}
+
+bool fw_conn_unused(const struct fw_conn *c)
+{
+    return !c->used;
+}
 
 struct fw_conn_thread *fw_conn_thread_new(const struct fw_conn_settings *s, struct fw_pythread *py)
 {
@@ -50,9 +128,7 @@ struct fw_conn_thread *fw_conn_thread_new(const struct fw_conn_settings *s, stru
         return NULL;
     t->s = *s;
     t->py = py;
-    atomic_store(&t->fd, -1);
-    /* No listen socket: libfcgi must never accept on its own. */
-    FCGX_InitRequest(&t->req, -1, 0);
+    atomic_store(&t->cur_fd, -1);
     return t;
 }
 
@@ -61,86 +137,211 @@ void fw_conn_thread_free(struct fw_conn_thread *t)
     if (!t)
         return;
     fw_environ_free(&t->env);
+    free(t->params);
     free(t);
 }
 
-static ssize_t io_read(void *ctx, char *buf, size_t len)
+const char *fw_conn_uri(const struct fw_conn_thread *t)
 {
-    struct fw_conn_thread *t = ctx;
-    if (len > INT_MAX / 2)
-        len = INT_MAX / 2;
-    int n = FCGX_GetStr(buf, (int)len, t->req.in);
-    if (n < (int)len && FCGX_GetError(t->req.in) != 0)
-        return -1;
-    return n;
+    return t->uri;
 }
 
-/* Large bodies skip libfcgi's 8 KiB stream buffer: one 8 KiB record and
- * one write() per 8 KiB there; here up to 64 KiB records, many per writev(),
- * written straight from the app's buffer (measured: a 1 MiB response took
- * 129 writes through libfcgi). */
-#define DIRECT_MIN 16384
-#define RECORD_MAX 65528 /* a multiple of 8: no padding */
-#define RECORDS_PER_WRITEV 16
+/* ---- waiting and raw I/O ------------------------------------------------ */
 
-static int write_records(struct fw_conn_thread *t, const char *buf, size_t len)
+/* Waits for events on fd, up to client_timeout; false on timeout. */
+static bool wait_fd(const struct fw_conn_thread *t, int fd, short events)
 {
-    if (FCGX_FFlush(t->req.out) < 0)
-        return -1;
-    unsigned char heads[RECORDS_PER_WRITEV][8];
-    struct iovec iov[RECORDS_PER_WRITEV * 2];
-    int rid = t->req.requestId;
-    while (len > 0) {
-        int n = 0;
-        for (int r = 0; r < RECORDS_PER_WRITEV && len > 0; r++) {
-            size_t clen = len < RECORD_MAX ? len : RECORD_MAX;
-            unsigned char *h = heads[r];
-            h[0] = 1; /* FCGI_VERSION_1 */
-            h[1] = 6; /* FCGI_STDOUT */
-            h[2] = (unsigned char)(rid >> 8);
-            h[3] = (unsigned char)rid;
-            h[4] = (unsigned char)(clen >> 8);
-            h[5] = (unsigned char)clen;
-            h[6] = 0; /* padding */
-            h[7] = 0;
-            iov[n++] = (struct iovec){ .iov_base = h, .iov_len = 8 };
-            iov[n++] = (struct iovec){ .iov_base = (void *)buf, .iov_len = clen };
-            buf += clen;
-            len -= clen;
+    int64_t timeout = (int64_t)t->s.client_timeout_ms;
+    int64_t deadline = now_ms() + timeout;
+    for (;;) {
+        struct pollfd p = { .fd = fd, .events = events };
+        /* client_timeout 0: wait for ever */
+        int ms = t->s.client_timeout_ms == 0 ? -1 : timeout > INT32_MAX ? INT32_MAX : (int)timeout;
+        int rc = poll(&p, 1, ms);
+        if (rc > 0)
+            return true;
+        if (rc < 0 && errno != EINTR)
+            return false;
+        timeout = deadline - now_ms();
+        if (t->s.client_timeout_ms && timeout <= 0) {
+            errno = ETIMEDOUT;
+            return false;
         }
-        struct iovec *v = iov;
-        while (n > 0) {
-            ssize_t w = writev(t->req.ipcFd, v, n);
-            if (w < 0 && errno == EINTR)
+    }
+}
+
+/* Reads more into t->in once what is there is consumed. Returns the count,
+ * 0 at EOF, -1 on error or timeout, -2 when it would block (!block). */
+static ssize_t fill(struct fw_conn_thread *t, struct fw_conn *c, bool block)
+{
+    if (t->in_pos == t->in_len) {
+        t->in_pos = t->in_len = 0;
+    } else if (t->in_len == IN_CAP) {
+        memmove(t->in, t->in + t->in_pos, t->in_len - t->in_pos);
+        t->in_len -= t->in_pos;
+        t->in_pos = 0;
+    }
+    for (;;) {
+        ssize_t n = read(c->fd, t->in + t->in_len, IN_CAP - t->in_len);
+        if (n > 0) {
+            t->in_len += (size_t)n;
+            c->used = true;
+            return n;
+        }
+        if (n == 0)
+            return 0;
+        if (errno == EINTR)
+            continue;
+        if (errno != EAGAIN && errno != EWOULDBLOCK)
+            return -1;
+        if (!block)
+            return -2;
+        if (!wait_fd(t, c->fd, POLLIN))
+            return -1;
+    }
+}
+
+static int writev_all(struct fw_conn_thread *t, struct fw_conn *c, struct iovec *v, int n)
+{
+    while (n > 0) {
+        ssize_t w = writev(c->fd, v, n);
+        if (w < 0) {
+            if (errno == EINTR)
                 continue;
-            if (w < 0)
-                return -1; /* includes the SO_SNDTIMEO timeout */
-            while (n > 0 && (size_t)w >= v->iov_len) {
-                w -= (ssize_t)v->iov_len;
-                v++;
-                n--;
-            }
-            if (n > 0) {
-                v->iov_base = (char *)v->iov_base + w;
-                v->iov_len -= (size_t)w;
-            }
+            if ((errno == EAGAIN || errno == EWOULDBLOCK) && wait_fd(t, c->fd, POLLOUT))
+                continue;
+            /* Part of a record may be out: nothing may follow it. */
+            t->out_failed = true;
+            return -1;
+        }
+        while (n > 0 && (size_t)w >= v->iov_len) {
+            w -= (ssize_t)v->iov_len;
+            v++;
+            n--;
+        }
+        if (n > 0) {
+            v->iov_base = (char *)v->iov_base + w;
+            v->iov_len -= (size_t)w;
         }
     }
     return 0;
 }
 
+static int send_all(struct fw_conn_thread *t, struct fw_conn *c, const void *buf, size_t len)
+{
+    struct iovec v = { .iov_base = (void *)buf, .iov_len = len };
+    return writev_all(t, c, &v, 1);
+}
+
+/* Closing with unread data makes the kernel send RST, and the web server may
+ * then lose the response it has not read yet: half-close and read until it
+ * closes too, within a bound (what nginx calls lingering close). */
+static void linger_close(struct fw_conn *c)
+{
+    shutdown(c->fd, SHUT_WR);
+    int64_t deadline = now_ms() + LINGER_MS;
+    char buf[4096];
+    for (;;) {
+        int64_t left = deadline - now_ms();
+        if (left <= 0)
+            break;
+        struct pollfd p = { .fd = c->fd, .events = POLLIN };
+        int rc = poll(&p, 1, (int)left);
+        if (rc < 0 && errno == EINTR)
+            continue;
+        if (rc <= 0)
+            break;
+        ssize_t got = read(c->fd, buf, sizeof(buf));
+        if (got < 0 && (errno == EINTR || errno == EAGAIN))
+            continue;
+        if (got <= 0)
+            break;
+    }
+    fw_conn_close(c);
+}
+
+/* ---- output ----------------------------------------------------------- */
+
+static unsigned request_id(const struct fw_conn *c)
+{
+    return c->p.request_id;
+}
+
+/* The buffered content as one STDOUT record (header in front, zero
+ * padding behind), then with_end the records that end the response. */
+static int flush_out(struct fw_conn_thread *t, bool with_end)
+{
+    struct fw_conn *c = t->c;
+    size_t total = 0;
+    if (t->out_len) {
+        unsigned pad = fw_record_header(t->out, FCGI_STDOUT, request_id(c), t->out_len);
+        memset(t->out + FW_RECORD_HEADER_LEN + t->out_len, 0, pad);
+        total = FW_RECORD_HEADER_LEN + t->out_len + pad;
+        t->out_len = 0;
+    }
+    if (with_end) {
+        fw_record_end(t->out + total, request_id(c), 0);
+        total += FW_RECORD_END_LEN;
+    }
+    return total ? send_all(t, c, t->out, total) : 0;
+}
+
+/* Large bodies skip the buffer: 64 KiB records written from the app's
+ * buffer, many per writev() (a 1 MiB response in one or two calls). */
+static int write_direct(struct fw_conn_thread *t, const char *buf, size_t len)
+{
+    static const unsigned char zeros[8];
+    unsigned char heads[RECORDS_PER_WRITEV][FW_RECORD_HEADER_LEN];
+    struct iovec iov[3 * RECORDS_PER_WRITEV + 1];
+    while (len > 0) {
+        int n = 0;
+        if (t->out_len) {
+            unsigned pad = fw_record_header(t->out, FCGI_STDOUT, request_id(t->c), t->out_len);
+            memset(t->out + FW_RECORD_HEADER_LEN + t->out_len, 0, pad);
+            iov[n++] = (struct iovec){ t->out, FW_RECORD_HEADER_LEN + t->out_len + pad };
+            t->out_len = 0;
+        }
+        for (int r = 0; r < RECORDS_PER_WRITEV && len > 0; r++) {
+            size_t clen = len < FW_RECORD_STDOUT_MAX ? len : FW_RECORD_STDOUT_MAX;
+            unsigned pad = fw_record_header(heads[r], FCGI_STDOUT, request_id(t->c), clen);
+            iov[n++] = (struct iovec){ heads[r], FW_RECORD_HEADER_LEN };
+            iov[n++] = (struct iovec){ (void *)buf, clen };
+            if (pad)
+                iov[n++] = (struct iovec){ (void *)zeros, pad };
+            buf += clen;
+            len -= clen;
+        }
+        if (writev_all(t, t->c, iov, n) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static bool output_dead(const struct fw_conn_thread *t)
+{
+    return t->out_failed || t->cut || t->peer_aborted;
+}
+
 static int io_write(void *ctx, const char *buf, size_t len)
 {
     struct fw_conn_thread *t = ctx;
+    if (output_dead(t))
+        return -1;
     atomic_store(&t->output_started, true);
     if (len >= DIRECT_MIN)
-        return write_records(t, buf, len);
+        return write_direct(t, buf, len);
     while (len > 0) {
-        int chunk = len > (size_t)INT_MAX / 2 ? INT_MAX / 2 : (int)len;
-        if (FCGX_PutStr(buf, chunk, t->req.out) != chunk)
-            return -1;
-        buf += chunk;
-        len -= (size_t)chunk;
+        size_t room = OUT_DATA_MAX - t->out_len;
+        if (room == 0) {
+            if (flush_out(t, false) < 0)
+                return -1;
+            room = OUT_DATA_MAX;
+        }
+        size_t take = len < room ? len : room;
+        memcpy(t->out + FW_RECORD_HEADER_LEN + t->out_len, buf, take);
+        t->out_len += take;
+        buf += take;
+        len -= take;
     }
     return 0;
 }
@@ -148,31 +349,187 @@ static int io_write(void *ctx, const char *buf, size_t len)
 static int io_write_buffered(void *ctx, const char *buf, size_t len)
 {
     struct fw_conn_thread *t = ctx;
-    FCGX_Stream *out = t->req.out;
-    /* libfcgi's writer keeps room for the record header it adds at flush;
-     * stop - wrNext is what is free without an I/O. */
-    if (len >= DIRECT_MIN || out->isClosed || out->FCGI_errno ||
-        (size_t)(out->stop - out->wrNext) < len)
+    if (output_dead(t) || len > OUT_DATA_MAX - t->out_len)
         return 1;
     atomic_store(&t->output_started, true);
-    memcpy(out->wrNext, buf, len);
-    out->wrNext += len;
+    memcpy(t->out + FW_RECORD_HEADER_LEN + t->out_len, buf, len);
+    t->out_len += len;
     return 0;
+}
+
+/* ---- input ------------------------------------------------------------- */
+
+static void log_protocol_error(const struct fw_conn_thread *t, const char *what)
+{
+    fw_log(FW_LOG_WARN, "%s: FastCGI protocol error: %s; connection closed", t->uri[0] ? t->uri : "-",
+           what);
+}
+
+/* The next body bytes into buf (NULL: dropped), up to len; 0 at the end of
+ * the body, -1 when it cannot be read (error, timeout, ABORT_REQUEST). */
+static ssize_t read_stdin(struct fw_conn_thread *t, char *buf, size_t len)
+{
+    struct fw_conn *c = t->c;
+    for (;;) {
+        if (t->stdin_len > 0) {
+            size_t n = len < t->stdin_len ? len : t->stdin_len;
+            if (buf)
+                memcpy(buf, t->stdin_data, n);
+            t->stdin_data += n;
+            t->stdin_len -= n;
+            return (ssize_t)n;
+        }
+        if (t->stdin_done)
+            return 0;
+        if (t->peer_aborted || t->in_failed)
+            return -1;
+        if (t->in_pos == t->in_len) {
+            ssize_t n = fill(t, c, true);
+            if (n <= 0) {
+                fw_log(FW_LOG_INFO, "%s: reading the request body: %s", t->uri,
+                       n == 0 ? "the web server closed the connection" : strerror(errno));
+                t->in_failed = true;
+                return -1;
+            }
+        }
+        struct fw_record_event ev;
+        t->in_pos += fw_record_parse(&c->p, t->in + t->in_pos, t->in_len - t->in_pos, &ev);
+        switch (ev.kind) {
+        case FW_RECORD_NONE: break;
+        case FW_RECORD_STDIN:
+            t->stdin_data = ev.data;
+            t->stdin_len = ev.len;
+            break;
+        case FW_RECORD_STDIN_END: t->stdin_done = true; return 0;
+        case FW_RECORD_REPLY:
+            if (ev.error)
+                fw_log(FW_LOG_WARN, "%s: FastCGI request refused: %s", t->uri, ev.error);
+            if (send_all(t, c, ev.data, ev.len) < 0)
+                t->in_failed = true;
+            break;
+        case FW_RECORD_ABORT:
+            fw_log(FW_LOG_INFO, "%s: the web server aborted the request", t->uri);
+            t->peer_aborted = true;
+            return -1;
+        default:
+            log_protocol_error(t, ev.error ? ev.error : "unexpected record in the body");
+            t->in_failed = true;
+            return -1;
+        }
+    }
+}
+
+static ssize_t io_read(void *ctx, char *buf, size_t len)
+{
+    struct fw_conn_thread *t = ctx;
+    /* wsgi.input takes a short count for the end of the body. */
+    size_t got = 0;
+    while (got < len) {
+        ssize_t n = read_stdin(t, buf + got, len - got);
+        if (n < 0)
+            return -1;
+        if (n == 0)
+            break;
+        got += (size_t)n;
+    }
+    return (ssize_t)got;
+}
+
+/* While a response streams, the web server may send ABORT_REQUEST (its
+ * client went away): look without blocking, now and then. */
+static void check_abort(struct fw_conn_thread *t)
+{
+    if (!t->stdin_done || t->peer_aborted || t->in_failed)
+        return;
+    int64_t now = now_ms();
+    if (now - t->abort_checked_ms < ABORT_CHECK_MS)
+        return;
+    t->abort_checked_ms = now;
+    for (;;) {
+        if (t->in_pos == t->in_len && fill(t, t->c, false) <= 0)
+            return; /* nothing there; a closed peer shows in the next write */
+        struct fw_record_event ev;
+        t->in_pos += fw_record_parse(&t->c->p, t->in + t->in_pos, t->in_len - t->in_pos, &ev);
+        if (ev.kind == FW_RECORD_ABORT) {
+            fw_log(FW_LOG_INFO, "%s: the web server aborted the request", t->uri);
+            t->peer_aborted = true;
+            return;
+        }
+        if (ev.kind == FW_RECORD_REPLY) {
+            if (send_all(t, t->c, ev.data, ev.len) < 0)
+                return;
+        } else if (ev.kind != FW_RECORD_NONE) {
+            log_protocol_error(t, ev.error ? ev.error : "a record during the response");
+            t->in_failed = true;
+            return;
+        }
+    }
 }
 
 static int io_flush(void *ctx)
 {
     struct fw_conn_thread *t = ctx;
-    return FCGX_FFlush(t->req.out) < 0 ? -1 : 0;
+    check_abort(t);
+    if (output_dead(t))
+        return -1;
+    return flush_out(t, false);
 }
 
-/* The web server must not mistake a cut response for a whole one: close the
- * connection without FCGI_END_REQUEST. */
-static void io_abort(void *ctx)
+/* An error after the headers went out: the web server must see a broken
+ * response, not a whole one. With a declared Content-Length, a properly
+ * ended stream that is short of it is what nginx (1.22, without
+ * keep-conn, which takes a bare EOF for the end of a whole response)
+ * reports as "upstream prematurely closed" and cuts the client; without
+ * one, only a connection closed before END_REQUEST says it. */
+static void io_abort(void *ctx, bool length_declared)
 {
     struct fw_conn_thread *t = ctx;
-    t->aborted = true;
-    shutdown(t->req.ipcFd, SHUT_RDWR);
+    if (t->cut)
+        return;
+    t->cut = true;
+    if (length_declared && !t->out_failed && !t->peer_aborted)
+        flush_out(t, true);
+    t->out_len = 0;
+    shutdown(t->c->fd, SHUT_RDWR);
+}
+
+/* Reads the rest of the body the app did not want. True if the stream is at
+ * its end (the connection is in sync for another request). */
+static bool drain_body(struct fw_conn_thread *t)
+{
+    size_t drained = 0;
+    t->stdin_len = 0;
+    while (!t->stdin_done) {
+        if (drained >= DRAIN_MAX_BYTES)
+            return false;
+        ssize_t n = read_stdin(t, NULL, 65536);
+        if (n < 0)
+            return false;
+        drained += (size_t)n;
+    }
+    return true;
+}
+
+/* ---- requests ---------------------------------------------------------- */
+
+/* Method and URI for log lines, with every byte a peer could use to forge
+ * a line (CR, LF, other controls) escaped. */
+static void set_uri_for_log(struct fw_conn_thread *t)
+{
+    const char *parts[2] = { t->env.method[0] ? t->env.method : "-",
+                             t->env.request_uri ? t->env.request_uri : "-" };
+    size_t o = 0, cap = sizeof(t->uri) - 5;
+    for (int k = 0; k < 2 && o < cap; k++) {
+        if (k)
+            t->uri[o++] = ' ';
+        for (const unsigned char *s = (const unsigned char *)parts[k]; *s && o < cap; s++) {
+            if (*s < 0x20 || *s == 0x7f || *s == '\\')
+                o += (size_t)snprintf(t->uri + o, 5, "\\x%02x", *s);
+            else
+                t->uri[o++] = (char)*s;
+        }
+    }
+    t->uri[o] = '\0';
 }
 
 static void respond_error(struct fw_conn_thread *t, int status)
@@ -182,83 +539,37 @@ static void respond_error(struct fw_conn_thread *t, int status)
     io_write(t, buf, n);
 }
 
-/* Closing with unread data makes the kernel send RST, and the web server may
- * then lose the response it has not read yet: half-close and read until it
- * closes too, within a bound (what nginx calls lingering close). */
-static void linger_close(int fd)
+static int build_environ(struct fw_conn_thread *t)
 {
-    shutdown(fd, SHUT_WR);
-    struct timespec start, now;
-    clock_gettime(CLOCK_MONOTONIC, &start);
-    char buf[16384];
-    for (;;) {
-        clock_gettime(CLOCK_MONOTONIC, &now);
-        long spent = (now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000;
-        if (spent >= LINGER_MS)
-            break;
-        struct pollfd p = { .fd = fd, .events = POLLIN };
-        int rc = poll(&p, 1, (int)(LINGER_MS - spent));
-        if (rc < 0 && errno == EINTR)
-            continue;
-        if (rc <= 0)
-            break;
-        ssize_t got = read(fd, buf, sizeof(buf));
-        if (got < 0 && errno == EINTR)
-            continue;
-        if (got <= 0)
-            break;
+    const struct fw_record_parser *p = &t->c->p;
+    if (p->n_params > t->cap_params) {
+        size_t cap = t->cap_params ? t->cap_params : 64;
+        while (cap < p->n_params)
+            cap *= 2;
+        struct fw_param *np = realloc(t->params, cap * sizeof(*np));
+        if (!np)
+            return 503;
+        t->params = np;
+        t->cap_params = cap;
     }
-    close(fd);
-}
-
-/* Reads the rest of the body the app did not want. True if the stream is at
- * its end (the connection is in sync for another request). */
-static bool drain_body(struct fw_conn_thread *t)
-{
-    char buf[16384];
-    size_t drained = 0;
-    while (!FCGX_HasSeenEOF(t->req.in)) {
-        if (drained >= DRAIN_MAX_BYTES || FCGX_GetError(t->req.in))
-            return false;
-        int n = FCGX_GetStr(buf, sizeof(buf), t->req.in);
-        if (n <= 0)
-            break;
-        drained += (size_t)n;
+    for (size_t i = 0; i < p->n_params; i++) {
+        struct fw_param *q = &t->params[i];
+        fw_record_param(p, i, &q->name, &q->name_len, &q->value, &q->value_len);
     }
-    return FCGX_GetError(t->req.in) == 0;
+    return fw_environ_build(&t->env, t->params, p->n_params, t->s.mounts, t->s.n_mounts);
 }
 
-static void set_uri_for_log(struct fw_conn_thread *t)
-{
-    const char *uri = t->env.request_uri;
-    snprintf(t->uri, sizeof(t->uri), "%s %s", t->env.method[0] ? t->env.method : "-",
-             uri ? uri : "-");
-}
-
-/* Returns true if the connection may be kept. */
+/* Returns true if the input is in sync: the connection may be kept. */
 static bool handle(struct fw_conn_thread *t)
 {
-    int status = fw_environ_build(&t->env, t->req.envp, t->s.mounts, t->s.n_mounts);
+    int status = build_environ(t);
     set_uri_for_log(t);
     if (status) {
         fw_log(status == 404 ? FW_LOG_INFO : FW_LOG_WARN, "%s: %s: %s; answered %d", t->uri,
-               status == 404 ? "not found" : "bad request", t->env.error, status);
+               status == 404 ? "not found" : "bad request", t->env.error ? t->env.error : "-",
+               status);
         respond_error(t, status);
-        return false;
-    }
-    uint64_t max_params = t->s.max_params_bytes;
-    if (max_params && t->env.params_bytes > max_params) {
-        fw_log(FW_LOG_WARN, "%s: params of %zu bytes exceed the limit of %llu; answered 431",
-               t->uri, t->env.params_bytes, (unsigned long long)max_params);
-        respond_error(t, 431);
-        return false;
-    }
-    const char *role = FCGX_GetParam("FCGI_ROLE", t->req.envp);
-    if (!role || strcmp(role, "RESPONDER") != 0) {
-        fw_log(FW_LOG_WARN, "%s: FastCGI role %s is not supported; answered 501", t->uri,
-               role ? role : "(none)");
-        respond_error(t, 501);
-        return false;
+        return drain_body(t);
     }
     if (t->s.max_body_bytes && t->env.content_length >= 0 &&
         (uint64_t)t->env.content_length > t->s.max_body_bytes) {
@@ -287,145 +598,149 @@ static bool handle(struct fw_conn_thread *t)
         .max_body_bytes = t->s.max_body_bytes,
         .is_head = t->env.is_head,
         .https = t->env.https,
-        .multithread = t->s.multithread,
+        .multithread = t->s.threads > 1,
         .multiprocess = t->s.multiprocess,
         .pool = t->s.pool,
         .generation = t->s.generation,
         .uri_for_log = t->uri,
     };
-    if (fw_gateway_call(app, t->py, &gr) < 0 || t->aborted)
+    if (fw_gateway_call(app, t->py, &gr) < 0)
         return false;
     return drain_body(t);
 }
 
-void fw_conn_setup(int fd)
+/* A request ended by the web server's ABORT_REQUEST: it still wants our
+ * END_REQUEST, then the connection carries on. */
+static enum fw_conn_state end_aborted(struct fw_conn_thread *t)
 {
-    struct timeval tv = { .tv_sec = IO_TIMEOUT_S };
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-}
-
-enum fw_conn_state fw_conn_check(int fd)
-{
-    unsigned char head[8];
-    ssize_t n;
-    do
-        n = recv(fd, head, sizeof(head), MSG_PEEK | MSG_DONTWAIT);
-    while (n < 0 && errno == EINTR);
-    if (n < 0)
-        return errno == EAGAIN || errno == EWOULDBLOCK ? FW_CONN_WAIT : FW_CONN_CLOSED;
-    if (n == 0)
+    struct fw_conn *c = t->c;
+    unsigned char end[16];
+    fw_record_end_request(end, request_id(c), 0, FCGI_REQUEST_COMPLETE);
+    bool keep = c->p.keep_conn;
+    fw_record_parser_next(&c->p, KEEP_PARAMS_BYTES);
+    if (send_all(t, c, end, sizeof(end)) < 0 || !keep) {
+        fw_conn_close(c);
         return FW_CONN_CLOSED;
-    /* A connection starts with a version-1 BEGIN_REQUEST, or a management
-     * record such as GET_VALUES; anything else is not a FastCGI client. */
-    if (head[0] != 1 || (n > 1 && head[1] != 1 && head[1] != 9)) {
-        fw_log(FW_LOG_WARN, "not a FastCGI request (first bytes %02x %02x); connection closed",
-               head[0], n > 1 ? head[1] : 0);
-        linger_close(fd);
-        return FW_CONN_BAD;
     }
-    return FW_CONN_READY;
+    return t->in_pos < t->in_len ? FW_CONN_READY : FW_CONN_WAIT;
 }
 
-static bool serve(struct fw_conn_thread *t, int fd)
+static void begin_io(struct fw_conn_thread *t, struct fw_conn *c)
 {
-    t->req.ipcFd = fd;
+    t->c = c;
+    t->stdin_data = NULL;
+    t->stdin_len = 0;
+    t->stdin_done = t->peer_aborted = t->in_failed = t->out_failed = t->cut = false;
+    t->out_len = 0;
+    t->abort_checked_ms = 0;
+}
+
+enum fw_conn_state fw_conn_pump(struct fw_conn_thread *t, struct fw_conn *c)
+{
+    begin_io(t, c);
+    t->uri[0] = '\0';
+    for (;;) {
+        if (t->in_pos == t->in_len) {
+            ssize_t n = fill(t, c, false);
+            if (n == -2)
+                return FW_CONN_WAIT;
+            if (n <= 0) {
+                if (fw_record_mid_request(&c->p))
+                    fw_log(FW_LOG_INFO, "connection %s in the middle of a request",
+                           n == 0 ? "closed by the web server" : strerror(errno));
+                fw_conn_close(c);
+                return FW_CONN_CLOSED;
+            }
+        }
+        struct fw_record_event ev;
+        t->in_pos += fw_record_parse(&c->p, t->in + t->in_pos, t->in_len - t->in_pos, &ev);
+        switch (ev.kind) {
+        case FW_RECORD_NONE:
+        case FW_RECORD_BEGIN: break;
+        case FW_RECORD_PARAMS_DONE: return FW_CONN_READY;
+        case FW_RECORD_REPLY:
+            if (ev.error)
+                fw_log(FW_LOG_WARN, "FastCGI request refused: %s", ev.error);
+            if (send_all(t, c, ev.data, ev.len) < 0 || ev.close_after) {
+                fw_conn_close(c);
+                return FW_CONN_CLOSED;
+            }
+            break;
+        case FW_RECORD_ABORT:
+            fw_log(FW_LOG_INFO, "a request was aborted by the web server before it began");
+            if (end_aborted(t) == FW_CONN_CLOSED)
+                return FW_CONN_CLOSED;
+            break;
+        case FW_RECORD_TOO_LARGE:
+            fw_log(FW_LOG_WARN, "params exceed the limit of %llu bytes; answered 431",
+                   (unsigned long long)t->s.max_params_bytes);
+            respond_error(t, 431);
+            flush_out(t, true);
+            t->in_pos = t->in_len = 0;
+            linger_close(c);
+            return FW_CONN_CLOSED;
+        default:
+            log_protocol_error(t, ev.error ? ev.error : "unexpected record before the params");
+            t->in_pos = t->in_len = 0;
+            fw_conn_close(c);
+            return FW_CONN_CLOSED;
+        }
+    }
+}
+
+enum fw_conn_state fw_conn_serve(struct fw_conn_thread *t, struct fw_conn *c)
+{
+    begin_io(t, c);
     atomic_store(&t->output_started, false);
-    atomic_store(&t->fd, fd);
-    /* Keeps FCGX_Accept_r's implicit finish of the previous request from
-     * closing the fd we just handed it. */
-    t->req.keepConnection = 1;
-    t->aborted = false;
-    if (FCGX_Accept_r(&t->req) < 0) {
-        /* Data had arrived (fw_conn_check), so this is a malformed record,
-         * a truncated request or a read timeout; libfcgi closed the fd. */
-        fw_log(FW_LOG_WARN, "malformed or truncated FastCGI request; connection closed");
-        t->req.ipcFd = -1;
-        return false;
-    }
-    bool server_keeps = t->req.keepConnection;
+    atomic_store(&t->cur_id, request_id(c));
+    atomic_store(&t->cur_fd, c->fd);
+
     bool in_sync = handle(t);
-    if (t->aborted) {
-        /* Libfcgi would try to send END_REQUEST on the shut-down socket. */
-        t->req.keepConnection = 1;
-        FCGX_Finish_r(&t->req);
-        close(fd);
-        t->req.ipcFd = -1;
-        return false;
+    enum fw_conn_state st;
+    if (t->cut || t->out_failed) {
+        t->in_pos = t->in_len = 0;
+        fw_conn_close(c);
+        st = FW_CONN_CLOSED;
+    } else if (t->peer_aborted) {
+        t->out_len = 0;
+        st = end_aborted(t);
+    } else if (flush_out(t, true) < 0 || !in_sync || !c->p.keep_conn) {
+        bool linger = !in_sync && !t->out_failed;
+        t->in_pos = t->in_len = 0;
+        if (linger)
+            linger_close(c);
+        else
+            fw_conn_close(c);
+        st = FW_CONN_CLOSED;
+    } else {
+        fw_record_parser_next(&c->p, KEEP_PARAMS_BYTES);
+        st = t->in_pos < t->in_len ? FW_CONN_READY : FW_CONN_WAIT;
     }
-    t->req.keepConnection = 1; /* we close, not libfcgi (no 2 s drain) */
-    bool write_failed = FCGX_GetError(t->req.out) != 0;
-    FCGX_Finish_r(&t->req);
-    if (t->req.ipcFd < 0) /* libfcgi closed it after a write error */
-        return false;
-    t->req.ipcFd = -1;
-    if (write_failed) {
-        close(fd);
-        return false;
-    }
-    if (!in_sync) {
-        linger_close(fd);
-        return false;
-    }
-    if (!server_keeps) {
-        close(fd);
-        return false;
-    }
-    return true;
-}
-
-bool fw_conn_serve(struct fw_conn_thread *t, int fd)
-{
-    bool keep = serve(t, fd);
-    atomic_store(&t->fd, -1);
-    return keep;
-}
-
-const char *fw_conn_uri(const struct fw_conn_thread *t)
-{
-    return t->uri;
+    atomic_store(&t->cur_fd, -1);
+    return st;
 }
 
 /* Another thread writes on the connection while the request thread is stuck
- * in the app: only safe because nothing was written yet (libfcgi's buffer
- * is empty) and the process exits right after, before the stuck thread can
- * write anything. Raw records, no libfcgi: its stream belongs to that
- * thread. */
+ * in the app: only safe because nothing was written yet and the process
+ * exits right after, before the stuck thread can write anything. */
 void fw_conn_emergency(struct fw_conn_thread *t, int status)
 {
-    int fd = atomic_load(&t->fd);
+    int fd = atomic_load(&t->cur_fd);
     if (fd < 0)
         return;
     if (atomic_load(&t->output_started)) {
         shutdown(fd, SHUT_RDWR);
         return;
     }
-    unsigned id = (unsigned)t->req.requestId;
+    unsigned id = atomic_load(&t->cur_id);
     char body[512];
     size_t n = fw_http_error_response(status, body, sizeof(body));
-    unsigned char out[600];
-    size_t o = 0;
-    unsigned char hdr[8] = { 1,
-                             6,
-                             (unsigned char)(id >> 8),
-                             (unsigned char)id,
-                             (unsigned char)(n >> 8),
-                             (unsigned char)n,
-                             0,
-                             0 };
-    memcpy(out + o, hdr, 8);
-    o += 8;
-    memcpy(out + o, body, n);
-    o += n;
-    unsigned char end_stdout[8] = { 1, 6, (unsigned char)(id >> 8), (unsigned char)id, 0, 0, 0, 0 };
-    memcpy(out + o, end_stdout, 8);
-    o += 8;
-    unsigned char end_req[16] = {
-        1, 3, (unsigned char)(id >> 8), (unsigned char)id, 0, 8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
-    };
-    memcpy(out + o, end_req, 16);
-    o += 16;
-    if (write(fd, out, o) < 0) {
+    unsigned char out[8 + 512 + 8 + FW_RECORD_END_LEN];
+    unsigned pad = fw_record_header(out, FCGI_STDOUT, id, n);
+    memcpy(out + 8, body, n);
+    memset(out + 8 + n, 0, pad);
+    fw_record_end(out + 8 + n + pad, id, 0);
+    if (write(fd, out, 8 + n + pad + FW_RECORD_END_LEN) < 0) {
         /* The web server is gone too: nothing more to do. */
     }
 }

@@ -1,7 +1,8 @@
-/* One FastCGI request on an accepted connection: libfcgi reads the begin
- * record and params, we check limits, pick the app, call the gateway, drain
- * what the app left of the body, and say whether the connection may carry
- * another request (FCGI_KEEP_CONN). */
+/* One accepted FastCGI connection, and the requests on it: its fd (closed
+ * here and only here, once), its record parser, reads and writes by poll()
+ * with deadlines, management records answered, the request handed to the
+ * app, and whether the connection may carry another (FCGI_KEEP_CONN). It
+ * does not know where connections wait between requests (waitset.h). */
 #ifndef FW_CONN_H
 #define FW_CONN_H
 
@@ -25,36 +26,49 @@ struct fw_conn_settings {
     size_t n_mounts;
     uint64_t max_body_bytes;
     uint64_t max_params_bytes;
-    bool multithread;
+    uint64_t client_timeout_ms; /* no progress reading or writing for this long: give up */
+    unsigned threads;           /* FCGI_MAX_REQS, FCGI_MAX_CONNS */
     bool multiprocess;
     const char *pool; /* see struct fw_gw_request */
     unsigned generation;
 };
 
+struct fw_conn;
 struct fw_conn_thread;
 
-/* Per request thread; py is the thread's Python state. */
+/* Per request thread (it holds the thread's I/O buffers); py is the
+ * thread's Python state. */
 struct fw_conn_thread *fw_conn_thread_new(const struct fw_conn_settings *s, struct fw_pythread *py);
 void fw_conn_thread_free(struct fw_conn_thread *t);
 
+/* Takes ownership of fd, an accepted non-blocking socket. NULL (fd closed)
+ * when out of memory. */
+struct fw_conn *fw_conn_new(int fd, const struct fw_conn_settings *s);
+/* Closes the fd and frees the connection. */
+void fw_conn_close(struct fw_conn *c);
+int fw_conn_fd(const struct fw_conn *c);
+
 enum fw_conn_state {
-    FW_CONN_READY,  /* a request has started arriving: serve it */
-    FW_CONN_WAIT,   /* nothing to read yet: watch it, do not block a thread */
-    FW_CONN_CLOSED, /* the web server closed it (normal for kept connections) */
-    FW_CONN_BAD,    /* not FastCGI: logged, and fd is already closed */
+    FW_CONN_READY,   /* a request's params are complete: fw_conn_serve it */
+    FW_CONN_WAIT,    /* nothing more to read now: let it wait, do not block a thread */
+    FW_CONN_CLOSED,  /* closed and freed (peer closed, protocol error, refused) */
 };
 
-/* Looks at what is waiting on fd without consuming or blocking. */
-enum fw_conn_state fw_conn_check(int fd);
+/* Reads what has arrived without blocking, answers management records and
+ * refusals, and says whether a request can be served. A connection in
+ * READY belongs to this thread's buffers until fw_conn_serve. */
+enum fw_conn_state fw_conn_pump(struct fw_conn_thread *t, struct fw_conn *c);
 
-/* Socket options for a newly accepted connection: read and write timeouts,
- * so a stalled peer cannot hold a thread forever. */
-void fw_conn_setup(int fd);
+/* Serves the request (blocking, with deadlines). Returns WAIT when the
+ * connection is kept and idle, READY when bytes of another request are
+ * already buffered (serve again), CLOSED when it was closed. */
+enum fw_conn_state fw_conn_serve(struct fw_conn_thread *t, struct fw_conn *c);
 
-/* Serves the next request on fd (blocking; call after FW_CONN_READY).
- * Returns true if fd is still open and idle, ready for another request;
- * false if it was closed. */
-bool fw_conn_serve(struct fw_conn_thread *t, int fd);
+/* True when part of a request has arrived but not all of its params: such a
+ * connection is served, not dropped, when the worker stops. */
+bool fw_conn_mid_request(const struct fw_conn *c);
+/* True when no byte has ever arrived on it. */
+bool fw_conn_unused(const struct fw_conn *c);
 
 /* Method and URI of the current (or last) request, for logs. */
 const char *fw_conn_uri(const struct fw_conn_thread *t);

@@ -196,7 +196,24 @@ static int server_paths(struct fw_environ *e, const char *script_name, const cha
     return 0;
 }
 
-int fw_environ_build(struct fw_environ *e, char **envp, const char *const *mounts, size_t n_mounts)
+/* CONTENT_LENGTH's value: >= 0, -1 for "unknown", -2 for malformed. */
+static int64_t parse_length(const char *v, size_t len)
+{
+    /* Caddy 2.6 sends -1 for a chunked upload (caddyserver/caddy#5236):
+     * no length, read the body to its end as for nginx's unbuffered ones. */
+    bool negative = len > 1 && v[0] == '-';
+    size_t k = negative ? 1 : 0;
+    int64_t n = 0;
+    for (; k < len; k++) {
+        if (v[k] < '0' || v[k] > '9' || n > (INT64_MAX - 9) / 10)
+            return -2;
+        n = n * 10 + (v[k] - '0');
+    }
+    return negative ? -1 : n;
+}
+
+int fw_environ_build(struct fw_environ *e, const struct fw_param *in, size_t count,
+                     const char *const *mounts, size_t n_mounts)
 {
     bool mounted = n_mounts > 0;
     e->n_params = 0;
@@ -206,26 +223,21 @@ int fw_environ_build(struct fw_environ *e, char **envp, const char *const *mount
     e->content_length = -1;
     e->https = false;
     e->is_head = false;
-    e->params_bytes = 0;
     e->error = NULL;
     e->mount_index = 0;
 
-    size_t count = 0;
-    while (envp[count])
-        count++;
     if (reserve(e, count + 2, 0) < 0)
         return fail(e, "out of memory");
 
+    /* A bad param is reported after the loop, so that the log line of the
+     * 400 names the method and URI whatever order they came in. */
+    const char *bad = NULL;
     const char *script_name = NULL, *path_info = NULL, *transfer_encoding = NULL;
     for (size_t i = 0; i < count; i++) {
-        const char *name = envp[i];
-        const char *eq = strchr(name, '=');
-        if (!eq)
-            continue;
-        size_t nlen = (size_t)(eq - name);
-        const char *value = eq + 1;
-        size_t vlen = strlen(value);
-        e->params_bytes += nlen + vlen;
+        const char *name = in[i].name;
+        size_t nlen = in[i].name_len;
+        const char *value = in[i].value;
+        size_t vlen = in[i].value_len;
         switch (nlen) {
         case 5:
             if (name_is(name, nlen, "HTTPS") && truthy(value))
@@ -256,12 +268,11 @@ int fw_environ_build(struct fw_environ *e, char **envp, const char *const *mount
             if (name_is(name, nlen, "CONTENT_LENGTH")) {
                 if (vlen == 0)
                     continue;
-                int64_t v = 0;
-                for (size_t k = 0; k < vlen; k++) {
-                    if (!isdigit((unsigned char)value[k]) || v > (INT64_MAX - 9) / 10)
-                        return fail(e, "invalid CONTENT_LENGTH");
-                    v = v * 10 + (value[k] - '0');
-                }
+                int64_t v = parse_length(value, vlen);
+                if (v == -2 && !bad)
+                    bad = "invalid CONTENT_LENGTH";
+                if (v < 0)
+                    continue;
                 e->content_length = v;
             } else if (name_is(name, nlen, "REQUEST_METHOD")) {
                 e->method = value;
@@ -296,6 +307,8 @@ int fw_environ_build(struct fw_environ *e, char **envp, const char *const *mount
         }
         add(e, name, nlen, value, vlen);
     }
+    if (bad)
+        return fail(e, bad);
 
     /* nginx passes a chunked request's Transfer-Encoding header on as
      * HTTP_TRANSFER_ENCODING even when it has read the whole body and sends

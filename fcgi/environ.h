@@ -11,8 +11,8 @@
 #include "pyhost/gateway.h"
 
 struct fw_environ {
-    /* The params for the gateway. Names and values point into envp or into
-     * scratch; valid until the next build or free. */
+    /* The params for the gateway. Names and values point into the input
+     * params or into scratch; valid until the next build or free. */
     struct fw_param *params;
     size_t n_params, cap_params;
     char *scratch;
@@ -26,7 +26,6 @@ struct fw_environ {
     size_t mount_index;          /* which of the mounts matched */
     bool https;
     bool is_head;
-    size_t params_bytes; /* total size of names and values as received */
     const char *error;   /* why build failed */
 };
 
@@ -39,7 +38,8 @@ struct fw_environ {
  * derived from REQUEST_URI whatever the server sent. Returns 0, or an HTTP
  * status with e->error set: 400 for a malformed request, 404 for a path under
  * no mount. */
-int fw_environ_build(struct fw_environ *e, char **envp, const char *const *mounts, size_t n_mounts);
+int fw_environ_build(struct fw_environ *e, const struct fw_param *in, size_t n_in,
+                     const char *const *mounts, size_t n_mounts);
 void fw_environ_free(struct fw_environ *e);
 
 /* The path of a request URI as the app should see it: query dropped,

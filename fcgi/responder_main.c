@@ -43,6 +43,10 @@ static void usage(FILE *out)
             "                            with SCRIPT; the web server's own without)\n"
             "  --max-body SIZE           largest request body (e.g. 100M; default unlimited)\n"
             "  --max-params SIZE         largest total of FastCGI params (default 1M)\n"
+            "  --keepalive-timeout TIME  close a kept connection idle this long (default 60s;\n"
+            "                            0: never)\n"
+            "  --client-timeout TIME     drop a web server silent this long mid-request\n"
+            "                            (default 60s; 0: never)\n"
             "  --multiprocess            set wsgi.multiprocess (several responders serve the app)\n"
             "  --python-path DIR         prepend DIR to sys.path (repeatable)\n"
             "  --python-home DIR         virtualenv or Python prefix to use\n"
@@ -62,6 +66,8 @@ enum {
     OPT_MOUNT,
     OPT_MAX_BODY,
     OPT_MAX_PARAMS,
+    OPT_KEEPALIVE_TIMEOUT,
+    OPT_CLIENT_TIMEOUT,
     OPT_MULTIPROCESS,
     OPT_PYTHON_PATH,
     OPT_PYTHON_HOME,
@@ -82,6 +88,8 @@ static const struct option options[] = {
     { "mount", required_argument, NULL, OPT_MOUNT },
     { "max-body", required_argument, NULL, OPT_MAX_BODY },
     { "max-params", required_argument, NULL, OPT_MAX_PARAMS },
+    { "keepalive-timeout", required_argument, NULL, OPT_KEEPALIVE_TIMEOUT },
+    { "client-timeout", required_argument, NULL, OPT_CLIENT_TIMEOUT },
     { "multiprocess", no_argument, NULL, OPT_MULTIPROCESS },
     { "python-path", required_argument, NULL, OPT_PYTHON_PATH },
     { "python-home", required_argument, NULL, OPT_PYTHON_HOME },
@@ -120,7 +128,13 @@ static int parse_uint(const char *s, long min, long max, long *out)
 int main(int argc, char **argv)
 {
     struct fw_worker_config cfg = {
-        .listen_fd = 0, .threads = 1, .preload = true, .channel_fd = -1, .log_fd = -1
+        .listen_fd = 0,
+        .threads = 1,
+        .preload = true,
+        .channel_fd = -1,
+        .log_fd = -1,
+        .keepalive_timeout_ms = FW_WORKER_DEFAULT_KEEPALIVE_TIMEOUT_MS,
+        .client_timeout_ms = FW_WORKER_DEFAULT_CLIENT_TIMEOUT_MS,
     };
     const char *listen_addr = NULL;
     const char *python_path[MAX_PYTHON_PATH];
@@ -167,6 +181,14 @@ int main(int argc, char **argv)
         case OPT_MAX_PARAMS:
             if (fw_units_parse_size(optarg, &cfg.max_params_bytes) < 0 || cfg.max_params_bytes == 0)
                 return bad("--max-params %s: expected a size such as 64K", optarg);
+            break;
+        case OPT_KEEPALIVE_TIMEOUT:
+            if (fw_units_parse_duration_ms(optarg, &cfg.keepalive_timeout_ms) < 0)
+                return bad("--keepalive-timeout %s: expected a duration such as 60s", optarg);
+            break;
+        case OPT_CLIENT_TIMEOUT:
+            if (fw_units_parse_duration_ms(optarg, &cfg.client_timeout_ms) < 0)
+                return bad("--client-timeout %s: expected a duration such as 60s", optarg);
             break;
         case OPT_MULTIPROCESS: cfg.multiprocess = true; break;
         case OPT_PYTHON_PATH:

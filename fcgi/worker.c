@@ -1,8 +1,9 @@
 /* A worker process: Python, request threads, and the accept loop. Threads
- * share one epoll set holding the listening socket and every idle kept
- * connection, each armed one-shot: any free thread takes whichever is ready,
- * so an idle FCGI_KEEP_CONN connection never pins a thread. The process's
- * main thread runs no Python after start-up; it waits for signals. */
+ * take connections from the worker's waitset (the listening socket and
+ * every connection no thread is serving), so an idle FCGI_KEEP_CONN
+ * connection or a slow client never pins a thread. The process's main
+ * thread runs no Python after start-up: it handles signals, the master's
+ * messages and the waitset's deadlines; request threads block the signals. */
 #include "config.h"
 
 #include "worker.h"
@@ -10,6 +11,7 @@
 #include "conn.h"
 #include "environ.h"
 #include "slot.h"
+#include "waitset.h"
 #include "lib/log.h"
 #include "lib/sock.h"
 #include "pyhost/app.h"
@@ -18,7 +20,6 @@
 #include "pyhost/stacks.h"
 
 #include <errno.h>
-#include <fcgiapp.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
@@ -36,19 +37,17 @@
 #include <unistd.h>
 
 #define MAX_SCRIPT_APPS 64
-#define TAG_LISTEN 1ULL
-#define TAG_STOP 2ULL
-#define TAG_CONN 3ULL /* a kept connection between requests */
-#define TAG_NEW 4ULL  /* accepted, its first request not yet arrived */
 /* How long a stopping worker still waits for the first request on
  * connections it has already accepted (they are its to answer: the web
  * server cannot know that they were never served). */
 #define STOP_PENDING_MS 2000
+/* The signals the main thread handles; request threads block them. */
+static const int handled_signals[] = { SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1, SIGUSR2 };
 
 struct worker {
     const struct fw_worker_config *cfg;
-    int epfd;
-    int stop_fd; /* eventfd: readable once stopping */
+    struct fw_waitset *ws;
+    struct fw_conn_settings conn_settings;
     atomic_bool stopping;
     atomic_int threads_done;
 
@@ -60,8 +59,7 @@ struct worker {
     size_t n_apps;
     atomic_bool retire_sent;
     atomic_bool preload_failed; /* some app did not import at start, and has not since */
-    bool accepting;             /* the listening socket is in the epoll set (main thread only) */
-    atomic_int pending_new;     /* accepted connections waiting in epoll for a request */
+    bool accepting;             /* the listening socket is in the waitset (main thread only) */
     _Atomic int64_t stop_ms;
 };
 
@@ -80,13 +78,11 @@ static int64_t now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static int arm(struct worker *w, int fd, uint64_t tag, int op);
-
 static void start_accepting(struct worker *w)
 {
     if (atomic_load(&w->stopping) || w->accepting)
         return;
-    if (arm(w, w->cfg->listen_fd, TAG_LISTEN, EPOLL_CTL_ADD) < 0) {
+    if (fw_waitset_listen(w->ws) < 0) {
         fw_log_errno(FW_LOG_ERR, "watching the listening socket");
         return;
     }
@@ -125,9 +121,9 @@ static void retire(struct worker *w, const char *why)
     tell_master(w, FW_WORKER_MSG_RETIRE);
 }
 
-/* Signal handlers only write to this pipe; the main thread reads it. The
- * handlers use SA_RESTART so a signal landing on a request thread never
- * fails a read inside libfcgi (which treats EINTR as an error). */
+/* Signal handlers only write to this pipe; the main thread reads it.
+ * Request threads block these signals, so the handlers run on the main
+ * thread and a signal never interrupts a call in the app's code. */
 static int signal_pipe[2] = { -1, -1 };
 
 static void on_signal(int sig)
@@ -148,9 +144,8 @@ static int install_signals(void)
     sa.sa_handler = on_signal;
     sa.sa_flags = SA_RESTART;
     sigemptyset(&sa.sa_mask);
-    int sigs[] = { SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1, SIGUSR2 };
-    for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
-        if (sigaction(sigs[i], &sa, NULL) < 0)
+    for (size_t i = 0; i < sizeof(handled_signals) / sizeof(handled_signals[0]); i++)
+        if (sigaction(handled_signals[i], &sa, NULL) < 0)
             return -1;
     struct sigaction ign = { 0 };
     ign.sa_handler = SIG_IGN;
@@ -201,114 +196,86 @@ static struct fw_app *find_app(void *ctx, size_t mount_index, const char *script
     return app;
 }
 
+static void handled_set(sigset_t *set)
+{
+    sigemptyset(set);
+    for (size_t i = 0; i < sizeof(handled_signals) / sizeof(handled_signals[0]); i++)
+        sigaddset(set, handled_signals[i]);
+}
+
+/* A process the app forks from a request thread (os.fork, subprocess)
+ * starts with that thread's mask: give it the signals back, or it could
+ * never be stopped with SIGTERM. */
+static void unblock_in_child(void)
+{
+    sigset_t set;
+    handled_set(&set);
+    pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+}
+
+static void register_atfork(void)
+{
+    pthread_atfork(NULL, NULL, unblock_in_child);
+}
+
 /* One request thread: the listening socket stays armed, level-triggered,
  * so there is no re-arm call after each accept. Several threads share the
- * epoll set, so there it is one-shot: one thread per connection, re-armed
- * after each accept. Not EPOLLEXCLUSIVE: its one wake-up per connection can
- * go to a process that is busy, or stopping and never accepts again, while
- * an idle one sleeps on (measured: a request waited 30 s in t/manager.t
- * with max_requests 1). */
+ * set, so there it is one-shot: one thread per connection, re-armed after
+ * each accept. Not EPOLLEXCLUSIVE: its one wake-up per connection can go
+ * to a process that is busy, or stopping and never accepts again, while an
+ * idle one sleeps on (measured: a request waited 30 s in t/manager.t with
+ * max_requests 1). */
 static bool listen_level_triggered(const struct worker *w)
 {
     return w->cfg->threads <= 1;
 }
 
-static int arm(struct worker *w, int fd, uint64_t tag, int op)
+/* Accepts one connection; NULL when there was none (another thread or
+ * process won it), it was refused, or the worker is stopping. */
+static struct fw_conn *accept_one(struct worker *w)
 {
-    struct epoll_event ev = { .events = EPOLLIN | EPOLLONESHOT,
-                              .data.u64 = tag << 32 | (uint32_t)fd };
-    if (tag == TAG_CONN || tag == TAG_NEW)
-        ev.events |= EPOLLRDHUP;
-    if (tag == TAG_LISTEN && listen_level_triggered(w))
-        ev.events = EPOLLIN;
-    return epoll_ctl(w->epfd, op, fd, &ev);
-}
-
-/* Watches a connection that has no request to read yet (a new one, or a
- * kept one between requests). */
-static void keep_idle(struct worker *w, int fd, bool is_new)
-{
-    uint64_t tag = is_new ? TAG_NEW : TAG_CONN;
-    if (is_new)
-        atomic_fetch_add(&w->pending_new, 1);
-    /* A new fd was never in the set (a closed fd leaves it); a kept one is. */
-    if (arm(w, fd, tag, is_new ? EPOLL_CTL_ADD : EPOLL_CTL_MOD) == 0)
-        return;
-    if ((errno == ENOENT || errno == EEXIST) &&
-        arm(w, fd, tag, is_new ? EPOLL_CTL_MOD : EPOLL_CTL_ADD) == 0)
-        return;
-    if (is_new)
-        atomic_fetch_sub(&w->pending_new, 1);
-    fw_log_errno(FW_LOG_ERR, "cannot watch kept connection fd %d", fd);
-    close(fd);
-}
-
-/* Blocks until there is a connection with a request to read (is_new: none
- * was served on it yet); -1 when the worker is stopping. */
-static int next_connection(struct worker *w, bool *is_new)
-{
-    for (;;) {
-        struct epoll_event ev;
-        int n = epoll_wait(w->epfd, &ev, 1, -1);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            fw_log_errno(FW_LOG_ERR, "epoll_wait");
-            return -1;
-        }
-        if (n == 0)
-            continue;
-        uint64_t tag = ev.data.u64 >> 32;
-        int fd = (int)(uint32_t)ev.data.u64;
-        if (tag == TAG_STOP) {
-            /* Stopping: finish what was accepted, then go (the stop event
-             * stays readable, so this comes round again). */
-            if (atomic_load(&w->pending_new) == 0 ||
-                now_ms() - atomic_load(&w->stop_ms) > STOP_PENDING_MS)
-                return -1;
-            poll(NULL, 0, 5);
-            continue;
-        }
-        *is_new = tag != TAG_CONN;
-        if (tag == TAG_NEW)
-            atomic_fetch_sub(&w->pending_new, 1);
-        if (tag == TAG_CONN || tag == TAG_NEW)
-            return fd;
-        if (atomic_load(&w->stopping))
-            continue; /* a listen event from before the stop */
-        struct sockaddr_storage peer;
-        socklen_t plen = sizeof(peer);
-        int conn = accept4(fd, (struct sockaddr *)&peer, &plen, SOCK_CLOEXEC);
-        int saved = errno;
-        /* Re-arm at once so another thread can take the next connection
-         * while this one is served. */
-        if (!listen_level_triggered(w) && !atomic_load(&w->stopping) &&
-            arm(w, fd, TAG_LISTEN, EPOLL_CTL_MOD) < 0)
-            fw_log_errno(FW_LOG_ERR, "re-arming the listening socket");
-        if (conn >= 0 && w->cfg->n_allowed_clients &&
-            !fw_sock_peer_allowed((struct sockaddr *)&peer, w->cfg->allowed_clients,
-                                  w->cfg->n_allowed_clients)) {
-            char who[80];
-            fw_sock_peer_text((struct sockaddr *)&peer, who, sizeof(who));
-            fw_log(FW_LOG_WARN, "refused a connection from %s: not in allowed_clients", who);
-            close(conn);
-            continue;
-        }
-        if (conn >= 0) {
-            fw_conn_setup(conn);
-            return conn;
-        }
+    struct sockaddr_storage peer;
+    socklen_t plen = sizeof(peer);
+    int fd = accept4(w->cfg->listen_fd, (struct sockaddr *)&peer, &plen,
+                     SOCK_CLOEXEC | SOCK_NONBLOCK);
+    int saved = errno;
+    /* Re-armed at once so another thread can take the next connection
+     * while this one is served. */
+    if (!atomic_load(&w->stopping))
+        fw_waitset_rearm_listen(w->ws);
+    if (fd < 0) {
         errno = saved;
         if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR || errno == ECONNABORTED ||
             errno == EPROTO)
-            continue;
+            return NULL;
         fw_log_errno(FW_LOG_ERR, "accept");
         if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
             /* Out of descriptors or memory: give the other threads time to
              * free some instead of spinning. */
             poll(NULL, 0, 100);
         }
+        return NULL;
     }
+    if (w->cfg->n_allowed_clients &&
+        !fw_sock_peer_allowed((struct sockaddr *)&peer, w->cfg->allowed_clients,
+                              w->cfg->n_allowed_clients)) {
+        char who[80];
+        fw_sock_peer_text((struct sockaddr *)&peer, who, sizeof(who));
+        fw_log(FW_LOG_WARN, "refused a connection from %s: not in allowed_clients", who);
+        close(fd);
+        return NULL;
+    }
+    struct fw_conn *c = fw_conn_new(fd, &w->conn_settings);
+    if (!c) {
+        fw_log(FW_LOG_ERR, "out of memory for a new connection; closed it");
+        return NULL;
+    }
+    if (fw_waitset_adopt(w->ws, c) < 0) {
+        fw_log(FW_LOG_ERR, "connection fd %d is past the worker's table; closed it", fd);
+        fw_conn_close(c);
+        return NULL;
+    }
+    return c;
 }
 
 /* An import that failed at start succeeded on a request's retry: the
@@ -325,64 +292,75 @@ static void check_healed(struct worker *w)
     }
 }
 
+/* Serves what c has, for as long as requests on it are complete, then lets
+ * it wait (or closes it, when the worker stops and it is idle). */
+static void serve_conn(struct thread *th, struct fw_conn_thread *ct, struct fw_conn *c)
+{
+    struct worker *w = th->w;
+    const struct fw_worker_config *cfg = w->cfg;
+    struct fw_slot *slot = cfg->slot;
+    enum fw_conn_state st = fw_conn_pump(ct, c);
+    while (st == FW_CONN_READY) {
+        if (slot) {
+            atomic_store(&th->request_start_ms, now_ms());
+            if (atomic_fetch_add(&slot->busy, 1) == 0)
+                atomic_store(&slot->state, FW_SLOT_BUSY);
+        }
+        st = fw_conn_serve(ct, c);
+        if (slot) {
+            atomic_store(&th->request_start_ms, 0);
+            uint64_t served = atomic_fetch_add(&slot->requests, 1) + 1;
+            if (atomic_fetch_sub(&slot->busy, 1) == 1 && !atomic_load(&w->stopping))
+                atomic_store(&slot->state, FW_SLOT_IDLE);
+            if (atomic_load(&w->preload_failed))
+                check_healed(w);
+            if (cfg->max_requests && served == cfg->max_requests)
+                retire(w, "max_requests reached");
+        }
+        if (st == FW_CONN_READY)
+            st = fw_conn_pump(ct, c);
+    }
+    if (st != FW_CONN_WAIT)
+        return;
+    bool partial = fw_conn_mid_request(c) || fw_conn_unused(c);
+    if (atomic_load(&w->stopping) && !partial)
+        fw_conn_close(c); /* idle, and never to be read again here */
+    else
+        fw_waitset_park(w->ws, c, partial);
+}
+
 static void *request_thread(void *arg)
 {
     struct thread *th = arg;
     struct worker *w = th->w;
-    const struct fw_worker_config *cfg = w->cfg;
+    sigset_t set;
+    handled_set(&set);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
     struct fw_pythread *py = fw_interp_thread_attach();
-    struct fw_conn_settings s = {
-        .find_app = find_app,
-        .app_ctx = w,
-        .mounts = w->mounts,
-        .n_mounts = w->n_mounts,
-        .max_body_bytes = cfg->max_body_bytes,
-        .max_params_bytes =
-            cfg->max_params_bytes ? cfg->max_params_bytes : FW_WORKER_DEFAULT_MAX_PARAMS,
-        .multithread = cfg->threads > 1,
-        .multiprocess = cfg->multiprocess,
-        .pool = cfg->pool,
-        .generation = cfg->generation,
-    };
-    struct fw_slot *slot = cfg->slot;
-    struct fw_conn_thread *ct = py ? fw_conn_thread_new(&s, py) : NULL;
+    struct fw_conn_thread *ct = py ? fw_conn_thread_new(&w->conn_settings, py) : NULL;
     atomic_store(&th->conn, ct);
     if (!ct) {
         fw_log(FW_LOG_ERR, "out of memory starting a request thread");
         goto done;
     }
-    int fd;
-    bool is_new = false;
-    while ((fd = next_connection(w, &is_new)) >= 0) {
-        switch (fw_conn_check(fd)) {
-        case FW_CONN_READY:
-            if (!slot) {
-                if (fw_conn_serve(ct, fd))
-                    keep_idle(w, fd, false);
+    for (;;) {
+        struct fw_conn *c = NULL;
+        enum fw_waitset_event what = fw_waitset_next(w->ws, &c);
+        if (what == FW_WAITSET_STOP) {
+            /* Stopping: serve what was accepted, then go (the stop event
+             * stays readable, so this comes round again). */
+            if (fw_waitset_waiting(w->ws) == 0)
                 break;
-            }
-            atomic_store(&th->request_start_ms, now_ms());
-            if (atomic_fetch_add(&slot->busy, 1) == 0)
-                atomic_store(&slot->state, FW_SLOT_BUSY);
-            bool keep = fw_conn_serve(ct, fd);
-            atomic_store(&th->request_start_ms, 0);
-            uint64_t served = atomic_fetch_add(&slot->requests, 1) + 1;
-            if (atomic_fetch_sub(&slot->busy, 1) == 1 && !atomic_load(&w->stopping))
-                atomic_store(&slot->state, FW_SLOT_IDLE);
-            if (keep)
-                keep_idle(w, fd, false);
-            if (atomic_load(&w->preload_failed))
-                check_healed(w);
-            if (cfg->max_requests && served == cfg->max_requests)
-                retire(w, "max_requests reached");
-            break;
-        case FW_CONN_WAIT:
-            /* Connected but silent: wait in epoll, not in a thread. */
-            keep_idle(w, fd, is_new);
-            break;
-        case FW_CONN_CLOSED: close(fd); break;
-        case FW_CONN_BAD: break;
+            poll(NULL, 0, 5);
+            continue;
         }
+        if (what == FW_WAITSET_LISTEN) {
+            if (atomic_load(&w->stopping))
+                continue; /* an event from before the stop */
+            c = accept_one(w);
+        }
+        if (c)
+            serve_conn(th, ct, c);
     }
 done:
     atomic_store(&th->conn, NULL);
@@ -401,11 +379,11 @@ static void begin_stop(struct worker *w, const char *why)
         atomic_store(&w->cfg->slot->state, FW_SLOT_STOPPING);
     fw_log(FW_LOG_NOTICE, "stopping (%s): no new requests; finishing those in progress", why);
     /* Connections queued on the socket stay there for other workers (the
-     * manager keeps the socket open). */
-    epoll_ctl(w->epfd, EPOLL_CTL_DEL, w->cfg->listen_fd, NULL);
-    uint64_t one = 1;
-    if (write(w->stop_fd, &one, sizeof(one)) < 0)
-        fw_log_errno(FW_LOG_ERR, "waking request threads");
+     * manager keeps the socket open); idle kept ones are closed now, so the
+     * web server's next request comes through the socket too. */
+    fw_waitset_unlisten(w->ws);
+    fw_waitset_stop(w->ws);
+    fw_waitset_sweep(w->ws, now_ms(), true, now_ms() + STOP_PENDING_MS);
 }
 
 /* Returns the exit status: OK after a graceful stop, FAILURE if a second
@@ -507,17 +485,17 @@ static int wait_for_stop(struct worker *w, struct thread *threads, unsigned nthr
     for (;;) {
         if (atomic_load(&w->stopping) && (unsigned)atomic_load(&w->threads_done) == nthreads)
             return status;
-        int timeout = -1;
-        if (w->cfg->slot) {
-            int64_t now = now_ms();
-            if (now >= next_tick) {
+        int64_t now = now_ms();
+        if (now >= next_tick) {
+            bool stopping = atomic_load(&w->stopping);
+            if (w->cfg->slot)
                 tick(w, threads, nthreads);
-                next_tick = now + 500;
-            }
-            timeout = (int)(next_tick - now);
+            fw_waitset_sweep(w->ws, now, stopping, atomic_load(&w->stop_ms) + STOP_PENDING_MS);
+            next_tick = now + (stopping ? 50 : 500);
         }
-        if (atomic_load(&w->stopping) && (timeout < 0 || timeout > 50))
-            timeout = 50;
+        int timeout = (int)(next_tick - now);
+        if (atomic_load(&w->stopping) && timeout > 50)
+            timeout = 50; /* a stop began during the last wait */
         struct pollfd p[2] = { { .fd = signal_pipe[0], .events = POLLIN },
                                { .fd = w->cfg->channel_fd, .events = POLLIN } };
         int rc = poll(p, w->cfg->channel_fd >= 0 ? 2 : 1, timeout);
@@ -615,18 +593,13 @@ static void unload_apps(struct worker *w)
 
 int fw_worker_run(const struct fw_worker_config *cfg)
 {
-    struct worker w = { .cfg = cfg, .epfd = -1, .stop_fd = -1 };
+    struct worker w = { .cfg = cfg };
     pthread_mutex_init(&w.apps_lock, NULL);
     struct thread *threads = NULL;
     unsigned started = 0;
     int status = FW_EXIT_INIT;
     bool python = false;
 
-    /* Before threads and Python: it installs handlers we then replace. */
-    if (FCGX_Init() != 0) {
-        fw_log(FW_LOG_ERR, "libfcgi failed to initialise");
-        return FW_EXIT_INIT;
-    }
     if (install_signals() < 0) {
         fw_log_errno(FW_LOG_ERR, "installing signal handlers");
         return FW_EXIT_INIT;
@@ -641,17 +614,14 @@ int fw_worker_run(const struct fw_worker_config *cfg)
         fw_log_errno(FW_LOG_ERR, "making the listening socket non-blocking");
         return FW_EXIT_INIT;
     }
-    w.epfd = epoll_create1(EPOLL_CLOEXEC);
-    w.stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    if (w.epfd < 0 || w.stop_fd < 0) {
-        fw_log_errno(FW_LOG_ERR, "epoll/eventfd");
+    w.ws = fw_waitset_new(cfg->listen_fd, listen_level_triggered(&w), cfg->keepalive_timeout_ms,
+                          cfg->client_timeout_ms);
+    if (!w.ws) {
+        fw_log_errno(FW_LOG_ERR, "creating the worker's epoll set");
         goto out;
     }
-    struct epoll_event sev = { .events = EPOLLIN, .data.u64 = TAG_STOP << 32 };
-    if (epoll_ctl(w.epfd, EPOLL_CTL_ADD, w.stop_fd, &sev) < 0) {
-        fw_log_errno(FW_LOG_ERR, "epoll_ctl");
-        goto out;
-    }
+    static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+    pthread_once(&atfork_once, register_atfork);
 
     if (cfg->channel_fd >= 0) {
         restart_channel_fd = cfg->channel_fd;
@@ -664,6 +634,20 @@ int fw_worker_run(const struct fw_worker_config *cfg)
         goto out;
 
     unsigned nthreads = cfg->threads ? cfg->threads : 1;
+    w.conn_settings = (struct fw_conn_settings){
+        .find_app = find_app,
+        .app_ctx = &w,
+        .mounts = w.mounts,
+        .n_mounts = w.n_mounts,
+        .max_body_bytes = cfg->max_body_bytes,
+        .max_params_bytes =
+            cfg->max_params_bytes ? cfg->max_params_bytes : FW_WORKER_DEFAULT_MAX_PARAMS,
+        .client_timeout_ms = cfg->client_timeout_ms,
+        .threads = nthreads,
+        .multiprocess = cfg->multiprocess,
+        .pool = cfg->pool,
+        .generation = cfg->generation,
+    };
     threads = calloc(nthreads, sizeof(*threads));
     if (!threads)
         goto out;
@@ -712,10 +696,7 @@ out:
         fw_host_stop();
     }
     free_apps(&w);
-    if (w.epfd >= 0)
-        close(w.epfd);
-    if (w.stop_fd >= 0)
-        close(w.stop_fd);
+    fw_waitset_free(w.ws);
     if (status == FW_EXIT_OK)
         fw_log(FW_LOG_NOTICE, "stopped");
     return status;

@@ -53,6 +53,8 @@ struct fw_worker_config {
     const char *mount;
     uint64_t max_body_bytes;   /* 0: unlimited */
     uint64_t max_params_bytes; /* 0: default */
+    uint64_t keepalive_timeout_ms; /* an idle kept connection is closed after this; 0: never */
+    uint64_t client_timeout_ms;    /* a peer that makes no progress for this long is dropped */
     bool multiprocess;
     bool preload;
     struct fw_host_config host;
@@ -71,6 +73,8 @@ struct fw_worker_config {
 };
 
 #define FW_WORKER_DEFAULT_MAX_PARAMS (1024 * 1024)
+#define FW_WORKER_DEFAULT_KEEPALIVE_TIMEOUT_MS (60 * 1000)
+#define FW_WORKER_DEFAULT_CLIENT_TIMEOUT_MS (60 * 1000)
 
 /* Runs until stopped; returns an enum fw_exit value. */
 int fw_worker_run(const struct fw_worker_config *cfg);

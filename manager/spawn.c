@@ -108,6 +108,8 @@ static void child(const struct fw_spawn_request *req, int out_fd, int channel_fd
         .n_apps = pool->n_apps,
         .max_body_bytes = pool->max_body_bytes,
         .max_params_bytes = pool->max_params_bytes,
+        .keepalive_timeout_ms = pool->keepalive_timeout_ms,
+        .client_timeout_ms = pool->client_timeout_ms,
         .multiprocess = fw_conf_pool_multiprocess(pool),
         .preload = pool->preload,
         .host = { .python_home = pool->python_home,

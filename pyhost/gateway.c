@@ -119,7 +119,7 @@ static void app_error(struct call *c, const char *what)
         Py_END_ALLOW_THREADS
     } else {
         Py_BEGIN_ALLOW_THREADS
-            c->req->io.abort(c->req->io.ctx);
+            c->req->io.abort(c->req->io.ctx, fw_response_content_length(c->response) >= 0);
         Py_END_ALLOW_THREADS
     }
 }
@@ -200,7 +200,7 @@ static int send_file(struct call *c, PyObject *filelike)
                saved_errno ? ": " : "", saved_errno ? strerror(saved_errno) : " (file truncated?)");
         c->failed = true;
         Py_BEGIN_ALLOW_THREADS
-            c->req->io.abort(c->req->io.ctx);
+            c->req->io.abort(c->req->io.ctx, fw_response_content_length(c->response) >= 0);
         Py_END_ALLOW_THREADS
         return -1;
     }
@@ -305,7 +305,7 @@ static void iterate(struct call *c, PyObject *result)
                (unsigned long long)fw_response_body_sent(c->response), (long long)clen);
         c->failed = true;
         Py_BEGIN_ALLOW_THREADS
-            c->req->io.abort(c->req->io.ctx);
+            c->req->io.abort(c->req->io.ctx, fw_response_content_length(c->response) >= 0);
         Py_END_ALLOW_THREADS
     }
 }

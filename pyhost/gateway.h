@@ -23,7 +23,9 @@ struct fw_param {
 /* Blocking I/O on the request's streams; the gateway calls them without the
  * GIL. read returns bytes read, 0 at end of body, -1 on error. write returns
  * 0 or -1 (the client is gone). abort makes the web server see an incomplete
- * response (used when an error happens after headers went out). */
+ * response (used when an error happens after headers went out);
+ * length_declared says whether the response carries a Content-Length that
+ * it now falls short of. */
 struct fw_gw_io {
     void *ctx;
     ssize_t (*read)(void *ctx, char *buf, size_t len);
@@ -33,7 +35,7 @@ struct fw_gw_io {
      * GIL held, which a small write then keeps (no hand-off). */
     int (*write_buffered)(void *ctx, const char *buf, size_t len);
     int (*flush)(void *ctx);
-    void (*abort)(void *ctx);
+    void (*abort)(void *ctx, bool length_declared);
 };
 
 struct fw_gw_request {

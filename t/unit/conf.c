@@ -369,6 +369,8 @@ static const char *const all_keys[] = {
     "startup_timeout",
     "max_body",
     "max_params",
+    "keepalive_timeout",
+    "client_timeout",
     "python_home",
     "python_path",
     "env",
