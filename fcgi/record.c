@@ -33,11 +33,11 @@ void fw_record_parser_free(struct fw_record_parser *p)
     p->buf_cap = p->ix_cap = 0;
 }
 
-static void reset_pair(struct fw_record_parser *p)
+static void reset_pair(struct fw_record_pair *q)
 {
-    p->pair_state = PAIR_NAME_LEN;
-    p->len_have = 0;
-    p->name_len = p->value_len = p->field_left = 0;
+    q->state = PAIR_NAME_LEN;
+    q->len_have = 0;
+    q->name_len = q->value_len = q->field_left = 0;
 }
 
 void fw_record_parser_next(struct fw_record_parser *p, size_t keep_bytes)
@@ -48,7 +48,7 @@ void fw_record_parser_next(struct fw_record_parser *p, size_t keep_bytes)
     p->buf_len = 0;
     p->n_params = 0;
     p->charged = 0;
-    reset_pair(p);
+    reset_pair(&p->param_pair);
     /* An idle kept connection should not hold a large request's params. */
     if (p->buf_cap > keep_bytes) {
         free(p->buf);
@@ -172,11 +172,12 @@ static void reply_values(struct fw_record_parser *p, struct fw_record_event *ev)
  * pass max_params (checked before anything is allocated). */
 static bool start_param(struct fw_record_parser *p)
 {
-    size_t cost = (size_t)p->name_len + p->value_len + FW_RECORD_PARAM_OVERHEAD;
+    const struct fw_record_pair *q = &p->param_pair;
+    size_t cost = (size_t)q->name_len + q->value_len + FW_RECORD_PARAM_OVERHEAD;
     if (cost > p->max_params_bytes - p->charged)
         return false;
     p->charged += cost;
-    size_t need = p->buf_len + p->name_len + p->value_len + 2;
+    size_t need = p->buf_len + q->name_len + q->value_len + 2;
     if (need > p->buf_cap) {
         size_t cap = p->buf_cap ? p->buf_cap * 2 : 2048;
         if (cap < need)
@@ -199,17 +200,18 @@ static bool start_param(struct fw_record_parser *p)
     }
     struct fw_record_span *s = &p->ix[p->n_params];
     s->name = (uint32_t)p->buf_len;
-    s->name_len = p->name_len;
-    s->value = (uint32_t)(p->buf_len + p->name_len + 1);
-    s->value_len = p->value_len;
+    s->name_len = q->name_len;
+    s->value = (uint32_t)(p->buf_len + q->name_len + 1);
+    s->value_len = q->value_len;
     return true;
 }
 
 static void gv_name_done(struct fw_record_parser *p)
 {
-    if (p->name_len >= sizeof(p->gv_name))
+    const struct fw_record_pair *q = &p->gv_pair;
+    if (q->name_len >= sizeof(p->gv_name))
         return;
-    p->gv_name[p->name_len] = '\0';
+    p->gv_name[q->name_len] = '\0';
     if (strcmp(p->gv_name, FCGI_MAX_CONNS) == 0)
         p->gv_asked |= 1;
     else if (strcmp(p->gv_name, FCGI_MAX_REQS) == 0)
@@ -219,23 +221,24 @@ static void gv_name_done(struct fw_record_parser *p)
 }
 
 /* Moves past fields that are complete (including empty ones). */
-static void settle(struct fw_record_parser *p)
+static void settle(struct fw_record_parser *p, struct fw_record_pair *q)
 {
-    while (p->field_left == 0) {
-        if (p->pair_state == PAIR_NAME) {
-            if (p->in_get_values)
+    bool gv = q == &p->gv_pair;
+    while (q->field_left == 0) {
+        if (q->state == PAIR_NAME) {
+            if (gv)
                 gv_name_done(p);
             else
-                p->buf[p->ix[p->n_params].name + p->name_len] = '\0';
-            p->pair_state = PAIR_VALUE;
-            p->field_left = p->value_len;
-        } else if (p->pair_state == PAIR_VALUE) {
-            if (!p->in_get_values) {
-                p->buf[p->ix[p->n_params].value + p->value_len] = '\0';
-                p->buf_len += (size_t)p->name_len + p->value_len + 2;
+                p->buf[p->ix[p->n_params].name + q->name_len] = '\0';
+            q->state = PAIR_VALUE;
+            q->field_left = q->value_len;
+        } else if (q->state == PAIR_VALUE) {
+            if (!gv) {
+                p->buf[p->ix[p->n_params].value + q->value_len] = '\0';
+                p->buf_len += (size_t)q->name_len + q->value_len + 2;
                 p->n_params++;
             }
-            reset_pair(p);
+            reset_pair(q);
             return;
         } else {
             return;
@@ -245,60 +248,62 @@ static void settle(struct fw_record_parser *p)
 
 /* Decodes pair bytes of the current record's content. Returns bytes used;
  * sets *too_large when a param would pass max_params. */
-static size_t pairs(struct fw_record_parser *p, const unsigned char *d, size_t n, bool *too_large)
+static size_t pairs(struct fw_record_parser *p, struct fw_record_pair *q, const unsigned char *d,
+                    size_t n, bool *too_large)
 {
+    bool gv = q == &p->gv_pair;
     size_t i = 0;
     while (i < n) {
-        if (p->pair_state == PAIR_NAME_LEN || p->pair_state == PAIR_VALUE_LEN) {
+        if (q->state == PAIR_NAME_LEN || q->state == PAIR_VALUE_LEN) {
             uint32_t len;
-            if (p->len_have == 0 && !(d[i] & 0x80)) {
+            if (q->len_have == 0 && !(d[i] & 0x80)) {
                 len = d[i++];
             } else {
                 /* A length with the high bit set takes four bytes, 31 bits. */
-                while (p->len_have < 4 && i < n)
-                    p->len_bytes[p->len_have++] = d[i++];
-                if (p->len_have < 4)
+                while (q->len_have < 4 && i < n)
+                    q->len_bytes[q->len_have++] = d[i++];
+                if (q->len_have < 4)
                     break;
-                len = (uint32_t)(p->len_bytes[0] & 0x7f) << 24 | (uint32_t)p->len_bytes[1] << 16 |
-                      (uint32_t)p->len_bytes[2] << 8 | p->len_bytes[3];
-                p->len_have = 0;
+                len = (uint32_t)(q->len_bytes[0] & 0x7f) << 24 | (uint32_t)q->len_bytes[1] << 16 |
+                      (uint32_t)q->len_bytes[2] << 8 | q->len_bytes[3];
+                q->len_have = 0;
             }
-            if (p->pair_state == PAIR_NAME_LEN) {
-                p->name_len = len;
-                p->pair_state = PAIR_VALUE_LEN;
+            if (q->state == PAIR_NAME_LEN) {
+                q->name_len = len;
+                q->state = PAIR_VALUE_LEN;
                 continue;
             }
-            p->value_len = len;
-            if (!p->in_get_values && !start_param(p)) {
+            q->value_len = len;
+            if (!gv && !start_param(p)) {
                 *too_large = true;
                 return i;
             }
-            p->pair_state = PAIR_NAME;
-            p->field_left = p->name_len;
-            settle(p);
+            q->state = PAIR_NAME;
+            q->field_left = q->name_len;
+            settle(p, q);
             continue;
         }
-        size_t take = n - i < p->field_left ? n - i : p->field_left;
-        if (p->in_get_values) {
-            uint32_t at = p->name_len - p->field_left;
-            if (p->pair_state == PAIR_NAME && p->name_len < sizeof(p->gv_name))
+        size_t take = n - i < q->field_left ? n - i : q->field_left;
+        if (gv) {
+            uint32_t at = q->name_len - q->field_left;
+            if (q->state == PAIR_NAME && q->name_len < sizeof(p->gv_name))
                 memcpy(p->gv_name + at, d + i, take);
         } else {
             const struct fw_record_span *s = &p->ix[p->n_params];
-            uint32_t at = p->pair_state == PAIR_NAME ? s->name + (p->name_len - p->field_left)
-                                                     : s->value + (p->value_len - p->field_left);
+            uint32_t at = q->state == PAIR_NAME ? s->name + (q->name_len - q->field_left)
+                                                     : s->value + (q->value_len - q->field_left);
             memcpy(p->buf + at, d + i, take);
         }
-        p->field_left -= (uint32_t)take;
+        q->field_left -= (uint32_t)take;
         i += take;
-        settle(p);
+        settle(p, q);
     }
     return i;
 }
 
-static bool pair_boundary(const struct fw_record_parser *p)
+static bool pair_boundary(const struct fw_record_pair *q)
 {
-    return p->pair_state == PAIR_NAME_LEN && p->len_have == 0;
+    return q->state == PAIR_NAME_LEN && q->len_have == 0;
 }
 
 /* ---- records ----------------------------------------------------------- */
@@ -343,9 +348,8 @@ static bool on_header(struct fw_record_parser *p, struct fw_record_event *ev)
             reply_unknown_type(p, ev);
             return true;
         }
-        p->in_get_values = true;
         p->gv_asked = 0;
-        reset_pair(p);
+        reset_pair(&p->gv_pair);
         return false;
     }
     if (p->type == 0 || p->type > FCGI_MAXTYPE) {
@@ -395,19 +399,17 @@ static bool on_record_end(struct fw_record_parser *p, struct fw_record_event *ev
         p->phase = FW_RECORD_IN_PARAMS;
         p->request_id = p->id;
         p->keep_conn = keep;
-        reset_pair(p);
+        reset_pair(&p->param_pair);
         ev->kind = FW_RECORD_BEGIN;
         ev->request_id = p->id;
         ev->keep_conn = keep;
         return true;
     }
     if (p->id == FCGI_NULL_REQUEST_ID && p->type == FCGI_GET_VALUES) {
-        p->in_get_values = false;
-        if (!pair_boundary(p)) {
+        if (!pair_boundary(&p->gv_pair)) {
             fail(p, ev, "GET_VALUES ends inside a name-value pair");
             return true;
         }
-        reset_pair(p);
         reply_values(p, ev);
         return true;
     }
@@ -419,7 +421,7 @@ static bool on_record_end(struct fw_record_parser *p, struct fw_record_event *ev
         return true;
     }
     if (p->type == FCGI_PARAMS && p->head[4] == 0 && p->head[5] == 0) {
-        if (!pair_boundary(p)) {
+        if (!pair_boundary(&p->param_pair)) {
             fail(p, ev, "the params end inside a name-value pair");
             return true;
         }
@@ -482,7 +484,9 @@ size_t fw_record_parse(struct fw_record_parser *p, const unsigned char *buf, siz
                 p->begin_have += (unsigned)take;
             } else if (p->type == FCGI_PARAMS || p->type == FCGI_GET_VALUES) {
                 bool too_large = false;
-                size_t used = pairs(p, d, take, &too_large);
+                struct fw_record_pair *q =
+                    p->type == FCGI_PARAMS ? &p->param_pair : &p->gv_pair;
+                size_t used = pairs(p, q, d, take, &too_large);
                 if (too_large) {
                     p->dead = true;
                     ev->kind = FW_RECORD_TOO_LARGE;

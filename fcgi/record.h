@@ -79,12 +79,15 @@ struct fw_record_parser {
     unsigned request_id;
     bool keep_conn;
 
-    /* a name-value pair being decoded (PARAMS or GET_VALUES) */
-    unsigned char len_bytes[4];
-    unsigned len_have, len_need;
-    unsigned pair_state;
-    uint32_t name_len, value_len, field_left;
-    bool in_get_values;
+    /* name-value pairs being decoded: the params' and a GET_VALUES
+     * record's apart, since a management record may come between two
+     * PARAMS records, in the middle of a pair */
+    struct fw_record_pair {
+        unsigned char len_bytes[4];
+        unsigned len_have;
+        unsigned state;
+        uint32_t name_len, value_len, field_left;
+    } param_pair, gv_pair;
 
     /* params: names and values, each NUL-terminated, and their index */
     char *buf;

@@ -42,7 +42,8 @@ if command -v pyenv >/dev/null 2>&1; then
     done
 fi
 
-# A bounded fuzzing run of the configuration loader (libFuzzer, ASan, UBSan).
+# Bounded fuzzing runs (libFuzzer, ASan, UBSan): the configuration loader, then
+# the FastCGI record codec and environ builder against libfcgi (at least 60 s).
 sh t/fuzz/run.sh "${FUZZ_SECONDS:-20}" >"${TMPDIR:-/tmp}/fcgiwsgi-fuzz.log" 2>&1 ||
     { tail -50 "${TMPDIR:-/tmp}/fcgiwsgi-fuzz.log"; exit 1; }
 echo "all tests passed"

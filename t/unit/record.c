@@ -317,6 +317,28 @@ static void test_limits(void)
     fw_record_parser_free(&p);
 }
 
+/* A management record may come at any time, even between two PARAMS
+ * records that split a pair (found by t/fuzz/record_fuzz: the pair was
+ * lost, or its value's bytes taken for a new param). */
+static void test_get_values_inside_a_pair(void)
+{
+    struct fw_record_parser p;
+    fw_record_parser_init(&p, 1 << 20, 1, 1);
+    s.n = 0;
+    begin(&s, 1, FCGI_RESPONDER, false);
+    rec(&s, FCGI_PARAMS, 1, "\x01\x05" "AB", 4, 4);
+    unsigned char gv[32];
+    size_t n = pair(gv, FCGI_MAX_CONNS, 14, "", 0);
+    rec(&s, FCGI_GET_VALUES, 0, gv, n, 0);
+    rec(&s, FCGI_PARAMS, 1, "\x01\x01xy" "\x01\x01" "Cd", 8, 0);
+    rec(&s, FCGI_PARAMS, 1, NULL, 0, 0);
+    rec(&s, FCGI_STDIN, 1, NULL, 0, 0);
+    run(&p, s.b, s.n, 1 << 20, &r);
+    ok(r.replies == 1 && r.errors == 0 && r.stdin_end == 1, "GET_VALUES inside a pair: answered");
+    is_str(r.params, "A=B\x01\x01xy;C=d;", "and the pair it interrupted is whole");
+    fw_record_parser_free(&p);
+}
+
 int main(void)
 {
     test_request();
@@ -324,5 +346,6 @@ int main(void)
     test_refusals();
     test_abort_and_strays();
     test_limits();
+    test_get_values_inside_a_pair();
     return done_testing();
 }
