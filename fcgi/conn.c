@@ -435,11 +435,13 @@ static ssize_t io_read(void *ctx, char *buf, size_t len)
     return (ssize_t)got;
 }
 
-/* While a response streams, the web server may send ABORT_REQUEST (its
- * client went away): look without blocking, now and then. */
+/* While the app runs, the web server may send ABORT_REQUEST (its client
+ * went away): look without blocking, at most every ABORT_CHECK_MS (a fast
+ * request never looks). What stands before it in the stream is read too,
+ * unless it is body the app has not read: that stays for the app. */
 static void check_abort(struct fw_conn_thread *t)
 {
-    if (!t->stdin_done || t->peer_aborted || t->in_failed)
+    if (t->peer_aborted || t->in_failed || t->stdin_len > 0)
         return;
     int64_t now = now_ms();
     if (now - t->abort_checked_ms < ABORT_CHECK_MS)
@@ -450,15 +452,22 @@ static void check_abort(struct fw_conn_thread *t)
             return; /* nothing there; a closed peer shows in the next write */
         struct fw_record_event ev;
         t->in_pos += fw_record_parse(&t->c->p, t->in + t->in_pos, t->in_len - t->in_pos, &ev);
-        if (ev.kind == FW_RECORD_ABORT) {
+        switch (ev.kind) {
+        case FW_RECORD_NONE: break;
+        case FW_RECORD_STDIN:
+            t->stdin_data = ev.data;
+            t->stdin_len = ev.len;
+            return;
+        case FW_RECORD_STDIN_END: t->stdin_done = true; break;
+        case FW_RECORD_ABORT:
             fw_log(FW_LOG_INFO, "%s: the web server aborted the request", t->uri);
             t->peer_aborted = true;
             return;
-        }
-        if (ev.kind == FW_RECORD_REPLY) {
+        case FW_RECORD_REPLY:
             if (send_all(t, t->c, ev.data, ev.len) < 0)
                 return;
-        } else if (ev.kind != FW_RECORD_NONE) {
+            break;
+        default:
             log_protocol_error(t, ev.error ? ev.error : "a record during the response");
             t->in_failed = true;
             return;
@@ -476,19 +485,30 @@ static int io_flush(void *ctx)
 }
 
 /* An error after the headers went out: the web server must see a broken
- * response, not a whole one. With a declared Content-Length, a properly
- * ended stream that is short of it is what nginx (1.22, without
- * keep-conn, which takes a bare EOF for the end of a whole response)
- * reports as "upstream prematurely closed" and cuts the client; without
- * one, only a connection closed before END_REQUEST says it. */
+ * response, not a whole one, and FastCGI has no record that says so.
+ * A server that keeps connections expects END_REQUEST, so closing before it
+ * is an error there (nginx: "upstream prematurely closed"). One that does
+ * not (nginx 1.22 without fastcgi_keep_conn) takes a bare EOF for the end
+ * of a whole response: a short body then leaves its client waiting for the
+ * missing bytes, a chunked one looks complete. For it, a response that
+ * falls short of its Content-Length is ended properly (the server sees it
+ * short), and any other is ended with a record of no FastCGI version, which
+ * every server treats as an upstream error and cuts its client. */
 static void io_abort(void *ctx, bool length_declared)
 {
     struct fw_conn_thread *t = ctx;
     if (t->cut)
         return;
     t->cut = true;
-    if (length_declared && !t->out_failed && !t->peer_aborted)
-        flush_out(t, true);
+    bool can_write = !t->out_failed && !t->peer_aborted;
+    if (can_write && !t->c->p.keep_conn) {
+        if (length_declared) {
+            flush_out(t, true);
+        } else if (flush_out(t, false) == 0) {
+            static const unsigned char broken[FW_RECORD_HEADER_LEN] = { 0 };
+            send_all(t, t->c, broken, sizeof(broken));
+        }
+    }
     t->out_len = 0;
     shutdown(t->c->fd, SHUT_RDWR);
 }
@@ -691,11 +711,16 @@ enum fw_conn_state fw_conn_pump(struct fw_conn_thread *t, struct fw_conn *c)
 enum fw_conn_state fw_conn_serve(struct fw_conn_thread *t, struct fw_conn *c)
 {
     begin_io(t, c);
+    t->abort_checked_ms = now_ms();
     atomic_store(&t->output_started, false);
     atomic_store(&t->cur_id, request_id(c));
     atomic_store(&t->cur_fd, c->fd);
 
     bool in_sync = handle(t);
+    /* A request that took a while may have been aborted meanwhile: then the
+     * web server wants END_REQUEST alone. */
+    if (in_sync && !t->cut && !t->out_failed)
+        check_abort(t);
     enum fw_conn_state st;
     if (t->cut || t->out_failed) {
         t->in_pos = t->in_len = 0;
@@ -711,6 +736,13 @@ enum fw_conn_state fw_conn_serve(struct fw_conn_thread *t, struct fw_conn *c)
             linger_close(c);
         else
             fw_conn_close(c);
+        st = FW_CONN_CLOSED;
+    } else if (t->s.stopping && atomic_load(t->s.stopping) && t->in_pos == t->in_len) {
+        /* The web server may hand this connection its next request the
+         * moment it has read END_REQUEST (HAProxy does): the end of the
+         * stream must be right behind, to be read with it. */
+        shutdown(c->fd, SHUT_WR);
+        fw_conn_close(c);
         st = FW_CONN_CLOSED;
     } else {
         fw_record_parser_next(&c->p, KEEP_PARAMS_BYTES);

@@ -6,6 +6,7 @@
 #ifndef FW_CONN_H
 #define FW_CONN_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -28,6 +29,9 @@ struct fw_conn_settings {
     uint64_t max_params_bytes;
     uint64_t client_timeout_ms; /* no progress reading or writing for this long: give up */
     unsigned threads;           /* FCGI_MAX_REQS, FCGI_MAX_CONNS */
+    /* Set when the worker stops: a kept connection is then closed right
+     * behind its response's END_REQUEST. */
+    const atomic_bool *stopping;
     bool multiprocess;
     const char *pool; /* see struct fw_gw_request */
     unsigned generation;

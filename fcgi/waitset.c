@@ -21,6 +21,13 @@
 #include <time.h>
 #include <unistd.h>
 
+/* A stopping worker closes a kept connection once it has been idle this
+ * long. One the web server used a moment ago is likely to carry its next
+ * request any moment (HAProxy and H2O reuse a connection the instant its
+ * response is in): closed then, that request would be lost. It is served
+ * instead, and the connection closed right behind its END_REQUEST. */
+#define STOP_QUIET_MS 100
+
 #define GEN_LISTEN 0xFFFFFFFFu
 #define GEN_STOP 0xFFFFFFFEu
 #define GEN_MAX 0xFFFFFFFDu
@@ -34,7 +41,8 @@ struct entry {
     bool in_epoll;
     bool partial;
     int64_t deadline_ms;
-    int prev, next; /* the waiting list, by fd */
+    int64_t since_ms; /* waiting since */
+    int prev, next;   /* the waiting list, by fd */
 };
 
 struct fw_waitset {
@@ -221,6 +229,7 @@ void fw_waitset_park(struct fw_waitset *ws, struct fw_conn *c, bool partial)
     else if (!e->partial)
         e->deadline_ms = ws->client_ms ? now_ms() + (int64_t)ws->client_ms : 0;
     e->partial = partial;
+    e->since_ms = now_ms();
     e->state = WAITING;
     e->next = -1;
     e->prev = ws->tail;
@@ -268,10 +277,10 @@ size_t fw_waitset_sweep(struct fw_waitset *ws, int64_t now, bool stopping,
         if (e->deadline_ms && now >= e->deadline_ms) {
             timed_out += e->partial;
             close_entry(ws, fd);
-        } else if (stopping && !e->partial && !readable(fd)) {
-            /* A stopping worker never reads its idle kept connections
-             * again: closed now, the web server's next request goes to a
-             * new connection, which a worker that accepts will take. */
+        } else if (stopping && !e->partial && now - e->since_ms >= STOP_QUIET_MS &&
+                   !readable(fd)) {
+            /* Closed now, the web server's next request goes to a new
+             * connection, which a worker that accepts will take. */
             idle++;
             close_entry(ws, fd);
         }

@@ -3,7 +3,7 @@
  * every connection no thread is serving), so an idle FCGI_KEEP_CONN
  * connection or a slow client never pins a thread. The process's main
  * thread runs no Python after start-up: it handles signals, the master's
- * messages and the waitset's deadlines; request threads block the signals. */
+ * messages and the waitset's deadlines. */
 #include "config.h"
 
 #include "worker.h"
@@ -41,7 +41,6 @@
  * connections it has already accepted (they are its to answer: the web
  * server cannot know that they were never served). */
 #define STOP_PENDING_MS 2000
-/* The signals the main thread handles; request threads block them. */
 static const int handled_signals[] = { SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1, SIGUSR2 };
 
 struct worker {
@@ -121,9 +120,13 @@ static void retire(struct worker *w, const char *why)
     tell_master(w, FW_WORKER_MSG_RETIRE);
 }
 
-/* Signal handlers only write to this pipe; the main thread reads it.
- * Request threads block these signals, so the handlers run on the main
- * thread and a signal never interrupts a call in the app's code. */
+/* Signal handlers only write to this pipe; the main thread reads it. They
+ * use SA_RESTART, and every wait of ours retries EINTR (poll() with
+ * deadlines, no SO_RCVTIMEO), so a signal that lands on a request thread
+ * fails nothing. Request threads do not block the signals: a process the
+ * app starts with subprocess would inherit that mask (its vfork and
+ * posix_spawn paths keep the calling thread's mask and run no atfork
+ * handler) and could then never be stopped with SIGTERM. */
 static int signal_pipe[2] = { -1, -1 };
 
 static void on_signal(int sig)
@@ -194,28 +197,6 @@ static struct fw_app *find_app(void *ctx, size_t mount_index, const char *script
     }
     pthread_mutex_unlock(&w->apps_lock);
     return app;
-}
-
-static void handled_set(sigset_t *set)
-{
-    sigemptyset(set);
-    for (size_t i = 0; i < sizeof(handled_signals) / sizeof(handled_signals[0]); i++)
-        sigaddset(set, handled_signals[i]);
-}
-
-/* A process the app forks from a request thread (os.fork, subprocess)
- * starts with that thread's mask: give it the signals back, or it could
- * never be stopped with SIGTERM. */
-static void unblock_in_child(void)
-{
-    sigset_t set;
-    handled_set(&set);
-    pthread_sigmask(SIG_UNBLOCK, &set, NULL);
-}
-
-static void register_atfork(void)
-{
-    pthread_atfork(NULL, NULL, unblock_in_child);
 }
 
 /* One request thread: the listening socket stays armed, level-triggered,
@@ -324,7 +305,7 @@ static void serve_conn(struct thread *th, struct fw_conn_thread *ct, struct fw_c
         return;
     bool partial = fw_conn_mid_request(c) || fw_conn_unused(c);
     if (atomic_load(&w->stopping) && !partial)
-        fw_conn_close(c); /* idle, and never to be read again here */
+        fw_conn_close(c); /* right behind its END_REQUEST: see waitset.c */
     else
         fw_waitset_park(w->ws, c, partial);
 }
@@ -333,9 +314,6 @@ static void *request_thread(void *arg)
 {
     struct thread *th = arg;
     struct worker *w = th->w;
-    sigset_t set;
-    handled_set(&set);
-    pthread_sigmask(SIG_BLOCK, &set, NULL);
     struct fw_pythread *py = fw_interp_thread_attach();
     struct fw_conn_thread *ct = py ? fw_conn_thread_new(&w->conn_settings, py) : NULL;
     atomic_store(&th->conn, ct);
@@ -620,9 +598,6 @@ int fw_worker_run(const struct fw_worker_config *cfg)
         fw_log_errno(FW_LOG_ERR, "creating the worker's epoll set");
         goto out;
     }
-    static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
-    pthread_once(&atfork_once, register_atfork);
-
     if (cfg->channel_fd >= 0) {
         restart_channel_fd = cfg->channel_fd;
         fw_module_set_restart_hook(request_pool_restart);
@@ -644,6 +619,7 @@ int fw_worker_run(const struct fw_worker_config *cfg)
             cfg->max_params_bytes ? cfg->max_params_bytes : FW_WORKER_DEFAULT_MAX_PARAMS,
         .client_timeout_ms = cfg->client_timeout_ms,
         .threads = nthreads,
+        .stopping = &w.stopping,
         .multiprocess = cfg->multiprocess,
         .pool = cfg->pool,
         .generation = cfg->generation,

@@ -122,6 +122,10 @@ def application(environ, start_response):
             yield b'second-chunk;'
             raise RuntimeError('generator-failed-after-data-9321')
         return gen()
+    if path == '/short-length':
+        # Declares 100 bytes and sends 10.
+        start_response('200 OK', text + [('Content-Length', '100')])
+        return [b'0123456789']
     if path == '/close-ok':
         start_response('200 OK', text)
         return Closing([b'one;', b'two;', b'three'])
