@@ -8,7 +8,7 @@ for what in "$@"; do
     case $what in
     build) pkgs="$pkgs build-essential autoconf automake pkg-config python3-dev libyaml-dev libfcgi-dev curl" ;;
     nginx) pkgs="$pkgs nginx-light" ;;
-    test) pkgs="$pkgs nginx-light libfcgi-bin python3 clang-14 libclang-rt-14-dev openssl lighttpd lighttpd-mod-openssl apache2 libapache2-mod-fcgid python3-flask python3-django" ;;
+    test) pkgs="$pkgs nginx-light libfcgi-bin python3 clang-14 libclang-rt-14-dev openssl lighttpd lighttpd-mod-openssl apache2 libapache2-mod-fcgid python3-flask python3-django haproxy h2o" ;;
     *) echo "t/deps.sh: unknown step '$what'" >&2; exit 2 ;;
     esac
 done
@@ -22,11 +22,22 @@ if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
     exit 1
 fi
 export DEBIAN_FRONTEND=noninteractive
+# Debian starts nginx, lighttpd, Apache, HAProxy and H2O when it installs
+# them (on port 80 and others); the tests run their own. A policy-rc.d that
+# exits 101 tells invoke-rc.d (and deb-systemd-invoke) not to start any
+# service; ours is only put there if there is none, and removed after.
+policy=/usr/sbin/policy-rc.d
+if [ ! -e $policy ]; then
+    trap 'rm -f $policy' EXIT
+    trap 'rm -f $policy; exit 1' HUP INT TERM
+    printf '#!/bin/sh\n# t/deps.sh: no service starts while it installs packages\nexit 101\n' >$policy
+    chmod 755 $policy
+fi
 apt-get update -q
 apt-get install -y -q --no-install-recommends $missing
-# Debian starts nginx, lighttpd and Apache on port 80 when it installs them;
-# the tests run their own.
-for svc in nginx lighttpd apache2; do
+# In case a service started anyway (a policy-rc.d of the machine's own that
+# allows it): stop it.
+for svc in nginx lighttpd apache2 haproxy h2o; do
     if command -v systemctl >/dev/null && systemctl is-active --quiet $svc 2>/dev/null; then
         systemctl stop $svc || true
     fi

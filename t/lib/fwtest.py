@@ -1672,3 +1672,192 @@ __all__ += [
     'web_env', 'web_stream_check', 'web_matrix', 'web_kept_sockets',
     'WEB_PATHS', 'WEB_QUERY', 'LIGHTTPD', 'APACHE',
 ]
+
+
+# ------------------------------------- raw FastCGI reading (t/protocol-abuse.t)
+
+
+def fd_count(pid):
+    """How many file descriptors process pid has open; None if it is gone."""
+    try:
+        return len(os.listdir('/proc/%d/fd' % pid))
+    except OSError:
+        return None
+
+
+def read_raw_record(conn, timeout=5):
+    """The next record on a FcgiConn as sent, padding included:
+    (version, type, req_id, content, padding); None on EOF at a record
+    boundary. Raises socket.timeout, and FcgiError on EOF mid-record. The
+    version is returned, not checked."""
+    conn.sock.settimeout(timeout)
+    while True:
+        buf = conn._buf
+        if len(buf) >= 8:
+            ver, typ, rid, clen, plen = _HDR.unpack_from(buf)
+            if len(buf) >= 8 + clen + plen:
+                content = bytes(buf[8:8 + clen])
+                padding = bytes(buf[8 + clen:8 + clen + plen])
+                del buf[:8 + clen + plen]
+                return ver, typ, rid, content, padding
+        data = conn.sock.recv(65536)
+        if not data:
+            conn.eof = True
+            if conn._buf:
+                raise FcgiError('connection closed mid-record (%d bytes pending)'
+                                % len(conn._buf))
+            return None
+        conn._buf += data
+
+
+def read_response(conn, req_id=1, timeout=5):
+    """Reads a FcgiConn's records for request req_id until its END_REQUEST,
+    within `timeout` seconds in all. Returns (FcgiResponse, how), how being
+    'end', 'eof' (closed at a record boundary), 'truncated' (closed
+    mid-record), 'reset' or 'timeout'. Records of other ids go to
+    conn.other_records. For requests sent by hand (send_raw)."""
+    resp = FcgiResponse(req_id)
+    deadline = time.monotonic() + timeout
+    how = 'timeout'
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            break
+        try:
+            rec = conn.read_record(timeout=left)
+        except (socket.timeout, BlockingIOError):
+            break
+        except (ConnectionResetError, BrokenPipeError):
+            how = 'reset'
+            break
+        except FcgiError:
+            how = 'truncated'
+            break
+        if rec is None:
+            how = 'eof'
+            break
+        if conn._dispatch(resp, rec):
+            how = 'end'
+            break
+    resp._finish()
+    return resp, how
+
+
+__all__ += ['fd_count', 'read_raw_record', 'read_response']
+
+
+# ------------------------- HAProxy, H2O and an HTTP load (issue 13)
+# Web servers that keep FastCGI connections by default (HAProxy's fcgi-app,
+# H2O with fastcgi.timeout.keepalive), in the manner of start_nginx, and a
+# load generator of keep-alive HTTP clients (t/recycle-keepconn*.t).
+
+HAPROXY = '/usr/sbin/haproxy'
+H2O = '/usr/bin/h2o'
+
+
+def _server_dir(name):
+    d = os.path.join(tmpdir(), name)
+    while os.path.exists(d):
+        d += 'x'
+    os.makedirs(d)
+    return d
+
+
+def start_haproxy(body, port=None):
+    """Start HAProxy (-db: foreground) with a global and a defaults section
+    of ours (mode http; to stdout, so into the spawn log, the httplog line of
+    each request that failed or was cut: dontlog-normal) and body,
+    in which '@PORT@' is replaced by port (default free_port()); body holds
+    the frontend binding 127.0.0.1:@PORT@, the backend and its fcgi-app.
+    Returns the Process with .port, .dir, .conf. skip_all if HAProxy is not
+    installed."""
+    if not os.access(HAPROXY, os.X_OK):
+        skip_all('haproxy not installed')
+    port = port or free_port()
+    d = _server_dir('haproxy')
+    conf = os.path.join(d, 'haproxy.cfg')
+    with open(conf, 'w') as f:
+        f.write('global\n    log stdout format raw local0 info\n'
+                '    pidfile %s/haproxy.pid\n\n'
+                'defaults\n    mode http\n    log global\n    option httplog\n'
+                '    option dontlog-normal\n'
+                '    timeout connect 5s\n    timeout client 60s\n    timeout server 60s\n'
+                '    timeout http-keep-alive 60s\n\n%s\n'
+                % (d, body.replace('@PORT@', str(port))))
+    h = spawn([HAPROXY, '-db', '-f', conf], log=os.path.join(d, 'haproxy.log'))
+    h.port, h.dir, h.conf = port, d, conf
+    wait_socket(('127.0.0.1', port), timeout=15, proc=h)
+    return h
+
+
+def start_h2o(paths, port=None):
+    """Start H2O (foreground, its default) listening on 127.0.0.1:port
+    (default free_port()) with `paths`, the YAML body of hosts.default.paths
+    indented by 6 spaces; pid file, error log and access log in its
+    directory; `user: root` when run as root (H2O refuses root without a
+    user directive). Returns the Process with .port, .dir, .conf,
+    .error_log, .access_log. skip_all if H2O is not installed."""
+    if not os.access(H2O, os.X_OK):
+        skip_all('h2o not installed')
+    port = port or free_port()
+    d = _server_dir('h2o')
+    conf = os.path.join(d, 'h2o.conf')
+    with open(conf, 'w') as f:
+        f.write(('user: root\n' if os.geteuid() == 0 else '') +
+                'pid-file: %(d)s/h2o.pid\nerror-log: %(d)s/error.log\n'
+                'access-log: %(d)s/access.log\n'
+                'listen:\n  host: 127.0.0.1\n  port: %(port)d\n'
+                'hosts:\n  default:\n    paths:\n%(paths)s\n'
+                % {'d': d, 'port': port, 'paths': paths})
+    h = spawn([H2O, '-c', conf], log=os.path.join(d, 'stderr.log'))
+    h.port, h.dir, h.conf = port, d, conf
+    h.error_log, h.access_log = os.path.join(d, 'error.log'), os.path.join(d, 'access.log')
+    wait_socket(('127.0.0.1', port), timeout=15, proc=h)
+    return h
+
+
+class HttpLoad(Load):
+    """fwtest's Load over HTTP: `clients` threads, each with one keep-alive
+    HTTP/1.1 connection to addr, sending GET path in a loop until stop() (or
+    max_seconds, or max_requests in all). Outcomes as Load's (start, end,
+    status or None, body or error text); after an error or a response that
+    closes, the client reconnects. summary() is a diag line."""
+
+    def __init__(self, addr, clients=8, path='/', headers=None, **kw):
+        self.headers = dict(headers or {})
+        super().__init__(addr, clients=clients, uri=path, **kw)
+
+    def _run(self):
+        conn = None
+        while not self._stop.is_set() and time.monotonic() < self._deadline \
+                and len(self.results) < self._max:
+            t0 = time.monotonic()
+            try:
+                if conn is None:
+                    conn = _Conn(self.addr, self.timeout)
+                conn.request('GET', self.uri, headers=self.headers)
+                r = conn.getresponse()
+                out = (t0, time.monotonic(), r.status, r.read())
+                if r.will_close:
+                    conn.close()
+                    conn = None
+            except Exception as e:  # noqa: BLE001 - every failure is an outcome
+                out = (t0, time.monotonic(), None, repr(e))
+                if conn is not None:
+                    conn.close()
+                conn = None
+            with self._lock:
+                self.results.append(out)
+        if conn is not None:
+            conn.close()
+
+    def summary(self, label=''):
+        lat = self.latencies()
+        if not lat:
+            return '%sno requests' % (label + ': ' if label else '')
+        return '%s%d requests, %d failed, p99 %.1f ms, max %.1f ms' % (
+            label + ': ' if label else '', len(lat), len(self.failures()),
+            1000 * lat[min(len(lat) - 1, int(len(lat) * 0.99))], 1000 * lat[-1])
+
+
+__all__ += ['start_haproxy', 'start_h2o', 'HttpLoad', 'HAPROXY', 'H2O']
