@@ -106,6 +106,22 @@ void fw_conn_close(struct fw_conn *c)
     free(c);
 }
 
+/* The web server may hand a kept connection its next request the moment
+ * it has read END_REQUEST (HAProxy, and H2O when its pool is empty): if
+ * that request is already here it is served, else the end of the stream
+ * goes right behind the response, to be read with it. Closing a socket
+ * with unread data would also reset it, and the peer lose what it had not
+ * read yet. */
+bool fw_conn_close_if_idle(struct fw_conn *c)
+{
+    char b;
+    if (recv(c->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) > 0)
+        return false;
+    shutdown(c->fd, SHUT_WR);
+    fw_conn_close(c);
+    return true;
+}
+
 int fw_conn_fd(const struct fw_conn *c)
 {
     return c->fd;
@@ -738,12 +754,8 @@ enum fw_conn_state fw_conn_serve(struct fw_conn_thread *t, struct fw_conn *c)
             fw_conn_close(c);
         st = FW_CONN_CLOSED;
     } else if (t->s.stopping && atomic_load(t->s.stopping) && t->in_pos == t->in_len) {
-        /* The web server may hand this connection its next request the
-         * moment it has read END_REQUEST (HAProxy does): the end of the
-         * stream must be right behind, to be read with it. */
-        shutdown(c->fd, SHUT_WR);
-        fw_conn_close(c);
-        st = FW_CONN_CLOSED;
+        fw_record_parser_next(&c->p, KEEP_PARAMS_BYTES);
+        st = fw_conn_close_if_idle(c) ? FW_CONN_CLOSED : FW_CONN_READY;
     } else {
         fw_record_parser_next(&c->p, KEEP_PARAMS_BYTES);
         st = t->in_pos < t->in_len ? FW_CONN_READY : FW_CONN_WAIT;

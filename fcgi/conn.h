@@ -50,6 +50,9 @@ void fw_conn_thread_free(struct fw_conn_thread *t);
 struct fw_conn *fw_conn_new(int fd, const struct fw_conn_settings *s);
 /* Closes the fd and frees the connection. */
 void fw_conn_close(struct fw_conn *c);
+/* For a stopping worker, between requests: closes c and returns true,
+ * unless the web server already sent its next request (then serve it). */
+bool fw_conn_close_if_idle(struct fw_conn *c);
 int fw_conn_fd(const struct fw_conn *c);
 
 enum fw_conn_state {

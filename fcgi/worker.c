@@ -281,6 +281,7 @@ static void serve_conn(struct thread *th, struct fw_conn_thread *ct, struct fw_c
     const struct fw_worker_config *cfg = w->cfg;
     struct fw_slot *slot = cfg->slot;
     enum fw_conn_state st = fw_conn_pump(ct, c);
+again:
     while (st == FW_CONN_READY) {
         if (slot) {
             atomic_store(&th->request_start_ms, now_ms());
@@ -304,10 +305,12 @@ static void serve_conn(struct thread *th, struct fw_conn_thread *ct, struct fw_c
     if (st != FW_CONN_WAIT)
         return;
     bool partial = fw_conn_mid_request(c) || fw_conn_unused(c);
-    if (atomic_load(&w->stopping) && !partial)
-        fw_conn_close(c); /* right behind its END_REQUEST: see waitset.c */
-    else
+    if (!atomic_load(&w->stopping) || partial) {
         fw_waitset_park(w->ws, c, partial);
+    } else if (!fw_conn_close_if_idle(c)) {
+        st = fw_conn_pump(ct, c);
+        goto again;
+    }
 }
 
 static void *request_thread(void *arg)

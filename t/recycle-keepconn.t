@@ -214,9 +214,9 @@ frontend web
 # server closes idle ones; a request HAProxy writes on one in the very
 # instant it closes is lost unless HAProxy may send it again. retry-on
 # empty-response is HAProxy's own answer to that race (its manual), and
-# what README recommends. Without it, under ASan, 0 to 3 of ~30,000
-# requests failed here per run; before a stopping worker closed its idle
-# kept connections, 24 to 32 did, and a request hung behind a 6 s one.
+# what README recommends. Without it, under ASan, one run in five lost one
+# request of ~30,000; before a stopping worker closed its idle kept
+# connections, 24 to 32 failed per run, and a request hung behind a 6 s one.
 backend web
     use-fcgi-app fw
     retries 3
