@@ -377,8 +377,8 @@ static int io_write_buffered(void *ctx, const char *buf, size_t len)
 
 static void log_protocol_error(const struct fw_conn_thread *t, const char *what)
 {
-    fw_log(FW_LOG_WARN, "%s: FastCGI protocol error: %s; connection closed", t->uri[0] ? t->uri : "-",
-           what);
+    fw_log(FW_LOG_WARN, "%s: FastCGI protocol error: %s; connection closed",
+           t->uri[0] ? t->uri : "-", what);
 }
 
 /* The next body bytes into buf (NULL: dropped), up to len; 0 at the end of

@@ -56,9 +56,9 @@ bool fw_conn_close_if_idle(struct fw_conn *c);
 int fw_conn_fd(const struct fw_conn *c);
 
 enum fw_conn_state {
-    FW_CONN_READY,   /* a request's params are complete: fw_conn_serve it */
-    FW_CONN_WAIT,    /* nothing more to read now: let it wait, do not block a thread */
-    FW_CONN_CLOSED,  /* closed and freed (peer closed, protocol error, refused) */
+    FW_CONN_READY,  /* a request's params are complete: fw_conn_serve it */
+    FW_CONN_WAIT,   /* nothing more to read now: let it wait, do not block a thread */
+    FW_CONN_CLOSED, /* closed and freed (peer closed, protocol error, refused) */
 };
 
 /* Reads what has arrived without blocking, answers management records and

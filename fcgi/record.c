@@ -12,8 +12,8 @@
 /* The name-value pair decoder's states (PARAMS and GET_VALUES content). */
 enum { PAIR_NAME_LEN, PAIR_VALUE_LEN, PAIR_NAME, PAIR_VALUE };
 
-void fw_record_parser_init(struct fw_record_parser *p, size_t max_params_bytes,
-                           unsigned max_conns, unsigned max_reqs)
+void fw_record_parser_init(struct fw_record_parser *p, size_t max_params_bytes, unsigned max_conns,
+                           unsigned max_reqs)
 {
     memset(p, 0, sizeof(*p));
     /* Offsets into the params buffer are 32-bit. */
@@ -291,7 +291,7 @@ static size_t pairs(struct fw_record_parser *p, struct fw_record_pair *q, const 
         } else {
             const struct fw_record_span *s = &p->ix[p->n_params];
             uint32_t at = q->state == PAIR_NAME ? s->name + (q->name_len - q->field_left)
-                                                     : s->value + (q->value_len - q->field_left);
+                                                : s->value + (q->value_len - q->field_left);
             memcpy(p->buf + at, d + i, take);
         }
         q->field_left -= (uint32_t)take;
@@ -364,7 +364,7 @@ static bool on_header(struct fw_record_parser *p, struct fw_record_event *ev)
         return false;
     }
     switch (p->type) {
-    case FCGI_ABORT_REQUEST: return false; /* reported at its end */
+    case FCGI_ABORT_REQUEST: return false;        /* reported at its end */
     case FCGI_DATA: p->skip = true; return false; /* for the filter role only */
     case FCGI_PARAMS:
         if (p->phase != FW_RECORD_IN_PARAMS)
@@ -484,8 +484,7 @@ size_t fw_record_parse(struct fw_record_parser *p, const unsigned char *buf, siz
                 p->begin_have += (unsigned)take;
             } else if (p->type == FCGI_PARAMS || p->type == FCGI_GET_VALUES) {
                 bool too_large = false;
-                struct fw_record_pair *q =
-                    p->type == FCGI_PARAMS ? &p->param_pair : &p->gv_pair;
+                struct fw_record_pair *q = p->type == FCGI_PARAMS ? &p->param_pair : &p->gv_pair;
                 size_t used = pairs(p, q, d, take, &too_large);
                 if (too_large) {
                     p->dead = true;

@@ -58,6 +58,11 @@ enum fw_record_phase {
     FW_RECORD_INPUT_DONE, /* stdin ended; the response is being written */
 };
 
+/* Where a param's name and value are in the parser's buffer. */
+struct fw_record_span {
+    uint32_t name, name_len, value, value_len;
+};
+
 struct fw_record_parser {
     /* settings */
     size_t max_params_bytes;
@@ -68,11 +73,10 @@ struct fw_record_parser {
     unsigned head_len;
     unsigned type, id;
     size_t content_left, padding_left;
-    bool skip;      /* content is dropped (stray, refused, unknown) */
-    bool dead;      /* after ERROR or TOO_LARGE */
+    bool skip;              /* content is dropped (stray, refused, unknown) */
+    bool dead;              /* after ERROR or TOO_LARGE */
     unsigned char begin[8]; /* a BEGIN_REQUEST body as it arrives */
     unsigned begin_have;
-    unsigned begin_id;
 
     /* the request */
     enum fw_record_phase phase;
@@ -92,7 +96,7 @@ struct fw_record_parser {
     /* params: names and values, each NUL-terminated, and their index */
     char *buf;
     size_t buf_len, buf_cap;
-    struct fw_record_span { uint32_t name, name_len, value, value_len; } *ix;
+    struct fw_record_span *ix;
     size_t n_params, ix_cap;
     size_t charged; /* against max_params_bytes */
 
@@ -104,8 +108,8 @@ struct fw_record_parser {
     unsigned char reply[128];
 };
 
-void fw_record_parser_init(struct fw_record_parser *p, size_t max_params_bytes,
-                           unsigned max_conns, unsigned max_reqs);
+void fw_record_parser_init(struct fw_record_parser *p, size_t max_params_bytes, unsigned max_conns,
+                           unsigned max_reqs);
 /* Frees what the params took; the parser can be initialised again. */
 void fw_record_parser_free(struct fw_record_parser *p);
 /* After a request's response: ready for the next one on the connection.

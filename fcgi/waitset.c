@@ -277,8 +277,7 @@ size_t fw_waitset_sweep(struct fw_waitset *ws, int64_t now, bool stopping,
         if (e->deadline_ms && now >= e->deadline_ms) {
             timed_out += e->partial;
             close_entry(ws, fd);
-        } else if (stopping && !e->partial && now - e->since_ms >= STOP_QUIET_MS &&
-                   !readable(fd)) {
+        } else if (stopping && !e->partial && now - e->since_ms >= STOP_QUIET_MS && !readable(fd)) {
             /* Closed now, the web server's next request goes to a new
              * connection, which a worker that accepts will take. */
             idle++;
@@ -289,9 +288,10 @@ size_t fw_waitset_sweep(struct fw_waitset *ws, int64_t now, bool stopping,
     size_t left = ws->waiting;
     pthread_mutex_unlock(&ws->lock);
     if (timed_out)
-        fw_log(FW_LOG_INFO, "closed %zu connection%s that sent no whole request within "
-               "client_timeout (%llu ms)", timed_out, timed_out == 1 ? "" : "s",
-               (unsigned long long)ws->client_ms);
+        fw_log(FW_LOG_INFO,
+               "closed %zu connection%s that sent no whole request within "
+               "client_timeout (%llu ms)",
+               timed_out, timed_out == 1 ? "" : "s", (unsigned long long)ws->client_ms);
     if (idle)
         fw_log(FW_LOG_DEBUG, "stopping: closed %zu idle kept connection%s", idle,
                idle == 1 ? "" : "s");

@@ -217,8 +217,8 @@ static struct fw_conn *accept_one(struct worker *w)
 {
     struct sockaddr_storage peer;
     socklen_t plen = sizeof(peer);
-    int fd = accept4(w->cfg->listen_fd, (struct sockaddr *)&peer, &plen,
-                     SOCK_CLOEXEC | SOCK_NONBLOCK);
+    int fd =
+        accept4(w->cfg->listen_fd, (struct sockaddr *)&peer, &plen, SOCK_CLOEXEC | SOCK_NONBLOCK);
     int saved = errno;
     /* Re-armed at once so another thread can take the next connection
      * while this one is served. */

@@ -437,10 +437,9 @@ enum {
     ST_N
 };
 static const char *const st_names[ST_N] = {
-    "inputs",        "no-request",    "mgmt-record", "not-responder",
-    "begin-padding", "empty-padding", "stray-empty", "huge-length",
-    "name-has-eq",   "nul-byte",      "sockbuf",     "libfcgi-error",
-    "codec-refused", "compared",      "walk-wrong",
+    "inputs",        "no-request",    "mgmt-record",   "not-responder", "begin-padding",
+    "empty-padding", "stray-empty",   "huge-length",   "name-has-eq",   "nul-byte",
+    "sockbuf",       "libfcgi-error", "codec-refused", "compared",      "walk-wrong",
 };
 static unsigned long stats[ST_N];
 static bool walk_check;

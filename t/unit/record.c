@@ -164,7 +164,10 @@ static void test_request(void)
         char name[64];
         snprintf(name, sizeof(name), "two kept requests, fed %zu bytes at a time", steps[k]);
         ok(r.begins == 2 && r.params_done == 2 && r.stdin_end == 2 && r.errors == 0, name);
-        is_str(r.params, "REQUEST_METHOD=POST;REQUEST_URI=/x?y=1;EMPTY=;REQUEST_METHOD=POST;REQUEST_URI=/x?y=1;EMPTY=;", "params of both, in order");
+        is_str(r.params,
+               "REQUEST_METHOD=POST;REQUEST_URI=/x?y=1;EMPTY=;REQUEST_METHOD=POST;REQUEST_URI=/"
+               "x?y=1;EMPTY=;",
+               "params of both, in order");
         is_str((char *)r.body, "hello body", "body");
         ok(!fw_record_mid_request(&p), "idle after the second");
         fw_record_parser_free(&p);
@@ -217,9 +220,11 @@ static void test_refusals(void)
     rec(&s, FCGI_PARAMS, 5, NULL, 0, 0);
     nginx_request(&s, 6, true, "z");
     run(&p, s.b, s.n, 1 << 20, &r);
-    ok(r.replies == 1 && r.replies_buf[1] == FCGI_END_REQUEST && r.replies_buf[12] == FCGI_UNKNOWN_ROLE,
+    ok(r.replies == 1 && r.replies_buf[1] == FCGI_END_REQUEST &&
+           r.replies_buf[12] == FCGI_UNKNOWN_ROLE,
        "authorizer role: END_REQUEST UNKNOWN_ROLE");
-    ok(r.begins == 1 && r.stdin_end == 1 && r.errors == 0, "its params are dropped, the next is served");
+    ok(r.begins == 1 && r.stdin_end == 1 && r.errors == 0,
+       "its params are dropped, the next is served");
 
     fw_record_parser_next(&p, 0);
     s.n = 0;
@@ -248,7 +253,10 @@ static void test_refusals(void)
         if (k == 1)
             rec(&s, FCGI_STDIN, 1, "x", 1, 0);
         if (k == 2) {
-            rec(&s, FCGI_PARAMS, 1, "\x05\x01" "AB", 4, 0);
+            rec(&s, FCGI_PARAMS, 1,
+                "\x05\x01"
+                "AB",
+                4, 0);
             rec(&s, FCGI_PARAMS, 1, NULL, 0, 0);
         }
         run(&p, s.b, s.n, 1 << 20, &r);
@@ -264,8 +272,11 @@ static void test_abort_and_strays(void)
     s.n = 0;
     begin(&s, 1, FCGI_RESPONDER, true);
     rec(&s, FCGI_ABORT_REQUEST, 1, NULL, 0, 0);
-    rec(&s, FCGI_PARAMS, 1, "\x01\x01" "AB", 4, 4); /* stray: the request ended */
-    rec(&s, FCGI_STDIN, 9, "zzz", 3, 0);             /* stray: never began */
+    rec(&s, FCGI_PARAMS, 1,
+        "\x01\x01"
+        "AB",
+        4, 4);                           /* stray: the request ended */
+    rec(&s, FCGI_STDIN, 9, "zzz", 3, 0); /* stray: never began */
     nginx_request(&s, 1, true, "ok");
     run(&p, s.b, s.n, 2, &r);
     ok(r.aborts == 1 && r.begins == 2 && r.stdin_end == 1 && r.errors == 0,
@@ -284,7 +295,8 @@ static void test_limits(void)
     unsigned char huge[8] = { 0xC0, 0, 0, 0, 0xC0, 0, 0, 0 };
     rec(&s, FCGI_PARAMS, 1, huge, 8, 0);
     run(&p, s.b, s.n, 1 << 20, &r);
-    ok(r.too_large == 1 && p.buf_cap == 0, "name and value of 1 GiB each: too large, no allocation");
+    ok(r.too_large == 1 && p.buf_cap == 0,
+       "name and value of 1 GiB each: too large, no allocation");
     fw_record_parser_free(&p);
 
     fw_record_parser_init(&p, 4096, 1, 1);
@@ -326,11 +338,18 @@ static void test_get_values_inside_a_pair(void)
     fw_record_parser_init(&p, 1 << 20, 1, 1);
     s.n = 0;
     begin(&s, 1, FCGI_RESPONDER, false);
-    rec(&s, FCGI_PARAMS, 1, "\x01\x05" "AB", 4, 4);
+    rec(&s, FCGI_PARAMS, 1,
+        "\x01\x05"
+        "AB",
+        4, 4);
     unsigned char gv[32];
     size_t n = pair(gv, FCGI_MAX_CONNS, 14, "", 0);
     rec(&s, FCGI_GET_VALUES, 0, gv, n, 0);
-    rec(&s, FCGI_PARAMS, 1, "\x01\x01xy" "\x01\x01" "Cd", 8, 0);
+    rec(&s, FCGI_PARAMS, 1,
+        "\x01\x01xy"
+        "\x01\x01"
+        "Cd",
+        8, 0);
     rec(&s, FCGI_PARAMS, 1, NULL, 0, 0);
     rec(&s, FCGI_STDIN, 1, NULL, 0, 0);
     run(&p, s.b, s.n, 1 << 20, &r);
