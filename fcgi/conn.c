@@ -466,6 +466,11 @@ static void check_abort(struct fw_conn_thread *t)
     for (;;) {
         if (t->in_pos == t->in_len && fill(t, t->c, false) <= 0)
             return; /* nothing there; a closed peer shows in the next write */
+        /* A web server that pipelines sends its next request before ours
+         * ended: it waits, unread, for its turn. */
+        if (t->stdin_done && fw_record_at_boundary(&t->c->p) &&
+            (t->in_len - t->in_pos < 2 || t->in[t->in_pos + 1] == FCGI_BEGIN_REQUEST))
+            return;
         struct fw_record_event ev;
         t->in_pos += fw_record_parse(&t->c->p, t->in + t->in_pos, t->in_len - t->in_pos, &ev);
         switch (ev.kind) {
@@ -645,6 +650,20 @@ static bool handle(struct fw_conn_thread *t)
     return drain_body(t);
 }
 
+/* Every close of a connection this thread holds: what is left in the
+ * thread's input buffer was that connection's, and must never be read as
+ * the start of the next one. */
+static enum fw_conn_state drop(struct fw_conn_thread *t, struct fw_conn *c, bool linger)
+{
+    t->in_pos = t->in_len = 0;
+    atomic_store(&t->cur_fd, -1);
+    if (linger)
+        linger_close(c);
+    else
+        fw_conn_close(c);
+    return FW_CONN_CLOSED;
+}
+
 /* A request ended by the web server's ABORT_REQUEST: it still wants our
  * END_REQUEST, then the connection carries on. */
 static enum fw_conn_state end_aborted(struct fw_conn_thread *t)
@@ -654,10 +673,8 @@ static enum fw_conn_state end_aborted(struct fw_conn_thread *t)
     fw_record_end_request(end, request_id(c), 0, FCGI_REQUEST_COMPLETE);
     bool keep = c->p.keep_conn;
     fw_record_parser_next(&c->p, KEEP_PARAMS_BYTES);
-    if (send_all(t, c, end, sizeof(end)) < 0 || !keep) {
-        fw_conn_close(c);
-        return FW_CONN_CLOSED;
-    }
+    if (send_all(t, c, end, sizeof(end)) < 0 || !keep)
+        return drop(t, c, false);
     return t->in_pos < t->in_len ? FW_CONN_READY : FW_CONN_WAIT;
 }
 
@@ -684,8 +701,7 @@ enum fw_conn_state fw_conn_pump(struct fw_conn_thread *t, struct fw_conn *c)
                 if (fw_record_mid_request(&c->p))
                     fw_log(FW_LOG_INFO, "connection %s in the middle of a request",
                            n == 0 ? "closed by the web server" : strerror(errno));
-                fw_conn_close(c);
-                return FW_CONN_CLOSED;
+                return drop(t, c, false);
             }
         }
         struct fw_record_event ev;
@@ -697,10 +713,8 @@ enum fw_conn_state fw_conn_pump(struct fw_conn_thread *t, struct fw_conn *c)
         case FW_RECORD_REPLY:
             if (ev.error)
                 fw_log(FW_LOG_WARN, "FastCGI request refused: %s", ev.error);
-            if (send_all(t, c, ev.data, ev.len) < 0 || ev.close_after) {
-                fw_conn_close(c);
-                return FW_CONN_CLOSED;
-            }
+            if (send_all(t, c, ev.data, ev.len) < 0 || ev.close_after)
+                return drop(t, c, false);
             break;
         case FW_RECORD_ABORT:
             fw_log(FW_LOG_INFO, "a request was aborted by the web server before it began");
@@ -712,14 +726,10 @@ enum fw_conn_state fw_conn_pump(struct fw_conn_thread *t, struct fw_conn *c)
                    (unsigned long long)t->s.max_params_bytes);
             respond_error(t, 431);
             flush_out(t, true);
-            t->in_pos = t->in_len = 0;
-            linger_close(c);
-            return FW_CONN_CLOSED;
+            return drop(t, c, true);
         default:
             log_protocol_error(t, ev.error ? ev.error : "unexpected record before the params");
-            t->in_pos = t->in_len = 0;
-            fw_conn_close(c);
-            return FW_CONN_CLOSED;
+            return drop(t, c, false);
         }
     }
 }
@@ -739,20 +749,14 @@ enum fw_conn_state fw_conn_serve(struct fw_conn_thread *t, struct fw_conn *c)
         check_abort(t);
     enum fw_conn_state st;
     if (t->cut || t->out_failed) {
-        t->in_pos = t->in_len = 0;
-        fw_conn_close(c);
-        st = FW_CONN_CLOSED;
+        st = drop(t, c, false);
     } else if (t->peer_aborted) {
         t->out_len = 0;
         st = end_aborted(t);
-    } else if (flush_out(t, true) < 0 || !in_sync || !c->p.keep_conn) {
-        bool linger = !in_sync && !t->out_failed;
-        t->in_pos = t->in_len = 0;
-        if (linger)
-            linger_close(c);
-        else
-            fw_conn_close(c);
-        st = FW_CONN_CLOSED;
+    } else if (flush_out(t, true) < 0 || !in_sync || !c->p.keep_conn || t->in_failed) {
+        /* in_failed: what came after the body cannot be read (a protocol
+         * error seen while looking for ABORT_REQUEST). */
+        st = drop(t, c, !in_sync && !t->out_failed && !t->in_failed);
     } else if (t->s.stopping && atomic_load(t->s.stopping) && t->in_pos == t->in_len) {
         fw_record_parser_next(&c->p, KEEP_PARAMS_BYTES);
         st = fw_conn_close_if_idle(c) ? FW_CONN_CLOSED : FW_CONN_READY;

@@ -59,6 +59,11 @@ void fw_record_parser_next(struct fw_record_parser *p, size_t keep_bytes)
     }
 }
 
+bool fw_record_at_boundary(const struct fw_record_parser *p)
+{
+    return p->head_len == 0;
+}
+
 bool fw_record_mid_request(const struct fw_record_parser *p)
 {
     return p->phase != FW_RECORD_IDLE || p->head_len > 0 || p->content_left > 0 ||

@@ -128,6 +128,9 @@ size_t fw_record_parse(struct fw_record_parser *p, const unsigned char *buf, siz
 void fw_record_param(const struct fw_record_parser *p, size_t i, const char **name,
                      size_t *name_len, const char **value, size_t *value_len);
 
+/* True between two records: the next byte is a record's first. */
+bool fw_record_at_boundary(const struct fw_record_parser *p);
+
 /* True when the parser holds part of a request (in its params), so the
  * connection may not be dropped as idle. */
 bool fw_record_mid_request(const struct fw_record_parser *p);

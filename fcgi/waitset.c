@@ -27,6 +27,12 @@
  * response is in): closed then, that request would be lost. It is served
  * instead, and the connection closed right behind its END_REQUEST. */
 #define STOP_QUIET_MS 100
+/* How long a stopping worker still waits for a request on a connection
+ * that has sent nothing yet (it is the worker's to answer: the web server
+ * cannot know it was never served), and for the rest of one that has begun
+ * (whatever client_timeout says, even 0: never). */
+#define STOP_UNUSED_MS 2000
+#define STOP_PARTIAL_MS 10000
 
 #define GEN_LISTEN 0xFFFFFFFFu
 #define GEN_STOP 0xFFFFFFFEu
@@ -263,17 +269,18 @@ static bool readable(int fd)
     return n > 0;
 }
 
-size_t fw_waitset_sweep(struct fw_waitset *ws, int64_t now, bool stopping,
-                        int64_t unused_deadline_ms)
+size_t fw_waitset_sweep(struct fw_waitset *ws, int64_t now, bool stopping, int64_t stop_ms)
 {
     size_t timed_out = 0, idle = 0;
     pthread_mutex_lock(&ws->lock);
     for (int fd = ws->head; fd >= 0;) {
         struct entry *e = &ws->table[fd];
         int next = e->next;
-        if (stopping && e->partial && fw_conn_unused(e->conn) &&
-            (!e->deadline_ms || e->deadline_ms > unused_deadline_ms))
-            e->deadline_ms = unused_deadline_ms;
+        if (stopping && e->partial) {
+            int64_t cap = stop_ms + (fw_conn_unused(e->conn) ? STOP_UNUSED_MS : STOP_PARTIAL_MS);
+            if (!e->deadline_ms || e->deadline_ms > cap)
+                e->deadline_ms = cap;
+        }
         if (e->deadline_ms && now >= e->deadline_ms) {
             timed_out += e->partial;
             close_entry(ws, fd);

@@ -43,11 +43,11 @@ int fw_waitset_adopt(struct fw_waitset *ws, struct fw_conn *c);
  * across parks; otherwise keepalive_timeout from now. */
 void fw_waitset_park(struct fw_waitset *ws, struct fw_conn *c, bool partial);
 
-/* Closes waiting connections past their deadline and, when stopping,
- * kept ones that have been idle a while with nothing to read, and new ones
- * that sent nothing by unused_deadline_ms. Returns how many still wait. */
-size_t fw_waitset_sweep(struct fw_waitset *ws, int64_t now_ms, bool stopping,
-                        int64_t unused_deadline_ms);
+/* Closes waiting connections past their deadline and, when stopping
+ * (since stop_ms), kept ones that have been idle a while with nothing to
+ * read, and those whose request does not come soon enough (see
+ * waitset.c). Returns how many still wait. */
+size_t fw_waitset_sweep(struct fw_waitset *ws, int64_t now_ms, bool stopping, int64_t stop_ms);
 size_t fw_waitset_waiting(struct fw_waitset *ws);
 
 #endif

@@ -37,10 +37,6 @@
 #include <unistd.h>
 
 #define MAX_SCRIPT_APPS 64
-/* How long a stopping worker still waits for the first request on
- * connections it has already accepted (they are its to answer: the web
- * server cannot know that they were never served). */
-#define STOP_PENDING_MS 2000
 static const int handled_signals[] = { SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1, SIGUSR2 };
 
 struct worker {
@@ -353,9 +349,9 @@ done:
 
 static void begin_stop(struct worker *w, const char *why)
 {
-    atomic_store(&w->stop_ms, now_ms());
     if (atomic_exchange(&w->stopping, true))
         return;
+    atomic_store(&w->stop_ms, now_ms());
     if (w->cfg->slot)
         atomic_store(&w->cfg->slot->state, FW_SLOT_STOPPING);
     fw_log(FW_LOG_NOTICE, "stopping (%s): no new requests; finishing those in progress", why);
@@ -364,7 +360,7 @@ static void begin_stop(struct worker *w, const char *why)
      * web server's next request comes through the socket too. */
     fw_waitset_unlisten(w->ws);
     fw_waitset_stop(w->ws);
-    fw_waitset_sweep(w->ws, now_ms(), true, now_ms() + STOP_PENDING_MS);
+    fw_waitset_sweep(w->ws, now_ms(), true, now_ms());
 }
 
 /* Returns the exit status: OK after a graceful stop, FAILURE if a second
@@ -471,7 +467,7 @@ static int wait_for_stop(struct worker *w, struct thread *threads, unsigned nthr
             bool stopping = atomic_load(&w->stopping);
             if (w->cfg->slot)
                 tick(w, threads, nthreads);
-            fw_waitset_sweep(w->ws, now, stopping, atomic_load(&w->stop_ms) + STOP_PENDING_MS);
+            fw_waitset_sweep(w->ws, now, stopping, atomic_load(&w->stop_ms));
             next_tick = now + (stopping ? 50 : 500);
         }
         int timeout = (int)(next_tick - now);
