@@ -463,9 +463,15 @@ static void check_abort(struct fw_conn_thread *t)
     if (now - t->abort_checked_ms < ABORT_CHECK_MS)
         return;
     t->abort_checked_ms = now;
+    /* One read per look: a peer that keeps sending (GET_VALUES after
+     * GET_VALUES) cannot hold the response up. */
+    bool filled = false;
     for (;;) {
-        if (t->in_pos == t->in_len && fill(t, t->c, false) <= 0)
-            return; /* nothing there; a closed peer shows in the next write */
+        if (t->in_pos == t->in_len) {
+            if (filled || fill(t, t->c, false) <= 0)
+                return; /* nothing there; a closed peer shows in the next write */
+            filled = true;
+        }
         /* A web server that pipelines sends its next request before ours
          * ended: it waits, unread, for its turn. */
         if (t->stdin_done && fw_record_at_boundary(&t->c->p) &&
