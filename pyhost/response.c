@@ -74,6 +74,10 @@ static bool status_has_body(int code)
 void fw_response_set_length(PyObject *op, int64_t n)
 {
     struct response *self = (struct response *)op;
+    /* A HEAD's Content-Length, if sent, is the GET's (RFC 9110 9.3.2), and
+     * apps (Werkzeug) answer HEAD with an empty body: 0 would be a lie. */
+    if (self->req && self->req->is_head && n == 0)
+        return;
     if (self->content_length < 0 && status_has_body(self->status_code)) {
         self->content_length = n;
         self->length_added = true;
@@ -241,8 +245,16 @@ static PyObject *sr_call(PyObject *op, PyObject *const *args, Py_ssize_t nargs, 
     }
     int64_t clen = -1;
     for (Py_ssize_t i = 0; i < PyList_GET_SIZE(headers); i++) {
-        if (check_header(PyList_GET_ITEM(headers, i), &clen) < 0)
+        int64_t prev = clen;
+        int rc = check_header(PyList_GET_ITEM(headers, i), &clen);
+        if (rc < 0)
             return NULL;
+        /* Two lengths make the response's framing ambiguous (RFC 9112
+         * 6.3: a recipient must treat it as an error). */
+        if (rc == 1 && prev >= 0) {
+            PyErr_SetString(PyExc_ValueError, "WSGI headers give Content-Length twice");
+            return NULL;
+        }
     }
     Py_XSETREF(self->status, Py_NewRef(status));
     /* A copy: the app may mutate its list after we validated it. */
