@@ -122,16 +122,7 @@ load.stop()
 diag(load.summary('nginx, 3 hosts, 12 clients, a restart on each in turn, %.1f s'
                   % (time.monotonic() - t0)))
 ok(len(load.results) >= 500, 'requests served throughout (%d)' % len(load.results))
-fails = load.failures()
-kinds = {}
-for r in fails:
-    k = r[2] if r[2] is not None else r[3].split('(')[0]
-    kinds[k] = kinds.get(k, 0) + 1
-if fails:
-    diag('failures by kind %r; first at +%.2f s, last at +%.2f s' % (
-        kinds, fails[0][0] - t0, max(r[0] for r in fails) - t0))
-    for r in fails[:5]:
-        diag('failed at +%.2f s: %r' % (r[0] - t0, (r[2], r[3][:100])))
+fails = load.show_failures('nginx', t0, first=5)
 is_(len(fails), 0, 'no request failed (no 502, no connection error)')
 is_([r[1] for r in restarts], [0, 0, 0], 'the three restarts succeeded: %s'
     % '; '.join('%s: %s' % (r[0], r[2]) for r in restarts))

@@ -253,24 +253,6 @@ def kept_sockets(pool, base):
     return sum(web_kept_sockets(p) for p in pool_pids(pool)) - base
 
 
-def show_failures(label, load, t0):
-    fails = load.failures()
-    kinds = {}
-    for r in fails:
-        k = r[2] if r[2] is not None else r[3].split('(')[0]
-        kinds[k] = kinds.get(k, 0) + 1
-    if fails:
-        when = {}
-        for r in fails:
-            k = '+%.1f s' % (r[0] - t0)
-            when[k] = when.get(k, 0) + 1
-        diag('%s: failures by kind %r; by start time %s' % (
-            label, kinds, ', '.join('%s: %d' % kv for kv in sorted(when.items()))))
-    for r in fails[:8]:
-        diag('%s: failed at +%.2f s after %.2f s: %r' % (label, r[0] - t0, r[1] - r[0],
-                                                       (r[2], r[3][:100])))
-
-
 def settled(pool):
     """Waits until the pool's workers are all of its current generation."""
     def check():
@@ -311,7 +293,7 @@ def server_under_load(name, start):
     diag(load.summary('%s, 8 clients, 3 restarts and a rewrite in %.1f s'
                       % (name, time.monotonic() - t0)))
     ok(len(load.results) >= 500, '%s: requests served throughout (%d)' % (name, len(load.results)))
-    show_failures(name, load, t0)
+    load.show_failures(name, t0)
     is_(len(load.failures()), 0, '%s: no request failed across three restarts and a rewrite '
         '(no 5xx, no connection error)' % name)
     is_([r[0] for r in restarts], [0, 0, 0], '%s: the three restarts succeeded (%s)'
@@ -361,7 +343,7 @@ def one_slow_request(name, srv):
     is_(rc, 0, '%s: restart of the one-process pool returns 0 (%.2f s)' % (name, secs))
     is_(slow.get('got'), (200, [str(old_pid[0]).encode()]),
         '%s: the 6 s request is finished by the old worker (%.2f s)' % (name, slow.get('secs', 0)))
-    show_failures(name + ' (other client)', other, t0)
+    other.show_failures(name + ' (other client)', t0)
     is_(len(other.failures()), 0, '%s: the other client has no failed request' % name)
     ok(lat and lat[-1] < 2.0, "%s: the other client's requests do not wait for the old worker "
        '(max %.2f s)' % (name, lat[-1] if lat else 0), got='%.2f s' % (lat[-1] if lat else 0),

@@ -1859,5 +1859,24 @@ class HttpLoad(Load):
             label + ': ' if label else '', len(lat), len(self.failures()),
             1000 * lat[min(len(lat) - 1, int(len(lat) * 0.99))], 1000 * lat[-1])
 
+    def show_failures(self, label, t0, first=8):
+        """diag lines for the failed requests: how many of each kind (the
+        status, or the exception's name), when they started (relative to
+        t0), and the first few in full."""
+        fails = self.failures()
+        kinds, when = {}, {}
+        for r in fails:
+            k = r[2] if r[2] is not None else r[3].split('(')[0]
+            kinds[k] = kinds.get(k, 0) + 1
+            k = '+%.1f s' % (r[0] - t0)
+            when[k] = when.get(k, 0) + 1
+        if fails:
+            diag('%s: failures by kind %r; by start time %s' % (
+                label, kinds, ', '.join('%s: %d' % kv for kv in sorted(when.items()))))
+        for r in fails[:first]:
+            diag('%s: failed at +%.2f s after %.2f s: %r' % (label, r[0] - t0, r[1] - r[0],
+                                                           (r[2], r[3][:100])))
+        return fails
+
 
 __all__ += ['start_haproxy', 'start_h2o', 'HttpLoad', 'HAPROXY', 'H2O']
