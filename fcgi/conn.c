@@ -381,6 +381,40 @@ static void log_protocol_error(const struct fw_conn_thread *t, const char *what)
            t->uri[0] ? t->uri : "-", what);
 }
 
+/* Parses the next buffered bytes of a request under way and applies what
+ * they say to its input state: body bytes pending for the app, the end of
+ * the body, ABORT_REQUEST, a management answer sent; anything else makes
+ * the input unusable (what names the place, for the log). */
+static enum fw_record_event_kind request_event(struct fw_conn_thread *t, const char *what)
+{
+    struct fw_conn *c = t->c;
+    struct fw_record_event ev;
+    t->in_pos += fw_record_parse(&c->p, t->in + t->in_pos, t->in_len - t->in_pos, &ev);
+    switch (ev.kind) {
+    case FW_RECORD_NONE: break;
+    case FW_RECORD_STDIN:
+        t->stdin_data = ev.data;
+        t->stdin_len = ev.len;
+        break;
+    case FW_RECORD_STDIN_END: t->stdin_done = true; break;
+    case FW_RECORD_REPLY:
+        if (ev.error)
+            fw_log(FW_LOG_WARN, "%s: FastCGI request refused: %s", t->uri, ev.error);
+        if (send_all(t, c, ev.data, ev.len) < 0)
+            t->in_failed = true;
+        break;
+    case FW_RECORD_ABORT:
+        fw_log(FW_LOG_INFO, "%s: the web server aborted the request", t->uri);
+        t->peer_aborted = true;
+        break;
+    default:
+        log_protocol_error(t, ev.error ? ev.error : what);
+        t->in_failed = true;
+        break;
+    }
+    return ev.kind;
+}
+
 /* The next body bytes into buf (NULL: dropped), up to len; 0 at the end of
  * the body, -1 when it cannot be read (error, timeout, ABORT_REQUEST). */
 static ssize_t read_stdin(struct fw_conn_thread *t, char *buf, size_t len)
@@ -408,30 +442,7 @@ static ssize_t read_stdin(struct fw_conn_thread *t, char *buf, size_t len)
                 return -1;
             }
         }
-        struct fw_record_event ev;
-        t->in_pos += fw_record_parse(&c->p, t->in + t->in_pos, t->in_len - t->in_pos, &ev);
-        switch (ev.kind) {
-        case FW_RECORD_NONE: break;
-        case FW_RECORD_STDIN:
-            t->stdin_data = ev.data;
-            t->stdin_len = ev.len;
-            break;
-        case FW_RECORD_STDIN_END: t->stdin_done = true; return 0;
-        case FW_RECORD_REPLY:
-            if (ev.error)
-                fw_log(FW_LOG_WARN, "%s: FastCGI request refused: %s", t->uri, ev.error);
-            if (send_all(t, c, ev.data, ev.len) < 0)
-                t->in_failed = true;
-            break;
-        case FW_RECORD_ABORT:
-            fw_log(FW_LOG_INFO, "%s: the web server aborted the request", t->uri);
-            t->peer_aborted = true;
-            return -1;
-        default:
-            log_protocol_error(t, ev.error ? ev.error : "unexpected record in the body");
-            t->in_failed = true;
-            return -1;
-        }
+        request_event(t, "unexpected record in the body");
     }
 }
 
@@ -477,28 +488,9 @@ static void check_abort(struct fw_conn_thread *t)
         if (t->stdin_done && fw_record_at_boundary(&t->c->p) &&
             (t->in_len - t->in_pos < 2 || t->in[t->in_pos + 1] == FCGI_BEGIN_REQUEST))
             return;
-        struct fw_record_event ev;
-        t->in_pos += fw_record_parse(&t->c->p, t->in + t->in_pos, t->in_len - t->in_pos, &ev);
-        switch (ev.kind) {
-        case FW_RECORD_NONE: break;
-        case FW_RECORD_STDIN:
-            t->stdin_data = ev.data;
-            t->stdin_len = ev.len;
+        if (request_event(t, "a record during the response") == FW_RECORD_STDIN ||
+            t->peer_aborted || t->in_failed)
             return;
-        case FW_RECORD_STDIN_END: t->stdin_done = true; break;
-        case FW_RECORD_ABORT:
-            fw_log(FW_LOG_INFO, "%s: the web server aborted the request", t->uri);
-            t->peer_aborted = true;
-            return;
-        case FW_RECORD_REPLY:
-            if (send_all(t, t->c, ev.data, ev.len) < 0)
-                return;
-            break;
-        default:
-            log_protocol_error(t, ev.error ? ev.error : "a record during the response");
-            t->in_failed = true;
-            return;
-        }
     }
 }
 
