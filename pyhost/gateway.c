@@ -12,6 +12,7 @@
 #include "logstream.h"
 #include "module.h"
 #include "pyutil.h"
+#include "reqguard.h"
 #include "response.h"
 
 #include <stdlib.h>
@@ -89,10 +90,33 @@ fail:
 struct call {
     struct fw_app *app;
     struct fw_gw_request *req;
+    struct fw_reqguard *guard;
     PyObject *input;
     PyObject *response;
     bool failed; /* an error was logged and answered */
 };
+
+/* Ends the response after an error: the error page if nothing went out yet,
+ * else a cut the web server sees as an incomplete response. Under the guard,
+ * so an app thread's write() cannot slip in between, and after it the
+ * response takes no more output. */
+static void end_with_error(struct call *c, int status)
+{
+    if (!fw_reqguard_enter(c->guard, PyExc_RuntimeError, "the response")) {
+        PyErr_Clear();
+        return;
+    }
+    bool sent = fw_response_headers_sent(c->response);
+    bool declared = fw_response_content_length(c->response) >= 0;
+    fw_response_finish(c->response);
+    Py_BEGIN_ALLOW_THREADS
+        if (sent)
+            c->req->io.abort(c->req->io.ctx, declared);
+        else
+            send_error(c->req, status);
+    Py_END_ALLOW_THREADS
+    fw_reqguard_leave(c->guard);
+}
 
 /* The pending exception becomes a log entry and, if nothing was sent yet, a
  * 500 (or 413 when the body was over the limit); after the headers, the
@@ -113,15 +137,7 @@ static void app_error(struct call *c, const char *what)
     c->failed = true;
     if (c->req->client_gone)
         return;
-    if (!fw_response_headers_sent(c->response)) {
-        Py_BEGIN_ALLOW_THREADS
-            send_error(c->req, too_large ? 413 : 500);
-        Py_END_ALLOW_THREADS
-    } else {
-        Py_BEGIN_ALLOW_THREADS
-            c->req->io.abort(c->req->io.ctx, fw_response_content_length(c->response) >= 0);
-        Py_END_ALLOW_THREADS
-    }
+    end_with_error(c, too_large ? 413 : 500);
 }
 
 /* wsgi.file_wrapper around a real file: pread() it in large blocks with the
@@ -173,6 +189,12 @@ static int send_file(struct call *c, PyObject *filelike)
     }
     int rc = 1;
     int saved_errno = 0;
+    /* Held for the whole file, GIL released: an app thread's write() waits. */
+    if (!fw_reqguard_enter(c->guard, PyExc_RuntimeError, "the response")) {
+        free(buf);
+        app_error(c, "sending a file");
+        return -1;
+    }
     Py_BEGIN_ALLOW_THREADS
         while (left > 0) {
             size_t want = left < FILE_BLOCK ? (size_t)left : FILE_BLOCK;
@@ -192,6 +214,7 @@ static int send_file(struct call *c, PyObject *filelike)
             c->req->body_bytes_sent += (uint64_t)got;
         }
     Py_END_ALLOW_THREADS
+    fw_reqguard_leave(c->guard);
     free(buf);
     if (rc == -2) {
         /* The file shrank or failed under us: the response is short. */
@@ -199,9 +222,7 @@ static int send_file(struct call *c, PyObject *filelike)
                fw_app_tag(c->app), c->req->uri_for_log, (unsigned long long)c->req->body_bytes_sent,
                saved_errno ? ": " : "", saved_errno ? strerror(saved_errno) : " (file truncated?)");
         c->failed = true;
-        Py_BEGIN_ALLOW_THREADS
-            c->req->io.abort(c->req->io.ctx, fw_response_content_length(c->response) >= 0);
-        Py_END_ALLOW_THREADS
+        end_with_error(c, 0);
         return -1;
     }
     return rc;
@@ -304,9 +325,7 @@ static void iterate(struct call *c, PyObject *result)
                fw_app_tag(c->app), c->req->uri_for_log,
                (unsigned long long)fw_response_body_sent(c->response), (long long)clen);
         c->failed = true;
-        Py_BEGIN_ALLOW_THREADS
-            c->req->io.abort(c->req->io.ctx, fw_response_content_length(c->response) >= 0);
-        Py_END_ALLOW_THREADS
+        end_with_error(c, 0);
     }
 }
 
@@ -353,11 +372,13 @@ int fw_gateway_call(struct fw_app *app, struct fw_pythread *thread, struct fw_gw
     struct fw_modstate *st = fw_app_modstate(app);
     struct call c = { .app = app, .req = req };
     PyObject *environ = NULL, *start_response = NULL, *result = NULL;
-    c.input = fw_input_new(st, req);
-    c.response = c.input ? fw_response_new(st, req) : NULL;
+    c.guard = fw_reqguard_new(req);
+    c.input = c.guard ? fw_input_new(st, req, c.guard) : NULL;
+    c.response = c.input ? fw_response_new(st, req, c.guard) : NULL;
     if (!c.response) {
         fw_pyutil_log_exception(FW_LOG_ERR, fw_app_tag(app), "cannot set up the request");
         Py_XDECREF(c.input);
+        fw_reqguard_unref(c.guard);
         fw_app_leave(app, thread);
         send_error(req, 500);
         return req->client_gone ? -1 : 0;
@@ -376,14 +397,15 @@ int fw_gateway_call(struct fw_app *app, struct fw_pythread *thread, struct fw_gw
     iterate(&c, result);
     close_result(&c, result);
 done:
-    fw_input_detach(c.input);
-    fw_response_detach(c.response);
+    /* Waits for an app thread still inside read() or write(). */
+    fw_reqguard_end(c.guard);
     fw_logstream_flush_thread(fw_app_errors(app));
     Py_XDECREF(result);
     Py_XDECREF(start_response);
     Py_XDECREF(environ);
     Py_DECREF(c.response);
     Py_DECREF(c.input);
+    fw_reqguard_unref(c.guard);
     fw_app_leave(app, thread);
     if (req->client_gone) {
         fw_log(FW_LOG_INFO, "%s: %s: client went away after %llu body bytes", fw_app_tag(app),

@@ -1,44 +1,44 @@
 /* The wsgi.input type. The GIL is released around every read from the web
- * server; a small buffer serves readline(). */
+ * server; a small buffer serves readline(). Each method holds the request's
+ * guard from start to end, so threads sharing the object take turns and
+ * one that comes after the request gets an exception. */
 #include "config.h"
 
 #include "input.h"
 
 #include "gateway.h"
 #include "module.h"
+#include "reqguard.h"
 
 #define INPUT_CHUNK (64 * 1024)
 
 struct input {
-    PyObject_HEAD struct fw_gw_request *req; /* NULL once the request is over */
+    PyObject_HEAD struct fw_reqguard *guard;
+    struct fw_gw_request *req;               /* set only while a method holds the guard */
     int64_t remaining;                       /* per CONTENT_LENGTH; -1: read to end of stream */
     uint64_t consumed;                       /* bytes taken from the stream */
     char *buf;                               /* readline buffer */
     size_t pos, len, cap;
     bool eof;
     bool too_large;
-    bool in_read;
 };
 
-PyObject *fw_input_new(struct fw_modstate *st, struct fw_gw_request *req)
+PyObject *fw_input_new(struct fw_modstate *st, struct fw_gw_request *req,
+                       struct fw_reqguard *guard)
 {
     struct input *self = PyObject_New(struct input, st->input_type);
     if (!self)
         return NULL;
-    self->req = req;
+    fw_reqguard_ref(guard);
+    self->guard = guard;
+    self->req = NULL;
     self->remaining = req->content_length;
     self->consumed = 0;
     self->buf = NULL;
     self->pos = self->len = self->cap = 0;
     self->eof = req->content_length == 0;
     self->too_large = false;
-    self->in_read = false;
     return (PyObject *)self;
-}
-
-void fw_input_detach(PyObject *op)
-{
-    ((struct input *)op)->req = NULL;
 }
 
 bool fw_input_too_large(PyObject *op)
@@ -46,17 +46,20 @@ bool fw_input_too_large(PyObject *op)
     return ((struct input *)op)->too_large;
 }
 
-static int check_usable(struct input *self)
+static int enter(struct input *self)
 {
-    if (!self->req) {
-        PyErr_SetString(PyExc_ValueError, "wsgi.input used after its request ended");
+    struct fw_gw_request *req = fw_reqguard_enter(self->guard, PyExc_ValueError, "wsgi.input");
+    if (!req)
         return -1;
-    }
-    if (self->in_read) {
-        PyErr_SetString(PyExc_RuntimeError, "wsgi.input read from two threads at once");
-        return -1;
-    }
+    self->req = req;
     return 0;
+}
+
+static PyObject *leave(struct input *self, PyObject *result)
+{
+    self->req = NULL;
+    fw_reqguard_leave(self->guard);
+    return result;
 }
 
 /* Reads up to n bytes (fewer only at the end of the body) from the web
@@ -65,11 +68,9 @@ static ssize_t io_read(struct input *self, char *dst, size_t n)
 {
     struct fw_gw_request *req = self->req;
     ssize_t got;
-    self->in_read = true;
     Py_BEGIN_ALLOW_THREADS
         got = req->io.read(req->io.ctx, dst, n);
     Py_END_ALLOW_THREADS
-    self->in_read = false;
     if (got < 0) {
         self->eof = true;
         PyErr_SetString(PyExc_OSError, "error reading the request body (client went away?)");
@@ -191,21 +192,8 @@ static PyObject *read_all(struct input *self)
     return out;
 }
 
-static PyObject *in_read(PyObject *op, PyObject *const *args, Py_ssize_t nargs)
+static PyObject *read_size(struct input *self, Py_ssize_t size)
 {
-    struct input *self = (struct input *)op;
-    Py_ssize_t size = -1;
-    if (nargs > 1) {
-        PyErr_SetString(PyExc_TypeError, "read() takes at most 1 argument");
-        return NULL;
-    }
-    if (nargs == 1 && args[0] != Py_None) {
-        size = PyNumber_AsSsize_t(args[0], PyExc_OverflowError);
-        if (size == -1 && PyErr_Occurred())
-            return NULL;
-    }
-    if (check_usable(self) < 0)
-        return NULL;
     if (size < 0)
         return read_all(self);
     Py_ssize_t have = buffered(self);
@@ -283,21 +271,26 @@ static int parse_size_arg(PyObject *const *args, Py_ssize_t nargs, Py_ssize_t *s
     return 0;
 }
 
+static PyObject *in_read(PyObject *op, PyObject *const *args, Py_ssize_t nargs)
+{
+    struct input *self = (struct input *)op;
+    Py_ssize_t size;
+    if (parse_size_arg(args, nargs, &size, "read") < 0 || enter(self) < 0)
+        return NULL;
+    return leave(self, read_size(self, size));
+}
+
 static PyObject *in_readline(PyObject *op, PyObject *const *args, Py_ssize_t nargs)
 {
     struct input *self = (struct input *)op;
     Py_ssize_t size;
-    if (parse_size_arg(args, nargs, &size, "readline") < 0 || check_usable(self) < 0)
+    if (parse_size_arg(args, nargs, &size, "readline") < 0 || enter(self) < 0)
         return NULL;
-    return readline(self, size);
+    return leave(self, readline(self, size));
 }
 
-static PyObject *in_readlines(PyObject *op, PyObject *const *args, Py_ssize_t nargs)
+static PyObject *readlines(struct input *self, Py_ssize_t hint)
 {
-    struct input *self = (struct input *)op;
-    Py_ssize_t hint;
-    if (parse_size_arg(args, nargs, &hint, "readlines") < 0 || check_usable(self) < 0)
-        return NULL;
     PyObject *lines = PyList_New(0);
     if (!lines)
         return NULL;
@@ -326,12 +319,21 @@ static PyObject *in_readlines(PyObject *op, PyObject *const *args, Py_ssize_t na
     return lines;
 }
 
+static PyObject *in_readlines(PyObject *op, PyObject *const *args, Py_ssize_t nargs)
+{
+    struct input *self = (struct input *)op;
+    Py_ssize_t hint;
+    if (parse_size_arg(args, nargs, &hint, "readlines") < 0 || enter(self) < 0)
+        return NULL;
+    return leave(self, readlines(self, hint));
+}
+
 static PyObject *in_iternext(PyObject *op)
 {
     struct input *self = (struct input *)op;
-    if (check_usable(self) < 0)
+    if (enter(self) < 0)
         return NULL;
-    PyObject *line = readline(self, -1);
+    PyObject *line = leave(self, readline(self, -1));
     if (line && PyBytes_GET_SIZE(line) == 0) {
         Py_DECREF(line);
         return NULL;
@@ -359,6 +361,7 @@ static void in_dealloc(PyObject *op)
     struct input *self = (struct input *)op;
     PyTypeObject *tp = Py_TYPE(op);
     PyMem_Free(self->buf);
+    fw_reqguard_unref(self->guard);
     tp->tp_free(op);
     Py_DECREF(tp);
 }

@@ -10,13 +10,14 @@
 
 struct fw_gw_request;
 struct fw_modstate;
+struct fw_reqguard;
 
 extern PyType_Spec fw_input_spec;
 
-PyObject *fw_input_new(struct fw_modstate *st, struct fw_gw_request *req);
-
-/* The request is over: later reads raise instead of touching freed state. */
-void fw_input_detach(PyObject *input);
+/* Every read goes through the request's guard (see reqguard.h): once the
+ * request is over, reads raise ValueError. */
+PyObject *fw_input_new(struct fw_modstate *st, struct fw_gw_request *req,
+                       struct fw_reqguard *guard);
 
 /* True if a read hit max_body_bytes (the answer is then 413, not 500). */
 bool fw_input_too_large(PyObject *input);

@@ -7,12 +7,16 @@
 #include "gateway.h"
 #include "lib/log.h"
 #include "module.h"
+#include "reqguard.h"
 
 #include <ctype.h>
 #include <stdlib.h>
 
+/* Fields change with the GIL held; those that go with the I/O (headers_sent,
+ * body_sent) only while the request's guard is held too. */
 struct response {
-    PyObject_HEAD struct fw_gw_request *req; /* NULL once the request is over */
+    PyObject_HEAD struct fw_reqguard *guard;
+    struct fw_gw_request *req;               /* set only while the guard is held */
     PyObject *status;                        /* str, set by start_response */
     PyObject *headers;                       /* list of (str, str) */
     int status_code;
@@ -20,15 +24,22 @@ struct response {
     bool length_added;
     bool headers_sent;
     bool overflow_logged;
+    bool is_head;
+    bool finished; /* an error ended the response: nothing more goes out */
     uint64_t body_sent;
 };
 
-PyObject *fw_response_new(struct fw_modstate *st, struct fw_gw_request *req)
+PyObject *fw_response_new(struct fw_modstate *st, struct fw_gw_request *req,
+                          struct fw_reqguard *guard)
 {
     struct response *self = PyObject_GC_New(struct response, st->response_type);
     if (!self)
         return NULL;
-    self->req = req;
+    fw_reqguard_ref(guard);
+    self->guard = guard;
+    self->req = NULL;
+    self->is_head = req->is_head;
+    self->finished = false;
     self->status = NULL;
     self->headers = NULL;
     self->status_code = 0;
@@ -41,9 +52,11 @@ PyObject *fw_response_new(struct fw_modstate *st, struct fw_gw_request *req)
     return (PyObject *)self;
 }
 
-void fw_response_detach(PyObject *op)
+void fw_response_finish(PyObject *op)
 {
-    ((struct response *)op)->req = NULL;
+    struct response *self = (struct response *)op;
+    self->finished = true;
+    self->headers_sent = true;
 }
 
 bool fw_response_started(PyObject *op)
@@ -76,7 +89,7 @@ void fw_response_set_length(PyObject *op, int64_t n)
     struct response *self = (struct response *)op;
     /* A HEAD's Content-Length, if sent, is the GET's (RFC 9110 9.3.2), and
      * apps (Werkzeug) answer HEAD with an empty body: 0 would be a lie. */
-    if (self->req && self->req->is_head && n == 0)
+    if (self->is_head && n == 0)
         return;
     if (self->content_length < 0 && status_has_body(self->status_code)) {
         self->content_length = n;
@@ -213,7 +226,7 @@ static PyObject *sr_call(PyObject *op, PyObject *const *args, Py_ssize_t nargs, 
         PyErr_SetString(PyExc_TypeError, "start_response(status, headers, exc_info=None)");
         return NULL;
     }
-    if (!self->req) {
+    if (fw_reqguard_ended(self->guard)) {
         PyErr_SetString(PyExc_RuntimeError, "start_response() called after its request ended");
         return NULL;
     }
@@ -335,9 +348,12 @@ static int send_headers(struct response *self)
     return rc;
 }
 
-int fw_response_send(PyObject *op, const char *data, size_t len, bool flush)
+static int send_locked(struct response *self, const char *data, size_t len, bool flush)
 {
-    struct response *self = (struct response *)op;
+    if (self->finished) {
+        PyErr_SetString(PyExc_OSError, "the response was already ended by an error");
+        return -1;
+    }
     if (!self->headers_sent && send_headers(self) < 0)
         return -1;
     if (self->req->is_head || !status_has_body(self->status_code))
@@ -359,13 +375,22 @@ int fw_response_send(PyObject *op, const char *data, size_t len, bool flush)
     return 0;
 }
 
+int fw_response_send(PyObject *op, const char *data, size_t len, bool flush)
+{
+    struct response *self = (struct response *)op;
+    struct fw_gw_request *req = fw_reqguard_enter(self->guard, PyExc_RuntimeError, "write()");
+    if (!req)
+        return -1;
+    self->req = req;
+    int rc = send_locked(self, data, len, flush);
+    self->req = NULL;
+    fw_reqguard_leave(self->guard);
+    return rc;
+}
+
 static PyObject *resp_write(PyObject *op, PyObject *arg)
 {
     struct response *self = (struct response *)op;
-    if (!self->req) {
-        PyErr_SetString(PyExc_RuntimeError, "write() called after its request ended");
-        return NULL;
-    }
     if (!self->status) {
         PyErr_SetString(PyExc_RuntimeError, "write() called before start_response()");
         return NULL;
@@ -377,7 +402,8 @@ static PyObject *resp_write(PyObject *op, PyObject *arg)
     }
     /* PEP 3333: write() returns once the data is on its way. */
     if (fw_response_send(op, PyBytes_AS_STRING(arg), (size_t)PyBytes_GET_SIZE(arg), true) < 0) {
-        PyErr_SetString(PyExc_OSError, "client connection closed");
+        if (!PyErr_Occurred())
+            PyErr_SetString(PyExc_OSError, "client connection closed");
         return NULL;
     }
     Py_RETURN_NONE;
@@ -405,6 +431,7 @@ static void resp_dealloc(PyObject *op)
     PyTypeObject *tp = Py_TYPE(op);
     PyObject_GC_UnTrack(op);
     resp_clear(op);
+    fw_reqguard_unref(((struct response *)op)->guard);
     tp->tp_free(op);
     Py_DECREF(tp);
 }

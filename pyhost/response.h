@@ -11,11 +11,18 @@
 
 struct fw_gw_request;
 struct fw_modstate;
+struct fw_reqguard;
 
 extern PyType_Spec fw_response_spec;
 
-PyObject *fw_response_new(struct fw_modstate *st, struct fw_gw_request *req);
-void fw_response_detach(PyObject *resp);
+/* Output goes through the request's guard (see reqguard.h): write() from
+ * another thread takes its turn, and after the request it raises. */
+PyObject *fw_response_new(struct fw_modstate *st, struct fw_gw_request *req,
+                          struct fw_reqguard *guard);
+
+/* The gateway ended the response itself (an error page or a cut): later
+ * sends raise. Call with the guard held. */
+void fw_response_finish(PyObject *resp);
 
 bool fw_response_started(PyObject *resp);           /* start_response was called */
 bool fw_response_headers_sent(PyObject *resp);      /* headers went to the web server */
@@ -27,7 +34,8 @@ void fw_response_set_length(PyObject *resp, int64_t n);
 
 /* Sends the headers if not yet sent, then data (dropped for HEAD, 204, 304,
  * cut at the app's Content-Length). GIL held; it is released around I/O.
- * Returns 0, or -1 if the client is gone (no exception set). */
+ * Takes the guard. Returns 0, or -1: the client is gone (no exception set),
+ * or the request or response is over (exception set). */
 int fw_response_send(PyObject *resp, const char *data, size_t len, bool flush);
 
 #endif
