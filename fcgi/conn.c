@@ -11,6 +11,7 @@
 #include "lib/http.h"
 #include "lib/log.h"
 #include "pyhost/app.h"
+#include "pyhost/callclock.h"
 #include "pyhost/gateway.h"
 
 #include <errno.h>
@@ -50,6 +51,11 @@ struct fw_conn {
     struct fw_record_parser p;
 };
 
+/* The app's I/O and fw_conn_emergency exclude each other through io_owner:
+ * once the emergency answer took the connection, the app's thread (still
+ * stuck, perhaps about to wake) can never write on it again. */
+enum { IO_FREE, IO_BUSY, IO_TAKEN };
+
 struct fw_conn_thread {
     struct fw_conn_settings s;
     struct fw_pythread *py;
@@ -61,6 +67,8 @@ struct fw_conn_thread {
     atomic_int cur_fd; /* for fw_conn_emergency, from another thread */
     atomic_uint cur_id;
     atomic_bool output_started;
+    atomic_int io_owner; /* IO_* below: who may touch the connection now */
+    struct fw_callclock clock;
 
     /* this request's input */
     const unsigned char *stdin_data; /* STDIN bytes not yet given to the app */
@@ -69,7 +77,7 @@ struct fw_conn_thread {
     bool peer_aborted; /* ABORT_REQUEST: the web server wants no more */
     bool in_failed;    /* the connection cannot be read any more */
     bool out_failed;   /* a write failed: never append END_REQUEST */
-    bool cut;          /* we cut the response short (io_abort) */
+    bool cut;          /* we cut the response short (abort_out) */
     int64_t abort_checked_ms;
 
     unsigned char in[IN_CAP];
@@ -338,7 +346,7 @@ static bool output_dead(const struct fw_conn_thread *t)
     return t->out_failed || t->cut || t->peer_aborted;
 }
 
-static int io_write(void *ctx, const char *buf, size_t len)
+static int write_out(void *ctx, const char *buf, size_t len)
 {
     struct fw_conn_thread *t = ctx;
     if (output_dead(t))
@@ -362,7 +370,7 @@ static int io_write(void *ctx, const char *buf, size_t len)
     return 0;
 }
 
-static int io_write_buffered(void *ctx, const char *buf, size_t len)
+static int write_buffered(void *ctx, const char *buf, size_t len)
 {
     struct fw_conn_thread *t = ctx;
     if (output_dead(t) || len > OUT_DATA_MAX - t->out_len)
@@ -446,7 +454,7 @@ static ssize_t read_stdin(struct fw_conn_thread *t, char *buf, size_t len)
     }
 }
 
-static ssize_t io_read(void *ctx, char *buf, size_t len)
+static ssize_t read_body(void *ctx, char *buf, size_t len)
 {
     struct fw_conn_thread *t = ctx;
     /* wsgi.input takes a short count for the end of the body. */
@@ -494,7 +502,7 @@ static void check_abort(struct fw_conn_thread *t)
     }
 }
 
-static int io_flush(void *ctx)
+static int flush_body(void *ctx)
 {
     struct fw_conn_thread *t = ctx;
     check_abort(t);
@@ -513,7 +521,7 @@ static int io_flush(void *ctx)
  * falls short of its Content-Length is ended properly (the server sees it
  * short), and any other is ended with a record of no FastCGI version, which
  * every server treats as an upstream error and cuts its client. */
-static void io_abort(void *ctx, bool length_declared)
+static void abort_out(void *ctx, bool length_declared)
 {
     struct fw_conn_thread *t = ctx;
     if (t->cut)
@@ -530,6 +538,64 @@ static void io_abort(void *ctx, bool length_declared)
     }
     t->out_len = 0;
     shutdown(t->c->fd, SHUT_RDWR);
+}
+
+/* ---- the app's side: struct fw_gw_io ---------------------------------- */
+
+static bool claim(struct fw_conn_thread *t)
+{
+    int expected = IO_FREE;
+    return atomic_compare_exchange_strong(&t->io_owner, &expected, IO_BUSY);
+}
+
+static void release(struct fw_conn_thread *t)
+{
+    int expected = IO_BUSY;
+    atomic_compare_exchange_strong(&t->io_owner, &expected, IO_FREE);
+}
+
+static ssize_t io_read(void *ctx, char *buf, size_t len)
+{
+    if (!claim(ctx))
+        return -1;
+    ssize_t n = read_body(ctx, buf, len);
+    release(ctx);
+    return n;
+}
+
+static int io_write(void *ctx, const char *buf, size_t len)
+{
+    if (!claim(ctx))
+        return -1;
+    int rc = write_out(ctx, buf, len);
+    release(ctx);
+    return rc;
+}
+
+static int io_write_buffered(void *ctx, const char *buf, size_t len)
+{
+    if (!claim(ctx))
+        return 1;
+    int rc = write_buffered(ctx, buf, len);
+    release(ctx);
+    return rc;
+}
+
+static int io_flush(void *ctx)
+{
+    if (!claim(ctx))
+        return -1;
+    int rc = flush_body(ctx);
+    release(ctx);
+    return rc;
+}
+
+static void io_abort(void *ctx, bool length_declared)
+{
+    if (!claim(ctx))
+        return;
+    abort_out(ctx, length_declared);
+    release(ctx);
 }
 
 /* Reads the rest of the body the app did not want. True if the stream is at
@@ -575,7 +641,7 @@ static void respond_error(struct fw_conn_thread *t, int status)
 {
     char buf[512];
     size_t n = fw_http_error_response(status, buf, sizeof(buf));
-    io_write(t, buf, n);
+    write_out(t, buf, n);
 }
 
 static int build_environ(struct fw_conn_thread *t)
@@ -642,6 +708,7 @@ static bool handle(struct fw_conn_thread *t)
         .pool = t->s.pool,
         .generation = t->s.generation,
         .uri_for_log = t->uri,
+        .clock = &t->clock,
     };
     if (fw_gateway_call(app, t->py, &gr) < 0)
         return false;
@@ -684,6 +751,7 @@ static void begin_io(struct fw_conn_thread *t, struct fw_conn *c)
     t->stdin_done = t->peer_aborted = t->in_failed = t->out_failed = t->cut = false;
     t->out_len = 0;
     t->abort_checked_ms = 0;
+    atomic_store(&t->io_owner, IO_FREE);
 }
 
 enum fw_conn_state fw_conn_pump(struct fw_conn_thread *t, struct fw_conn *c)
@@ -741,6 +809,11 @@ enum fw_conn_state fw_conn_serve(struct fw_conn_thread *t, struct fw_conn *c)
     atomic_store(&t->cur_fd, c->fd);
 
     bool in_sync = handle(t);
+    if (atomic_load(&t->io_owner) == IO_TAKEN) {
+        /* fw_conn_emergency answered for us, or cut the connection. */
+        atomic_store(&t->cur_fd, -1);
+        return drop(t, c, false);
+    }
     /* A request that took a while may have been aborted meanwhile: then the
      * web server wants END_REQUEST alone. */
     if (in_sync && !t->cut && !t->out_failed)
@@ -774,7 +847,11 @@ void fw_conn_emergency(struct fw_conn_thread *t, int status)
     int fd = atomic_load(&t->cur_fd);
     if (fd < 0)
         return;
-    if (atomic_load(&t->output_started)) {
+    int expected = IO_FREE;
+    bool taken = atomic_compare_exchange_strong(&t->io_owner, &expected, IO_TAKEN);
+    if (!taken || atomic_load(&t->output_started)) {
+        /* Mid-write, or part of a response is out: only a cut is honest. */
+        atomic_store(&t->io_owner, IO_TAKEN);
         shutdown(fd, SHUT_RDWR);
         return;
     }
@@ -789,4 +866,13 @@ void fw_conn_emergency(struct fw_conn_thread *t, int status)
     if (write(fd, out, 8 + n + pad + FW_RECORD_END_LEN) < 0) {
         /* The web server is gone too: nothing more to do. */
     }
+    /* The web server must not send another request on a connection whose
+     * thread is stuck; on a kept one, nginx retries a broken cached
+     * connection on a new one. */
+    shutdown(fd, SHUT_RDWR);
+}
+
+struct fw_callclock *fw_conn_clock(struct fw_conn_thread *t)
+{
+    return &t->clock;
 }

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 struct fw_app;
+struct fw_callclock;
 struct fw_pythread;
 
 /* Finds the app for a request: the mount it matched (an index into mounts),
@@ -80,10 +81,12 @@ bool fw_conn_unused(const struct fw_conn *c);
 /* Method and URI of the current (or last) request, for logs. */
 const char *fw_conn_uri(const struct fw_conn_thread *t);
 
-/* From another thread, for a request past request_timeout: answers status
- * on its connection if no output went out yet, else cuts the connection.
- * The request thread may still be in the app: the caller must _exit() right
- * after. */
+/* From another thread, for a request whose app is stuck: answers status on
+ * its connection if no output went out yet, else cuts the connection; from
+ * then on the request thread's own I/O on it fails. */
 void fw_conn_emergency(struct fw_conn_thread *t, int status);
+
+/* The thread's app-call clock (request_timeout). */
+struct fw_callclock *fw_conn_clock(struct fw_conn_thread *t);
 
 #endif

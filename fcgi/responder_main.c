@@ -47,6 +47,10 @@ static void usage(FILE *out)
             "                            0: never)\n"
             "  --client-timeout TIME     drop a web server silent this long mid-request\n"
             "                            (default 60s; 0: never)\n"
+            "  --request-timeout TIME    interrupt an app call running this long (its own\n"
+            "                            time, not waits on the client; default 0: never)\n"
+            "  --graceful-timeout TIME   on stop, cut requests still running after this\n"
+            "                            (default 30s; 0: never)\n"
             "  --multiprocess            set wsgi.multiprocess (several responders serve the app)\n"
             "  --python-path DIR         prepend DIR to sys.path (repeatable)\n"
             "  --python-home DIR         virtualenv or Python prefix to use\n"
@@ -68,6 +72,8 @@ enum {
     OPT_MAX_PARAMS,
     OPT_KEEPALIVE_TIMEOUT,
     OPT_CLIENT_TIMEOUT,
+    OPT_REQUEST_TIMEOUT,
+    OPT_GRACEFUL_TIMEOUT,
     OPT_MULTIPROCESS,
     OPT_PYTHON_PATH,
     OPT_PYTHON_HOME,
@@ -90,6 +96,8 @@ static const struct option options[] = {
     { "max-params", required_argument, NULL, OPT_MAX_PARAMS },
     { "keepalive-timeout", required_argument, NULL, OPT_KEEPALIVE_TIMEOUT },
     { "client-timeout", required_argument, NULL, OPT_CLIENT_TIMEOUT },
+    { "request-timeout", required_argument, NULL, OPT_REQUEST_TIMEOUT },
+    { "graceful-timeout", required_argument, NULL, OPT_GRACEFUL_TIMEOUT },
     { "multiprocess", no_argument, NULL, OPT_MULTIPROCESS },
     { "python-path", required_argument, NULL, OPT_PYTHON_PATH },
     { "python-home", required_argument, NULL, OPT_PYTHON_HOME },
@@ -135,6 +143,7 @@ int main(int argc, char **argv)
         .log_fd = -1,
         .keepalive_timeout_ms = FW_WORKER_DEFAULT_KEEPALIVE_TIMEOUT_MS,
         .client_timeout_ms = FW_WORKER_DEFAULT_CLIENT_TIMEOUT_MS,
+        .graceful_timeout_ms = FW_WORKER_DEFAULT_GRACEFUL_TIMEOUT_MS,
     };
     const char *listen_addr = NULL;
     const char *python_path[MAX_PYTHON_PATH];
@@ -189,6 +198,14 @@ int main(int argc, char **argv)
         case OPT_CLIENT_TIMEOUT:
             if (fw_units_parse_duration_ms(optarg, &cfg.client_timeout_ms) < 0)
                 return bad("--client-timeout %s: expected a duration such as 60s", optarg);
+            break;
+        case OPT_REQUEST_TIMEOUT:
+            if (fw_units_parse_duration_ms(optarg, &cfg.request_timeout_ms) < 0)
+                return bad("--request-timeout %s: expected a duration such as 30s", optarg);
+            break;
+        case OPT_GRACEFUL_TIMEOUT:
+            if (fw_units_parse_duration_ms(optarg, &cfg.graceful_timeout_ms) < 0)
+                return bad("--graceful-timeout %s: expected a duration such as 30s", optarg);
             break;
         case OPT_MULTIPROCESS: cfg.multiprocess = true; break;
         case OPT_PYTHON_PATH:

@@ -12,12 +12,13 @@
 #include "environ.h"
 #include "slot.h"
 #include "waitset.h"
+#include "watchdog.h"
 #include "lib/log.h"
 #include "lib/sock.h"
 #include "pyhost/app.h"
 #include "pyhost/interp.h"
+#include "pyhost/callclock.h"
 #include "pyhost/module.h"
-#include "pyhost/stacks.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -35,6 +36,9 @@
 #include <unistd.h>
 
 #define MAX_SCRIPT_APPS 64
+/* The main loop's tick while stopping or with request_timeout (the sweep
+ * and the watchdog); the slot's figures are refreshed every 500 ms. */
+#define TICK_FAST_MS 50
 static const int handled_signals[] = { SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1, SIGUSR2 };
 
 struct worker {
@@ -54,10 +58,13 @@ struct worker {
     atomic_bool preload_failed; /* some app did not import at start, and has not since */
     bool accepting;             /* the listening socket is in the waitset (main thread only) */
     _Atomic int64_t stop_ms;
+    struct fw_watchdog *wd; /* request_timeout; NULL without one */
+    unsigned stuck;         /* request threads stuck in an app for good */
 };
 
 struct thread {
     struct worker *w;
+    unsigned index;
     pthread_t tid;
     bool started;
     _Atomic int64_t request_start_ms; /* 0 when not in a request */
@@ -66,9 +73,7 @@ struct thread {
 
 static int64_t now_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return fw_callclock_now_ms();
 }
 
 static void start_accepting(struct worker *w)
@@ -277,14 +282,12 @@ static void serve_conn(struct thread *th, struct fw_conn_thread *ct, struct fw_c
     enum fw_conn_state st = fw_conn_pump(ct, c);
 again:
     while (st == FW_CONN_READY) {
-        if (slot) {
-            atomic_store(&th->request_start_ms, now_ms());
-            if (atomic_fetch_add(&slot->busy, 1) == 0)
-                atomic_store(&slot->state, FW_SLOT_BUSY);
-        }
+        atomic_store(&th->request_start_ms, now_ms());
+        if (slot && atomic_fetch_add(&slot->busy, 1) == 0)
+            atomic_store(&slot->state, FW_SLOT_BUSY);
         st = fw_conn_serve(ct, c);
+        atomic_store(&th->request_start_ms, 0);
         if (slot) {
-            atomic_store(&th->request_start_ms, 0);
             uint64_t served = atomic_fetch_add(&slot->requests, 1) + 1;
             if (atomic_fetch_sub(&slot->busy, 1) == 1 && !atomic_load(&w->stopping))
                 atomic_store(&slot->state, FW_SLOT_IDLE);
@@ -314,6 +317,7 @@ static void *request_thread(void *arg)
     struct fw_pythread *py = fw_interp_thread_attach();
     struct fw_conn_thread *ct = py ? fw_conn_thread_new(&w->conn_settings, py) : NULL;
     atomic_store(&th->conn, ct);
+    fw_watchdog_watch(w->wd, th->index, ct);
     if (!ct) {
         fw_log(FW_LOG_ERR, "out of memory starting a request thread");
         goto done;
@@ -338,6 +342,7 @@ static void *request_thread(void *arg)
             serve_conn(th, ct, c);
     }
 done:
+    fw_watchdog_watch(w->wd, th->index, NULL);
     atomic_store(&th->conn, NULL);
     fw_conn_thread_free(ct);
     fw_interp_thread_detach(py);
@@ -375,38 +380,20 @@ static uint64_t rss_bytes(void)
     return (uint64_t)resident * (uint64_t)sysconf(_SC_PAGESIZE);
 }
 
-/* A request past request_timeout: the client gets a 504 if nothing was sent
- * yet, the log gets every Python stack (what was it doing?), and the process
- * exits at once: a thread stuck in an app cannot be stopped any other way.
- * The master replaces the worker. */
-static void request_timed_out(struct worker *w, struct thread *th, int64_t ran_ms)
-{
-    struct fw_conn_thread *ct = atomic_load(&th->conn);
-    fw_log(FW_LOG_ERR,
-           "%s: running for %lld ms, past request_timeout (%llu ms): answering 504, "
-           "logging the Python stacks, exiting",
-           ct ? fw_conn_uri(ct) : "?", (long long)ran_ms,
-           (unsigned long long)w->cfg->request_timeout_ms);
-    if (ct)
-        fw_conn_emergency(ct, 504);
-    fw_stacks_log(fw_host_main_thread(), "request_timeout");
-    _exit(FW_EXIT_TIMEOUT);
-}
-
-/* Under the manager, twice a second: what the master cannot see from outside
- * (the oldest running request, request_timeout) and the memory limit. */
-static void tick(struct worker *w, struct thread *threads, unsigned nthreads)
+/* What the master cannot see from outside, for its slot: the oldest app
+ * call (by the same clock as request_timeout: app time, not time spent
+ * waiting on the client) and the memory limit. Twice a second. */
+static void slot_tick(struct worker *w, struct thread *threads, unsigned nthreads, int64_t now)
 {
     struct fw_slot *slot = w->cfg->slot;
-    int64_t oldest = 0, now = now_ms();
+    int64_t longest = -1;
     for (unsigned i = 0; i < nthreads; i++) {
-        int64_t s = atomic_load(&threads[i].request_start_ms);
-        if (s && (!oldest || s < oldest))
-            oldest = s;
-        if (s && w->cfg->request_timeout_ms && now - s > (int64_t)w->cfg->request_timeout_ms)
-            request_timed_out(w, &threads[i], now - s);
+        struct fw_conn_thread *ct = atomic_load(&threads[i].conn);
+        int64_t ms = ct ? fw_callclock_app_ms(fw_conn_clock(ct), now, NULL) : -1;
+        if (ms > longest)
+            longest = ms;
     }
-    atomic_store(&slot->oldest_start_ms, oldest);
+    atomic_store(&slot->oldest_start_ms, longest >= 0 ? now - longest : 0);
     uint64_t rss = rss_bytes();
     atomic_store(&slot->rss_bytes, rss);
     uint64_t limit = w->cfg->memory_limit_bytes;
@@ -416,6 +403,49 @@ static void tick(struct worker *w, struct thread *threads, unsigned nthreads)
                  (unsigned long long)(rss >> 20));
         retire(w, why);
     }
+}
+
+/* request_timeout: a call stuck for good makes the worker stop accepting
+ * at once and ask for its replacement; its other requests get the rest of
+ * graceful_timeout. */
+static void timeout_tick(struct worker *w, int64_t now)
+{
+    unsigned stuck = fw_watchdog_check(w->wd, now);
+    if (stuck > w->stuck) {
+        begin_stop(w, "a request is stuck past request_timeout");
+        retire(w, "a request is stuck past request_timeout");
+    }
+    w->stuck = stuck;
+}
+
+/* Ends the process without running anything of Python's or the app's:
+ * request threads may be inside the app still. */
+static void exit_now(int status)
+{
+    _exit(status);
+}
+
+/* A stopping worker waits for its requests; not for ever. */
+static void check_stop_deadline(struct worker *w, struct thread *threads, unsigned nthreads,
+                                int64_t now)
+{
+    if ((unsigned)atomic_load(&w->threads_done) + w->stuck >= nthreads && w->stuck) {
+        fw_log(FW_LOG_ERR, "exiting: %u request%s stuck past request_timeout", w->stuck,
+               w->stuck == 1 ? "" : "s");
+        exit_now(FW_EXIT_TIMEOUT);
+    }
+    uint64_t grace = w->cfg->graceful_timeout_ms;
+    if (!grace || now - atomic_load(&w->stop_ms) <= (int64_t)grace)
+        return;
+    for (unsigned i = 0; i < nthreads; i++) {
+        int64_t start = atomic_load(&threads[i].request_start_ms);
+        struct fw_conn_thread *ct = atomic_load(&threads[i].conn);
+        if (start && ct)
+            fw_log(FW_LOG_WARN, "%.200s: cut after %lld ms: graceful_timeout (%llu ms) is over",
+                   fw_conn_uri(ct), (long long)(now - start), (unsigned long long)grace);
+    }
+    fw_log(FW_LOG_ERR, "exiting: requests still running after graceful_timeout");
+    exit_now(w->stuck ? FW_EXIT_TIMEOUT : FW_EXIT_FAILURE);
 }
 
 /* The master's messages: a new log fd after it reopened the log (USR1). It
@@ -456,17 +486,24 @@ static void from_master(struct worker *w)
 static int wait_for_stop(struct worker *w, struct thread *threads, unsigned nthreads)
 {
     int status = FW_EXIT_OK;
-    int64_t next_tick = 0;
+    int64_t next_tick = 0, next_slot_tick = 0;
     for (;;) {
         if (atomic_load(&w->stopping) && (unsigned)atomic_load(&w->threads_done) == nthreads)
             return status;
         int64_t now = now_ms();
         if (now >= next_tick) {
             bool stopping = atomic_load(&w->stopping);
-            if (w->cfg->slot)
-                tick(w, threads, nthreads);
+            if (w->cfg->slot && now >= next_slot_tick) {
+                slot_tick(w, threads, nthreads, now);
+                next_slot_tick = now + 500;
+            }
+            if (w->wd)
+                timeout_tick(w, now);
+            stopping = atomic_load(&w->stopping);
+            if (stopping)
+                check_stop_deadline(w, threads, nthreads, now);
             fw_waitset_sweep(w->ws, now, stopping, atomic_load(&w->stop_ms));
-            next_tick = now + (stopping ? 50 : 500);
+            next_tick = now + (stopping || w->wd ? TICK_FAST_MS : 500);
         }
         int timeout = (int)(next_tick - now);
         if (atomic_load(&w->stopping) && timeout > 50)
@@ -482,6 +519,13 @@ static int wait_for_stop(struct worker *w, struct thread *threads, unsigned nthr
             case SIGTERM:
             case SIGINT:
             case SIGQUIT:
+                /* Under the manager the same stop may come twice (from the
+                 * master, and to the whole process group from systemd or a
+                 * terminal): the master escalates, after graceful_timeout. */
+                if (atomic_load(&w->stopping) && w->cfg->channel_fd >= 0) {
+                    fw_log(FW_LOG_INFO, "already stopping; %s changes nothing", strsignal(sig));
+                    break;
+                }
                 if (atomic_load(&w->stopping)) {
                     fw_log(FW_LOG_WARN, "second stop signal (%s): exiting now", strsignal(sig));
                     return FW_EXIT_FAILURE;
@@ -621,11 +665,14 @@ int fw_worker_run(const struct fw_worker_config *cfg)
         .pool = cfg->pool,
         .generation = cfg->generation,
     };
+    if (cfg->request_timeout_ms && !(w.wd = fw_watchdog_new(cfg->request_timeout_ms, nthreads)))
+        goto out;
     threads = calloc(nthreads, sizeof(*threads));
     if (!threads)
         goto out;
     for (unsigned i = 0; i < nthreads; i++) {
         threads[i].w = &w;
+        threads[i].index = i;
         int rc = pthread_create(&threads[i].tid, NULL, request_thread, &threads[i]);
         if (rc != 0) {
             errno = rc;
@@ -664,6 +711,8 @@ out:
     for (unsigned i = 0; threads && i < started; i++)
         pthread_join(threads[i].tid, NULL);
     free(threads);
+    /* Before the interpreters end: it has thread states in them. */
+    fw_watchdog_free(w.wd);
     if (python) {
         unload_apps(&w);
         fw_host_stop();

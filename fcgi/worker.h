@@ -17,7 +17,7 @@ enum fw_exit {
     FW_EXIT_FAILURE = 1, /* stopped by a second signal, or unexpected error */
     FW_EXIT_CONFIG = 2,  /* bad usage or configuration: do not respawn until fixed */
     FW_EXIT_INIT = 3,    /* initialisation failed (Python did not start): back off */
-    FW_EXIT_TIMEOUT = 4, /* left after a request ran past request_timeout (stacks logged) */
+    FW_EXIT_TIMEOUT = 4, /* left after a request stuck past request_timeout (stack logged) */
 };
 
 struct fw_slot;
@@ -67,7 +67,8 @@ struct fw_worker_config {
     const char *const *allowed_clients; /* TCP: numeric IPs allowed to connect; none: all */
     size_t n_allowed_clients;
     uint64_t memory_limit_bytes;
-    uint64_t request_timeout_ms; /* 0: none */
+    uint64_t request_timeout_ms; /* app time (waits on the client excluded); 0: none */
+    uint64_t graceful_timeout_ms; /* a stopping worker exits after this, cutting what runs; 0: never */
     const char *pool;            /* its name, for environ fcgiwsgi.pool */
     unsigned generation;
 };
@@ -75,6 +76,7 @@ struct fw_worker_config {
 #define FW_WORKER_DEFAULT_MAX_PARAMS (1024 * 1024)
 #define FW_WORKER_DEFAULT_KEEPALIVE_TIMEOUT_MS (60 * 1000)
 #define FW_WORKER_DEFAULT_CLIENT_TIMEOUT_MS (60 * 1000)
+#define FW_WORKER_DEFAULT_GRACEFUL_TIMEOUT_MS (30 * 1000)
 
 /* Runs until stopped; returns an enum fw_exit value. */
 int fw_worker_run(const struct fw_worker_config *cfg);

@@ -629,7 +629,8 @@ static void maintain(struct fw_pool *pool)
             }
             break;
         }
-        /* The worker enforces request_timeout itself (504, stacks, exit);
+        /* The worker enforces request_timeout itself (it interrupts the
+         * call, or answers 504 and asks to be replaced within about 5 s);
          * this is the backstop for one too stuck to do it. */
         if (p->state == PROC_RUNNING && c->request_timeout_ms) {
             int64_t oldest = atomic_load(&p->slot->oldest_start_ms);

@@ -123,6 +123,7 @@ static void child(const struct fw_spawn_request *req, int out_fd, int channel_fd
         .n_allowed_clients = pool->n_allowed_clients,
         .memory_limit_bytes = pool->memory_limit_bytes,
         .request_timeout_ms = pool->request_timeout_ms,
+        .graceful_timeout_ms = pool->graceful_timeout_ms,
         .pool = pool->name,
         .generation = req->generation,
     };

@@ -297,3 +297,8 @@ void fw_app_unload(struct fw_app *app, struct fw_pythread *t)
     atomic_store(&app->ready, false);
     fw_interp_leave(t);
 }
+
+struct fw_interp *fw_app_interp(struct fw_app *app)
+{
+    return app->interp;
+}

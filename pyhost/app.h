@@ -47,6 +47,7 @@ PyObject *fw_app_errors(struct fw_app *app);       /* wsgi.errors, borrowed */
 PyObject *fw_app_group_object(struct fw_app *app); /* str, borrowed */
 PyObject *fw_app_script_object(struct fw_app *app);
 const char *fw_app_tag(const struct fw_app *app); /* for log lines */
+struct fw_interp *fw_app_interp(struct fw_app *app);
 
 /* Drops the app's Python objects (before its interpreter ends). GIL not held. */
 void fw_app_unload(struct fw_app *app, struct fw_pythread *t);

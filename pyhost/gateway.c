@@ -5,6 +5,7 @@
 #include "gateway.h"
 
 #include "app.h"
+#include "callclock.h"
 #include "filewrapper.h"
 #include "input.h"
 #include "lib/http.h"
@@ -124,6 +125,9 @@ static void end_with_error(struct call *c, int status)
 static void app_error(struct call *c, const char *what)
 {
     char msg[600];
+    bool timed_out = PyErr_ExceptionMatches(fw_app_modstate(c->app)->request_timeout);
+    if (timed_out)
+        what = "interrupted past request_timeout";
     snprintf(msg, sizeof(msg), "%s: %s", c->req->uri_for_log, what);
     bool too_large = fw_input_too_large(c->input);
     if (c->req->client_gone) {
@@ -137,7 +141,7 @@ static void app_error(struct call *c, const char *what)
     c->failed = true;
     if (c->req->client_gone)
         return;
-    end_with_error(c, too_large ? 413 : 500);
+    end_with_error(c, timed_out ? 504 : too_large ? 413 : 500);
 }
 
 /* wsgi.file_wrapper around a real file: pread() it in large blocks with the
@@ -383,6 +387,8 @@ int fw_gateway_call(struct fw_app *app, struct fw_pythread *thread, struct fw_gw
         send_error(req, 500);
         return req->client_gone ? -1 : 0;
     }
+    if (req->clock)
+        fw_callclock_begin(req->clock, fw_app_interp(app));
     environ = build_environ(app, req, c.input);
     start_response = environ ? PyObject_GetAttrString(c.response, "start_response") : NULL;
     if (!start_response) {
@@ -397,6 +403,9 @@ int fw_gateway_call(struct fw_app *app, struct fw_pythread *thread, struct fw_gw
     iterate(&c, result);
     close_result(&c, result);
 done:
+    if (req->clock && fw_callclock_end(req->clock) && !c.failed)
+        fw_log(FW_LOG_WARN, "%s: %s: the app caught RequestTimeout and answered anyway",
+               fw_app_tag(app), req->uri_for_log);
     /* Waits for an app thread still inside read() or write(). */
     fw_reqguard_end(c.guard);
     fw_logstream_flush_thread(fw_app_errors(app));

@@ -11,6 +11,7 @@
 #include <sys/types.h>
 
 struct fw_app;
+struct fw_callclock;
 struct fw_pythread;
 
 struct fw_param {
@@ -51,6 +52,7 @@ struct fw_gw_request {
     const char *uri_for_log; /* method and URI, for log lines */
     const char *pool;        /* under the manager: environ fcgiwsgi.pool; else NULL */
     unsigned generation;     /* environ fcgiwsgi.generation (with pool) */
+    struct fw_callclock *clock; /* the thread's; runs while the app does */
 
     /* Filled by the gateway. */
     int status;

@@ -97,6 +97,14 @@ static int module_exec(PyObject *module)
         add_type(module, &fw_filewrapper_spec, &st->filewrapper_type, 1) < 0 ||
         add_type(module, &fw_response_spec, &st->response_type, 0) < 0)
         return -1;
+    /* A BaseException, like KeyboardInterrupt: frameworks turn every
+     * Exception into their own 500 page, and the request must unwind. */
+    st->request_timeout = PyErr_NewExceptionWithDoc(
+        "fcgiwsgi.RequestTimeout",
+        "Raised inside a request's thread when its app ran past request_timeout.",
+        PyExc_BaseException, NULL);
+    if (!st->request_timeout || PyModule_AddObjectRef(module, "RequestTimeout", st->request_timeout) < 0)
+        return -1;
     st->wsgi_version = Py_BuildValue("(ii)", 1, 0);
     st->str_http = PyUnicode_InternFromString("http");
     st->str_https = PyUnicode_InternFromString("https");
@@ -152,6 +160,7 @@ static int module_traverse(PyObject *module, visitproc visit, void *arg)
     Py_VISIT(st->logstream_type);
     Py_VISIT(st->filewrapper_type);
     Py_VISIT(st->response_type);
+    Py_VISIT(st->request_timeout);
     return 0;
 }
 
@@ -164,6 +173,7 @@ static int module_clear(PyObject *module)
     Py_CLEAR(st->logstream_type);
     Py_CLEAR(st->filewrapper_type);
     Py_CLEAR(st->response_type);
+    Py_CLEAR(st->request_timeout);
     Py_CLEAR(st->wsgi_version);
     Py_CLEAR(st->str_http);
     Py_CLEAR(st->str_https);

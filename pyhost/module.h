@@ -15,6 +15,7 @@ struct fw_modstate {
     PyTypeObject *logstream_type;
     PyTypeObject *filewrapper_type;
     PyTypeObject *response_type;
+    PyObject *request_timeout; /* fcgiwsgi.RequestTimeout */
     PyObject *wsgi_version;
     PyObject *str_http;
     PyObject *str_https;

@@ -1,10 +1,15 @@
-/* The guard is a Python thread lock, not a pthread mutex: a waiter must
+/* Time a thread spends inside the guard is time waiting on the client, and
+ * does not count against request_timeout (a slow upload is not the app's
+ * fault). The guard is a Python thread lock, not a pthread mutex: a waiter must
  * let go of the GIL, and PyThread locks are what CPython's own buffered I/O
  * uses for the same dance. The reference count and the ended flag change
  * only with the GIL held. */
 #include "config.h"
 
 #include "reqguard.h"
+
+#include "callclock.h"
+#include "gateway.h"
 
 #include <pythread.h>
 
@@ -62,6 +67,8 @@ static void take(struct fw_reqguard *g)
         Py_END_ALLOW_THREADS
     }
     g->owner = PyThread_get_thread_ident();
+    if (g->req && g->req->clock)
+        fw_callclock_io_begin(g->req->clock);
 }
 
 struct fw_gw_request *fw_reqguard_enter(struct fw_reqguard *g, PyObject *exc, const char *what)
@@ -86,6 +93,8 @@ ended:
 
 void fw_reqguard_leave(struct fw_reqguard *g)
 {
+    if (g->req && g->req->clock)
+        fw_callclock_io_end(g->req->clock);
     g->owner = 0;
     PyThread_release_lock(g->lock);
 }
@@ -95,7 +104,7 @@ void fw_reqguard_end(struct fw_reqguard *g)
     if (g->ended)
         return;
     take(g);
+    fw_reqguard_leave(g);
     g->ended = true;
     g->req = NULL;
-    fw_reqguard_leave(g);
 }

@@ -1,11 +1,9 @@
 /* Stack dumps through sys._current_frames(), which (3.11 to 3.13) lists the
- * threads of every interpreter, so one call in the main interpreter shows
- * every request thread whichever sub-interpreter it is in. */
+ * threads of every interpreter. */
 #include "config.h"
 
 #include "stacks.h"
 
-#include "interp.h"
 #include "lib/log.h"
 #include "pyutil.h"
 
@@ -13,15 +11,13 @@
 #include <Python.h>
 #include <stdio.h>
 
-static const char dump_code[] =
-    "import sys, threading, traceback\n"
-    "_names = {t.ident: t.name for t in threading.enumerate()}\n"
-    "_fw_stacks = '\\n'.join(\n"
-    "    'Thread %d (%s), most recent call last:\\n%s' % (\n"
-    "        i, _names.get(i, 'request thread'), ''.join(traceback.format_stack(f)))\n"
-    "    for i, f in sys._current_frames().items() if i != threading.get_ident())\n";
+static const char one_code[] =
+    "import sys, traceback\n"
+    "_f = sys._current_frames().get(_fw_ident)\n"
+    "_fw_stacks = ''.join(traceback.format_stack(_f)) if _f else ''\n";
 
-static void dump_current(const char *group)
+/* Runs code with `_fw_ident` set and logs the `_fw_stacks` it leaves. */
+static void run_dump(const char *code, unsigned long ident, const char *tag)
 {
     PyObject *globals = PyDict_New();
     PyObject *r = NULL;
@@ -29,7 +25,12 @@ static void dump_current(const char *group)
         goto fail;
     if (PyDict_SetItemString(globals, "__builtins__", PyEval_GetBuiltins()) < 0)
         goto fail;
-    r = PyRun_String(dump_code, Py_file_input, globals, globals);
+    PyObject *id = PyLong_FromUnsignedLong(ident);
+    int rc = id ? PyDict_SetItemString(globals, "_fw_ident", id) : -1;
+    Py_XDECREF(id);
+    if (rc < 0)
+        goto fail;
+    r = PyRun_String(code, Py_file_input, globals, globals);
     if (!r)
         goto fail;
     PyObject *text = PyDict_GetItemString(globals, "_fw_stacks"); /* borrowed */
@@ -37,26 +38,22 @@ static void dump_current(const char *group)
     const char *s = text ? PyUnicode_AsUTF8AndSize(text, &len) : NULL;
     if (!s)
         goto fail;
-    char tag[300];
-    snprintf(tag, sizeof(tag), "stack (%s)", group);
     if (len)
         fw_log_block(FW_LOG_ERR, tag, s, (size_t)len);
     else
-        fw_log(FW_LOG_ERR, "%s: no Python thread", tag);
+        fw_log(FW_LOG_ERR, "%s: no Python frame", tag);
     Py_DECREF(r);
     Py_DECREF(globals);
     return;
 fail:
-    fw_pyutil_log_exception(FW_LOG_ERR, group, "dumping the stacks failed");
+    fw_pyutil_log_exception(FW_LOG_ERR, tag, "dumping the stacks failed");
     Py_XDECREF(r);
     Py_XDECREF(globals);
 }
 
-void fw_stacks_log(struct fw_pythread *t, const char *why)
+void fw_stacks_log_thread(unsigned long ident, const char *what)
 {
-    fw_log(FW_LOG_ERR, "Python stacks of every thread follow (%s)", why);
-    struct fw_interp *main_interp = fw_interp_at(0);
-    fw_interp_enter(t, main_interp);
-    dump_current("all interpreters");
-    fw_interp_leave(t);
+    char tag[300];
+    snprintf(tag, sizeof(tag), "stack (%s)", what);
+    run_dump(one_code, ident, tag);
 }

@@ -67,6 +67,7 @@ def application(environ, start_response):
                 record(key, 'data %d' % len(data))
             except Exception as e:
                 record(key, describe(e))
+            time.sleep(1)  # the request is over by now
             try:
                 inp.read(1)
                 record(key + '-after', 'no exception')
