@@ -566,10 +566,21 @@ static int set_up_apps(struct worker *w)
         w->n_mounts++;
     }
     for (size_t i = 0; i < cfg->n_apps; i++) {
+        /* The default group is the app, not its file (mod_wsgi's is host,
+         * port and mount): one script at two mounts must not share module
+         * state that a framework fills from the first request's SCRIPT_NAME
+         * (Django's STATIC_URL). A pool's mounts are unique; the pool name
+         * keeps the name unique where apps use it as a cache key. A lone
+         * responder serves one app per script: its default stays the path. */
+        char *group = NULL;
+        if (!cfg->apps[i].group && cfg->pool &&
+            asprintf(&group, "%s|%s", cfg->pool, w->mounts[i][0] ? w->mounts[i] : "/") < 0)
+            goto nomem;
         struct fw_app_config ac = { .script = cfg->apps[i].script,
                                     .callable = cfg->apps[i].callable,
-                                    .group = cfg->apps[i].group };
+                                    .group = group ? group : cfg->apps[i].group };
         w->mounted[i] = fw_app_new(&ac);
+        free(group);
         if (!w->mounted[i])
             goto nomem;
     }

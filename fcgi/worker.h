@@ -25,8 +25,10 @@ struct fw_slot;
 struct fw_worker_app {
     const char *script;
     const char *callable; /* NULL: "application" */
-    const char *group;    /* NULL: one interpreter for this script */
-    const char *mount;    /* URL prefix; NULL or "/" is the root */
+    /* NULL: one interpreter for this app, named "POOL|MOUNT" under the
+     * manager ("www|/", "www|/sub"), the script path without a pool. */
+    const char *group;
+    const char *mount; /* URL prefix; NULL or "/" is the root */
 };
 
 /* Messages a worker sends on its channel to the master, one byte each. */
@@ -69,7 +71,7 @@ struct fw_worker_config {
     uint64_t memory_limit_bytes;
     uint64_t request_timeout_ms; /* app time (waits on the client excluded); 0: none */
     uint64_t graceful_timeout_ms; /* a stopping worker exits after this, cutting what runs; 0: never */
-    const char *pool;            /* its name, for environ fcgiwsgi.pool */
+    const char *pool;            /* its name: fcgiwsgi.pool, and default groups "POOL|MOUNT" */
     unsigned generation;
 };
 

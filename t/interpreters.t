@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
 # Interpreters (DESIGN.md "Interpreters"): one sub-interpreter per
 # application group, shared groups, %{GLOBAL} as the main interpreter,
-# per-thread state kept between requests, and a clean stop with Python
-# finalized, also when an app left threads behind.
+# per-thread state kept between requests, a clean stop with Python
+# finalized, also when an app left threads behind, and under the manager
+# one interpreter per mount by default.
 import json
 import os
+import re
 import signal
 import sys
 import threading
@@ -147,6 +149,8 @@ for group in (None, '%{GLOBAL}'):
         skip('this Python cannot tell the main interpreter from the others')
     else:
         is_(got.get('main'), group is not None, '%s: main interpreter is %s' % (label, group is not None))
+    # One app per responder: per script is per mount; the name stays the path.
+    is_(got.get('group'), group or A, '%s: the application group is %s' % (label, group or 'the script path'))
     stop_clean(r, label)
 
 # ------------------------------- 6. threads left behind by the app at stop
@@ -182,5 +186,59 @@ for route, extra in (('/start', ()), ('/start', ('--no-preload',)),
         is_(warned, [], '%s: nothing left running, Python finalized' % label)
     diag('%s: exit status %s after %.1f s; warnings: %s' % (label, rc, took, warned or 'none'))
     check_log_clean(r)
+
+
+# ------------------------- 7. the manager: the default group is the mount
+# mod_wsgi's default group is the resource (host, port, mount), not the
+# file: one script at two mounts runs twice, in two interpreters, unless
+# the apps name one group (issue 14, item 4: Django at two mounts linked
+# one mount's static files from the other's pages). One process, so every
+# request meets every interpreter.
+sock = sock_path('mgr.sock')
+cfg = manager_config('''
+  p:
+    listen: %(sock)s
+    allow_root: true
+    python_path: [%(mods)s]
+    apps:
+      - {mount: /, script: %(a)s}
+      - {mount: /one, script: %(a)s}
+      - {mount: /two/, script: %(a)s}
+      - {mount: /s1, script: %(a)s, application_group: shared}
+      - {mount: /s2, script: %(b)s, application_group: shared}
+      - {mount: /g, script: %(a)s, application_group: "%%{GLOBAL}"}
+''' % {'sock': sock, 'mods': MODS, 'a': A, 'b': B})
+m = start_fcgiwsgi(cfg, ['p'])
+m.addr = sock
+groups = {mount: call(m, None, mount + '/main') for mount in ('', '/one', '/two', '/s1', '/s2', '/g')}
+is_({k: v.get('group') for k, v in groups.items()},
+    {'': 'p|/', '/one': 'p|/one', '/two': 'p|/two', '/s1': 'shared', '/s2': 'shared',
+     '/g': '%{GLOBAL}'},
+    'manager: the default application group is "POOL|MOUNT" (mount canonical), a named one '
+    'is kept')
+is_({k: v.get('main') for k, v in groups.items()},
+    {'': False, '/one': False, '/two': False, '/s1': False, '/s2': False, '/g': True}
+    if groups['/g'].get('main') is not None else {k: None for k in groups},
+    'manager: only %{GLOBAL} runs in the main interpreter')
+call(m, None, '/one/set?one')
+call(m, None, '/two/set?two')
+is_([call(m, None, mount + '/get').get('value') for mount in ('', '/one', '/two')],
+    [None, 'one', 'two'], 'manager: one script at /, /one and /two: three interpreters, '
+    'each with its own module state')
+is_(call(m, None, '/one/modules').get('scripts'), [A],
+    "manager: /one's interpreter holds its script's module once")
+call(m, None, '/s1/set?sh')
+is_(call(m, None, '/s2/get').get('value'), 'sh',
+    'manager: two scripts naming group "shared" share one interpreter')
+is_(call(m, None, '/s2/modules').get('scripts'), sorted([A, B]),
+    'manager: ... whose sys.modules holds both scripts')
+out = m.output()
+is_(sorted(re.findall(r"\[pool p pid \d+\] \S+: created interpreter for application group "
+                      r"'([^']*)'", out)),
+    ['p|/', 'p|/one', 'p|/two', 'shared'],
+    'manager: the log names each interpreter created, by its group')
+is_(m.stop(), 0, 'manager: stops with 0')
+unlike(m.output(), r'Fatal Python error', 'manager: no "Fatal Python error"')
+check_log_clean(m)
 
 done_testing()

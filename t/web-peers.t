@@ -2,12 +2,14 @@
 # Apps no one here wrote, served by the fcgiwsgi manager behind nginx (the
 # shipped conf/snippets/nginx.conf) and driven over real HTTP like a
 # browser: a Flask app at / (Debian's python3-flask), httpbin at /httpbin
-# (python3-httpbin) and a Django project at /app (python3-django): sessions
-# and cookies, redirects (which must carry SCRIPT_NAME), form posts with
-# Django's CSRF protection, multipart file uploads, external URLs over HTTP
-# and HTTPS, file downloads through wsgi.file_wrapper (with ranges and
-# conditional requests), the frameworks' own 404 and 500 pages, HEAD on
-# streamed responses and repeated request headers.
+# (python3-httpbin) and a Django project at /app and /app/sub
+# (python3-django): sessions and cookies, redirects (which must carry
+# SCRIPT_NAME), form posts with Django's CSRF protection, multipart file
+# uploads, external URLs over HTTP and HTTPS, file downloads through
+# wsgi.file_wrapper (with ranges and conditional requests), the frameworks'
+# own 404 and 500 pages, HEAD on streamed responses, repeated request
+# headers, and one script at two mounts of a pool (each its own interpreter:
+# the Django admin links its own mount's static files).
 import datetime
 import hashlib
 import http.cookies
@@ -35,6 +37,9 @@ with open(peer_file, 'wb') as f:
     f.write(file_data)
 file_sha1 = hashlib.sha1(file_data).hexdigest()
 # Two processes each: a session started in one must work in the other.
+# The Django script is mounted twice in one pool (nginx's `location /app`
+# takes /app/sub too; the longest mount wins), with the default application
+# group.
 cfg = manager_config('''
   app:
     listen: %(sock)s
@@ -45,6 +50,8 @@ cfg = manager_config('''
     env: {FW_PEER_FILE: %(file)s}
     apps:
       - mount: /app
+        script: %(django)s
+      - mount: /app/sub
         script: %(django)s
   site:
     listen: 127.0.0.1:%(port)d
@@ -224,6 +231,46 @@ ok(r.status == 500 and 'peersite: server error' in r.text, 'Django: its 500 page
    got=(r.status, r.text[:200]))
 r = d.go('GET', '/nope-outside')
 is_(r.status, 404, 'a path outside /app goes to Flask (its 404)')
+
+# ------------------------------------- Django at /app and /app/sub, one script
+# Django prefixes a relative STATIC_URL with the SCRIPT_NAME of the first
+# request that reads it, and keeps it for the interpreter's life: two mounts
+# sharing an interpreter link one mount's static files from the other's
+# pages (issue 14, item 4). Both mounts in turn, 6 times each: each of the
+# pool's two processes then renders both.
+URL_ATTR = re.compile(r'\b(?:href|src|action)="([^"]*)"')
+
+
+def site_relative(html):
+    return [u for u in URL_ATTR.findall(html) if u.startswith('/') and not u.startswith('//')]
+
+
+def under(url, mount, other):
+    """url is under mount/, and not under other/ where that is inside it."""
+    return url.startswith(mount + '/') and not (other.startswith(mount + '/') and
+                                                url.startswith(other + '/'))
+
+
+MOUNTS = (('/app/sub', '/app'), ('/app', '/app/sub'))
+seen = {m: [] for m, _ in MOUNTS}
+pages = {}
+for _ in range(6):
+    for mount, other in MOUNTS:
+        r = Browser(A).go('GET', mount + '/admin/login/')
+        urls = pages[mount] = site_relative(r.text)
+        seen[mount].append((r.status, [u for u in urls if not under(u, mount, other)]
+                            if urls else 'no site-relative URL'))
+for mount, other in MOUNTS:
+    bad = [s for s in seen[mount] if s != (200, [])]
+    ok(not bad, 'Django admin at %s (one script at two mounts of a pool): every site-relative '
+       'href, src and action of %s/admin/login/, 6 times, is under %s/ and not under %s/'
+       % (mount, mount, mount, other), got=bad[:2])
+assets = [u for u in pages['/app/sub'] if u.startswith('/app/sub/static/')]
+ok('/app/sub/static/admin/css/base.css' in assets,
+   'Django admin at /app/sub links its stylesheet under /app/sub/static/', got=assets)
+got = [(u, Browser(A).go('GET', u).status) for u in assets]
+is_([g for g in got if g[1] != 200], [], 'Django admin at /app/sub: each of its %d static '
+    'files is served under the mount' % len(got))
 
 # ------------------------------------------------------------ httpbin at /httpbin
 # RFC 9110 9.3.2: a HEAD's Content-Length, if any, is the GET's. Werkzeug

@@ -1,23 +1,33 @@
 # Settings of the t/web-peers.t Django project: no database (sessions in
-# signed cookies), CSRF on, DEBUG off so that 404 and 500 are the real pages.
+# signed cookies), CSRF on, DEBUG off so that 404 and 500 are the real pages,
+# and the admin (its login page needs no database) with a relative
+# STATIC_URL, which Django prefixes with SCRIPT_NAME: the project is mounted
+# twice and each mount must link its own static files.
 import os
 
 BASE_DIR = os.path.dirname(os.path.abspath(__file__))
 SECRET_KEY = 'fwtest-not-secret-' + 'x' * 40
 DEBUG = False
 ALLOWED_HOSTS = ['127.0.0.1', 'localhost']
-INSTALLED_APPS = ['django.contrib.sessions', 'django.contrib.messages']
+INSTALLED_APPS = ['django.contrib.admin', 'django.contrib.auth', 'django.contrib.contenttypes',
+                  'django.contrib.sessions', 'django.contrib.messages']
 MIDDLEWARE = [
     'django.contrib.sessions.middleware.SessionMiddleware',
     'django.middleware.common.CommonMiddleware',
     'django.middleware.csrf.CsrfViewMiddleware',
+    'django.contrib.auth.middleware.AuthenticationMiddleware',
     'django.contrib.messages.middleware.MessageMiddleware',
 ]
 ROOT_URLCONF = 'peersite.urls'
+# Served by peer_django.wsgi itself (the shipped nginx snippet has no
+# location for it): MOUNT/static/ is the admin's static folder.
+STATIC_URL = 'static/'
 TEMPLATES = [{
     'BACKEND': 'django.template.backends.django.DjangoTemplates',
     'DIRS': [os.path.join(BASE_DIR, 'templates')],
+    'APP_DIRS': True,
     'OPTIONS': {'context_processors': ['django.template.context_processors.request',
+                                       'django.contrib.auth.context_processors.auth',
                                        'django.contrib.messages.context_processors.messages']},
 }]
 DATABASES = {}

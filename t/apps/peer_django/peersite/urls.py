@@ -1,3 +1,4 @@
+from django.contrib import admin
 from django.urls import path
 
 from . import views
@@ -10,4 +11,5 @@ urlpatterns = [
     path('boom/', views.boom, name='boom'),
     path('abs/', views.absolute, name='abs'),
     path('file/', views.download, name='file'),
+    path('admin/', admin.site.urls),
 ]
