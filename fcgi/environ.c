@@ -5,6 +5,8 @@
 
 #include "environ.h"
 
+#include "lib/hash.h"
+
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
@@ -109,6 +111,190 @@ static bool truthy(const char *v)
 {
     return strcasecmp(v, "on") == 0 || strcmp(v, "1") == 0 || strcasecmp(v, "yes") == 0 ||
            strcasecmp(v, "true") == 0;
+}
+
+/* ---- repeated headers ---------------------------------------------------
+ * nginx, lighttpd and Apache pass a header sent twice as two params of one
+ * name, and a dict would keep only the last. HTTP allows a field line to be
+ * repeated only where its values form a list, and lets a recipient join
+ * them with ", " (RFC 9110 5.3), which is what CGI servers and gunicorn
+ * give the app; Cookie lines join with "; " (RFC 9113 8.2.3). Host is one
+ * value (RFC 9110 7.2), and nginx refuses a second Host header, but its
+ * configs send HTTP_HOST twice on purpose: Debian's fastcgi_params sends
+ * $host, and a later `fastcgi_param HTTP_HOST` (conf/snippets/nginx.conf
+ * puts the client's port back so) overrides it, which nginx does not
+ * dedupe. So HTTP_HOST is not joined: of several, the last stands, as
+ * for any other param. */
+
+/* Where a param stands among the others of its name. */
+struct fw_environ_repeat {
+    uint32_t next; /* the next param of this name, 0 if none (0 is never a later one) */
+    uint32_t last; /* of the first: the last param of its name so far */
+    size_t len;    /* of the first: the length of the joined value */
+    bool later;    /* not the first of its name: its value is in the first's */
+};
+
+/* Up to this many params (nginx sends about 17 besides the headers, a
+ * browser about 12 headers), header names are compared one by one, which
+ * costs less than hashing them; past it, a hash table keeps the grouping
+ * linear in the number of params whatever their names (the hash is keyed
+ * per process: no flooding). */
+#define FEW_PARAMS 64
+
+/* An HTTP_* param whose repeats are joined. */
+static inline bool joins(const char *name, size_t nlen)
+{
+    return nlen > 5 && memcmp(name, "HTTP_", 5) == 0 &&
+           !(nlen == 9 && memcmp(name + 5, "HOST", 4) == 0);
+}
+
+static bool same_name(const struct fw_param *a, const struct fw_param *b)
+{
+    return a->name_len == b->name_len && memcmp(a->name, b->name, a->name_len) == 0;
+}
+
+static const char *separator(const struct fw_param *p)
+{
+    return name_is(p->name, p->name_len, "HTTP_COOKIE") ? "; " : ", ";
+}
+
+static int grow(void **p, size_t *cap, size_t need, size_t elem_size)
+{
+    if (need <= *cap)
+        return 0;
+    size_t cap2 = *cap ? *cap : 16;
+    while (cap2 < need)
+        cap2 *= 2;
+    void *np = realloc(*p, cap2 * elem_size);
+    if (!np)
+        return -1;
+    *p = np;
+    *cap = cap2;
+    return 0;
+}
+
+/* A cheap summary of a header's name: two names that differ in it differ. */
+static uint64_t fingerprint(const struct fw_param *p)
+{
+    const unsigned char *n = (const unsigned char *)p->name;
+    size_t len = p->name_len; /* > 5 */
+    return (uint64_t)len << 40 | (uint64_t)n[5] << 32 | (uint64_t)n[len / 2 + 2] << 24 |
+           (uint64_t)n[len - 2] << 16 | (uint64_t)n[len - 1];
+}
+
+/* in[i] is a later param of the name of in[first]: chain it there. */
+static void repeat_of(struct fw_environ *e, const struct fw_param *in, size_t first, size_t i,
+                      size_t *joined_bytes)
+{
+    struct fw_environ_repeat *head = &e->repeats[first];
+    e->repeats[i].later = true;
+    if (head->last == first)
+        *joined_bytes += head->len + 1;
+    e->repeats[head->last].next = (uint32_t)i;
+    head->last = (uint32_t)i;
+    head->len += 2 + in[i].value_len;
+    *joined_bytes += 2 + in[i].value_len;
+}
+
+/* Few headers: a name is compared with the first of each name before it
+ * only when a 256-bit filter of their fingerprints says it may repeat one
+ * (a browser's dozen headers rarely cost a single compare). */
+static size_t group_few(struct fw_environ *e, const struct fw_param *in, size_t count,
+                        size_t *joined_bytes)
+{
+    uint64_t prints[FEW_PARAMS], seen[4] = { 0 };
+    size_t n_names = 0, n_later = 0;
+    for (size_t i = 0; i < count; i++) {
+        if (!joins(in[i].name, in[i].name_len))
+            continue;
+        e->repeats[i] = (struct fw_environ_repeat){ .last = (uint32_t)i, .len = in[i].value_len };
+        uint64_t fp = fingerprint(&in[i]);
+        unsigned bit = (unsigned)((fp * 0x9e3779b97f4a7c15ULL) >> 56);
+        size_t k = n_names;
+        if (seen[bit / 64] & (1ULL << (bit % 64)))
+            for (k = 0; k < n_names; k++)
+                if (prints[k] == fp && same_name(&in[e->slots[k]], &in[i]))
+                    break;
+        if (k < n_names) {
+            repeat_of(e, in, e->slots[k], i, joined_bytes);
+            n_later++;
+        } else {
+            seen[bit / 64] |= 1ULL << (bit % 64);
+            prints[n_names] = fp;
+            e->slots[n_names++] = (uint32_t)i;
+        }
+    }
+    return n_later;
+}
+
+/* Many headers: a hash table of the first param of each name (its index
+ * + 1; 0 is a free slot), linear probing, at most half full. */
+static size_t group_many(struct fw_environ *e, const struct fw_param *in, size_t count,
+                         size_t n_slots, size_t *joined_bytes)
+{
+    memset(e->slots, 0, n_slots * sizeof(*e->slots));
+    size_t mask = n_slots - 1, n_later = 0;
+    for (size_t i = 0; i < count; i++) {
+        if (!joins(in[i].name, in[i].name_len))
+            continue;
+        e->repeats[i] = (struct fw_environ_repeat){ .last = (uint32_t)i, .len = in[i].value_len };
+        size_t h = (size_t)fw_hash(in[i].name, in[i].name_len) & mask;
+        while (e->slots[h] && !same_name(&in[e->slots[h] - 1], &in[i]))
+            h = (h + 1) & mask;
+        if (e->slots[h]) {
+            repeat_of(e, in, e->slots[h] - 1, i, joined_bytes);
+            n_later++;
+        } else {
+            e->slots[h] = (uint32_t)i + 1;
+        }
+    }
+    return n_later;
+}
+
+/* Groups the joined HTTP_* params by name in e->repeats (each param looked up
+ * once) and makes room in e->joined for the joined values: at most the
+ * value bytes, a separator per param and a NUL per name, so bounded by
+ * max_params. Returns 1 if some header is repeated, 0 if none, -1 when
+ * out of memory. */
+static int group_headers(struct fw_environ *e, const struct fw_param *in, size_t count)
+{
+    bool few = count <= FEW_PARAMS;
+    size_t n_slots = FEW_PARAMS;
+    if (!few) /* a power of two, at most half full */
+        for (n_slots = 2 * FEW_PARAMS; n_slots < 2 * count;)
+            n_slots *= 2;
+    if (grow((void **)&e->repeats, &e->cap_repeats, count, sizeof(*e->repeats)) < 0 ||
+        grow((void **)&e->slots, &e->cap_slots, n_slots, sizeof(*e->slots)) < 0)
+        return -1;
+    size_t joined_bytes = 0;
+    size_t n_later = few ? group_few(e, in, count, &joined_bytes)
+                         : group_many(e, in, count, n_slots, &joined_bytes);
+    if (n_later == 0)
+        return 0;
+    if (grow((void **)&e->joined, &e->cap_joined, joined_bytes, 1) < 0)
+        return -1;
+    return 1;
+}
+
+/* The values of in[first] and of the later params of its name, joined
+ * into e->joined at *used. */
+static const char *join_values(struct fw_environ *e, const struct fw_param *in, size_t first,
+                               size_t *used)
+{
+    const char *sep = separator(&in[first]);
+    char *out = e->joined + *used, *p = out;
+    for (size_t i = first;;) {
+        memcpy(p, in[i].value, in[i].value_len);
+        p += in[i].value_len;
+        i = e->repeats[i].next;
+        if (!i)
+            break;
+        memcpy(p, sep, 2);
+        p += 2;
+    }
+    *p++ = '\0';
+    *used += (size_t)(p - out);
+    return out;
 }
 
 static int reserve(struct fw_environ *e, size_t params, size_t scratch)
@@ -226,8 +412,10 @@ int fw_environ_build(struct fw_environ *e, const struct fw_param *in, size_t cou
     e->error = NULL;
     e->mount_index = 0;
 
-    if (reserve(e, count + 2, 0) < 0)
+    int repeats = group_headers(e, in, count);
+    if (repeats < 0 || reserve(e, count + 2, 0) < 0)
         return fail(e, "out of memory");
+    size_t joined_used = 0;
 
     /* A bad param is reported after the loop, so that the log line of the
      * 400 names the method and URI whatever order they came in. */
@@ -238,6 +426,15 @@ int fw_environ_build(struct fw_environ *e, const struct fw_param *in, size_t cou
         size_t nlen = in[i].name_len;
         const char *value = in[i].value;
         size_t vlen = in[i].value_len;
+        if (repeats && joins(name, nlen)) {
+            const struct fw_environ_repeat *r = &e->repeats[i];
+            if (r->later)
+                continue;
+            if (r->next) {
+                value = join_values(e, in, i, &joined_used);
+                vlen = r->len;
+            }
+        }
         switch (nlen) {
         case 5:
             if (name_is(name, nlen, "HTTPS") && truthy(value))
@@ -364,7 +561,13 @@ void fw_environ_free(struct fw_environ *e)
 {
     free(e->params);
     free(e->scratch);
+    free(e->repeats);
+    free(e->slots);
+    free(e->joined);
     e->params = NULL;
     e->scratch = NULL;
-    e->cap_params = e->cap_scratch = 0;
+    e->repeats = NULL;
+    e->slots = NULL;
+    e->joined = NULL;
+    e->cap_params = e->cap_scratch = e->cap_repeats = e->cap_slots = e->cap_joined = 0;
 }

@@ -10,6 +10,8 @@
 
 #include "pyhost/gateway.h"
 
+struct fw_environ_repeat;
+
 struct fw_environ {
     /* The params for the gateway. Names and values point into the input
      * params or into scratch; valid until the next build or free. */
@@ -17,6 +19,13 @@ struct fw_environ {
     size_t n_params, cap_params;
     char *scratch;
     size_t cap_scratch;
+    /* Repeated HTTP_* params: grouped by name, their values joined. */
+    struct fw_environ_repeat *repeats;
+    size_t cap_repeats;
+    uint32_t *slots;
+    size_t cap_slots;
+    char *joined;
+    size_t cap_joined;
 
     /* Extracted for the caller. */
     const char *method;          /* "" if absent */
@@ -35,7 +44,11 @@ struct fw_environ {
  * (decoded as under a mount). Otherwise mounts are canonical URL prefixes
  * (fw_environ_mount_canon: "" for the root); the longest one containing the
  * request path is chosen (e->mount_index), and SCRIPT_NAME and PATH_INFO are
- * derived from REQUEST_URI whatever the server sent. Returns 0, or an HTTP
+ * derived from REQUEST_URI whatever the server sent. A header sent several
+ * times (several HTTP_* params of one name) becomes one param where it came
+ * first, its values joined with ", " ("; " for HTTP_COOKIE). Other repeated
+ * params, HTTP_HOST among them, stay repeated (the last one wins in a
+ * dict). Returns 0, or an HTTP
  * status with e->error set: 400 for a malformed request, 404 for a path under
  * no mount. */
 int fw_environ_build(struct fw_environ *e, const struct fw_param *in, size_t n_in,

@@ -315,6 +315,86 @@ static void test_server_quirks(void)
     fw_environ_free(&e);
 }
 
+/* nginx passes a header sent twice as two params of one name (so do
+ * lighttpd and Apache); the app must see one value holding both, as under
+ * gunicorn or any CGI server. */
+static void test_repeated_headers(void)
+{
+    struct fw_environ e = { 0 };
+    char *env1[] = { "REQUEST_URI=/",
+                     "HTTP_X_REP=a",
+                     "HTTP_COOKIE=a=1",
+                     "HTTP_X_ONE=1",
+                     "HTTP_X_REP=b",
+                     "HTTP_COOKIE=b=2",
+                     "HTTP_HOST=first",
+                     "HTTP_HOST=second",
+                     "HTTP_X_REP=",
+                     "SERVER_NAME=s1",
+                     "SERVER_NAME=s2",
+                     "HTTP_TRANSFER_ENCODING=gzip",
+                     "HTTP_TRANSFER_ENCODING=chunked",
+                     NULL };
+    is(build(&e, env1, "/"), 0, "repeated headers: builds");
+    is_str(get(&e, "HTTP_X_REP"), "a, b, ", "repeated header: values joined with \", \" in order");
+    is(count(&e, "HTTP_X_REP"), 1, "repeated header: one entry");
+    is_str(get(&e, "HTTP_COOKIE"), "a=1; b=2", "two Cookie headers: joined with \"; \"");
+    is(count(&e, "HTTP_COOKIE"), 1, "two Cookie headers: one entry");
+    is(count(&e, "HTTP_HOST"), 2,
+       "two HTTP_HOST: not joined (a later fastcgi_param HTTP_HOST overrides the first)");
+    is_str(get(&e, "HTTP_X_ONE"), "1", "a header sent once is untouched");
+    is_str(get(&e, "HTTP_TRANSFER_ENCODING"), "gzip, chunked",
+           "repeated Transfer-Encoding without a length: joined");
+    is(count(&e, "SERVER_NAME"), 2, "a repeated non-header param is not joined (the last wins)");
+    ok(e.params[1].name_len == 10 && !memcmp(e.params[1].name, "HTTP_X_REP", 10),
+       "the joined value stands where the header came first");
+
+    /* Many names, many repeats: the grouping is by hash, and linear. */
+    enum { N = 3000 };
+    static char names[N][32];
+    char **env2 = calloc(N + 2, sizeof(*env2));
+    env2[0] = "REQUEST_URI=/";
+    for (int i = 0; i < N; i++) {
+        snprintf(names[i], sizeof(names[i]), "HTTP_X_%d=%d", i % 1000, i / 1000);
+        env2[i + 1] = names[i];
+    }
+    struct fw_param *in = calloc(N + 1, sizeof(*in));
+    size_t n = 0;
+    for (size_t i = 0; env2[i]; i++) {
+        const char *eq = strchr(env2[i], '=');
+        in[n].name = env2[i];
+        in[n].name_len = (size_t)(eq - env2[i]);
+        in[n].value = eq + 1;
+        in[n].value_len = strlen(eq + 1);
+        n++;
+    }
+    const char *root[] = { "" };
+    is(fw_environ_build(&e, in, n, root, 1), 0, "3000 params, 1000 names: builds");
+    is_str(get(&e, "HTTP_X_7"), "0, 1, 2", "3000 params: each name's three values joined");
+    is_str(get(&e, "HTTP_X_999"), "0, 1, 2", "3000 params: the last name too");
+    is(count(&e, "HTTP_X_500"), 1, "3000 params: one entry per name");
+    is(e.n_params, 1000 + 3, "3000 params: 1000 headers, REQUEST_URI, SCRIPT_NAME, PATH_INFO");
+
+    /* One name repeated until max_params would stop it: no quadratic
+     * work, and the joined value has every byte. */
+    for (size_t i = 1; i < n; i++) {
+        in[i].name = "HTTP_X_SAME";
+        in[i].name_len = 11;
+        in[i].value = "v";
+        in[i].value_len = 1;
+    }
+    is(fw_environ_build(&e, in, n, root, 1), 0, "3000 repeats of one header: builds");
+    is(count(&e, "HTTP_X_SAME"), 1, "3000 repeats: one entry");
+    size_t len = 0;
+    for (size_t i = 0; i < e.n_params; i++)
+        if (e.params[i].name_len == 11 && !memcmp(e.params[i].name, "HTTP_X_SAME", 11))
+            len = e.params[i].value_len;
+    is(len, 3000 + 2 * 2999, "3000 repeats: 3000 values and 2999 separators");
+    free(in);
+    free(env2);
+    fw_environ_free(&e);
+}
+
 int main(void)
 {
     test_several_mounts();
@@ -323,5 +403,6 @@ int main(void)
     test_build_mount();
     test_build_server_paths();
     test_server_quirks();
+    test_repeated_headers();
     return done_testing();
 }
