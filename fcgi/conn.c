@@ -617,8 +617,9 @@ static bool drain_body(struct fw_conn_thread *t)
 
 /* ---- requests ---------------------------------------------------------- */
 
-/* Method and URI for log lines, with every byte a peer could use to forge
- * a line (CR, LF, other controls) escaped. */
+/* Method and URI for log lines. The log escapes control bytes in any line;
+ * here the backslash is escaped too, so that a URI reads back from the log
+ * unambiguously (a literal "\x0d" sent by a peer is "\x5cx0d"). */
 static void set_uri_for_log(struct fw_conn_thread *t)
 {
     const char *parts[2] = { t->env.method[0] ? t->env.method : "-",

@@ -7,6 +7,7 @@
 
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -83,6 +84,42 @@ static size_t format_head(char *buf, size_t size, enum fw_log_level level)
     return n < size ? n : size - 1;
 }
 
+/* Bytes a peer could forge or hide a line with (CR, LF, ESC sequences for a
+ * terminal, BS...) are written as \xHH wherever they come from: a URI, a
+ * file name, a header an app logs, a control command. TAB stays: it cannot
+ * start a line. Bytes >= 0x80 stay too (UTF-8 text, or not). */
+static bool must_escape(unsigned char c)
+{
+    return (c < 0x20 && c != '\t') || c == 0x7f;
+}
+
+static size_t count_escapes(const char *s, size_t len)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < len; i++)
+        n += must_escape((unsigned char)s[i]);
+    return n;
+}
+
+/* Writes len + 3 * count_escapes(s, len) bytes. */
+static size_t copy_escaped(char *out, const char *s, size_t len)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t o = 0;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (must_escape(c)) {
+            out[o++] = '\\';
+            out[o++] = 'x';
+            out[o++] = hex[c >> 4];
+            out[o++] = hex[c & 15];
+        } else {
+            out[o++] = (char)c;
+        }
+    }
+    return o;
+}
+
 static void write_all(const char *buf, size_t len)
 {
     int fd = atomic_load(&log_fd);
@@ -139,7 +176,21 @@ void fw_log_write(enum fw_log_level level, const char *func, int errnum, const c
     va_end(ap2);
     n += (size_t)mlen;
     n += (size_t)snprintf(buf + n, need - n, "%s\n", errtext);
-    write_all(buf, n);
+    size_t escapes = count_escapes(buf + hlen, n - 1 - hlen);
+    char *escaped = escapes ? malloc(n + 3 * escapes) : NULL;
+    if (escaped) {
+        memcpy(escaped, buf, hlen);
+        size_t e = hlen + copy_escaped(escaped + hlen, buf + hlen, n - 1 - hlen);
+        escaped[e++] = '\n';
+        write_all(escaped, e);
+        free(escaped);
+    } else {
+        /* Out of memory for the escapes: the line still must not split. */
+        for (size_t i = hlen; escapes && i < n - 1; i++)
+            if (must_escape((unsigned char)buf[i]))
+                buf[i] = '?';
+        write_all(buf, n);
+    }
     if (buf != stackbuf)
         free(buf);
     errno = saved_errno;
@@ -153,11 +204,13 @@ void fw_log_block(enum fw_log_level level, const char *tag, const char *text, si
     char head[256];
     size_t hlen = format_head(head, sizeof(head), level);
     size_t tlen = tag ? strlen(tag) : 0;
+    size_t tag_out = tlen + 3 * count_escapes(tag, tlen);
     size_t lines = 1;
     for (size_t i = 0; i < len; i++)
         if (text[i] == '\n')
             lines++;
-    size_t need = len + lines * (hlen + tlen + 3) + 1;
+    /* The LFs count among the escapes: a little room to spare. */
+    size_t need = len + 3 * count_escapes(text, len) + lines * (hlen + tag_out + 3) + 1;
     char *buf = malloc(need);
     if (!buf) {
         errno = saved_errno;
@@ -171,13 +224,14 @@ void fw_log_block(enum fw_log_level level, const char *tag, const char *text, si
         memcpy(buf + n, head, hlen);
         n += hlen;
         if (tlen) {
-            memcpy(buf + n, tag, tlen);
-            n += tlen;
+            n += copy_escaped(buf + n, tag, tlen);
             buf[n++] = ':';
             buf[n++] = ' ';
         }
-        memcpy(buf + n, p, l);
-        n += l;
+        /* A CRLF line end (an app's text written on Windows) is a line end,
+         * not a CR to show. */
+        size_t shown = nl && l > 0 && p[l - 1] == '\r' ? l - 1 : l;
+        n += copy_escaped(buf + n, p, shown);
         buf[n++] = '\n';
         p += l + (nl ? 1 : 0);
     }

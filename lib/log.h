@@ -1,7 +1,10 @@
 /* The one logger of every fcgiwsgi process: a line is formatted into one
  * buffer and written with a single write(), so lines from many processes and
- * threads never interleave. It owns the log fd and the per-process prefix;
- * it does not know pools or workers beyond the prefix text it is given. */
+ * threads never interleave, and with every control byte but TAB of the
+ * message written as \xHH, so that nothing a peer sent (a URI, a header an
+ * app logs, a file name) can start a line of its own or hide one. It owns
+ * the log fd and the per-process prefix; it does not know pools or workers
+ * beyond the prefix text it is given. */
 #ifndef FW_LOG_H
 #define FW_LOG_H
 
@@ -36,7 +39,7 @@ void fw_log_write(enum fw_log_level level, const char *func, int errnum, const c
 
 /* Write text that may hold several lines; each line gets the full prefix plus
  * `tag`, and the whole block goes out in one write(). For tracebacks and app
- * output. */
+ * output; a CR ending a line (CRLF) is dropped, other controls escaped. */
 void fw_log_block(enum fw_log_level level, const char *tag, const char *text, size_t len);
 
 #define fw_log(level, ...) fw_log_write((level), __func__, 0, __VA_ARGS__)

@@ -1,4 +1,5 @@
-/* lib/log: one write per line, levels, prefixes, long lines kept whole. */
+/* lib/log: one write per line, levels, prefixes, long lines kept whole,
+ * control bytes escaped. */
 #include "config.h"
 
 #include "lib/log.h"
@@ -57,6 +58,27 @@ int main(void)
         lines += *p == '\n';
     is(lines, 3, "block: one log line per text line");
     ok(strstr(text, "[pool blog pid 7] app /a.wsgi:   line 1\n") != NULL, "block lines tagged");
+
+    /* Nothing a peer sent may start a line or hide one (issue 14, item 8). */
+    if (ftruncate(fd, 0) < 0 || lseek(fd, 0, SEEK_SET) < 0)
+        diag("cannot reset the temp file");
+    fw_log(FW_LOG_WARN, "SCRIPT_FILENAME %s is not a file", "/x\r\nFORGED\x1b[2J\x7f\tend");
+    text = read_all(fd);
+    ok(strstr(text, "main: SCRIPT_FILENAME /x\\x0d\\x0aFORGED\\x1b[2J\\x7f\tend is not a file\n") !=
+           NULL,
+       "controls in a line written as \\xHH, TAB kept");
+    ok(strchr(text, '\n') == text + strlen(text) - 1, "... and it stays one line");
+    if (ftruncate(fd, 0) < 0 || lseek(fd, 0, SEEK_SET) < 0)
+        diag("cannot reset the temp file");
+    const char evil[] = "peer sent x\r\nFORGED\x1b[0m\rhidden\r\nlast";
+    fw_log_block(FW_LOG_NOTICE, "app \x1b/a.wsgi", evil, sizeof(evil) - 1);
+    text = read_all(fd);
+    ok(strstr(text, "app \\x1b/a.wsgi: peer sent x\n") != NULL,
+       "block: a CRLF line end is a line end");
+    ok(strstr(text, "app \\x1b/a.wsgi: FORGED\\x1b[0m\\x0dhidden\n") != NULL,
+       "block: controls escaped, in the tag too");
+    ok(strstr(text, "\nFORGED") == NULL && strchr(text, '\r') == NULL && strchr(text, 0x1b) == NULL,
+       "block: no line starts with what the peer sent, no raw CR or ESC");
 
     is(fw_log_level_parse("debug"), FW_LOG_DEBUG, "level names");
     is(fw_log_level_parse("loud"), -1, "unknown level");
