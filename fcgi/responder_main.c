@@ -286,5 +286,9 @@ int main(int argc, char **argv)
         if (stat(path, &now) == 0 && now.st_ino == created.st_ino && now.st_dev == created.st_dev)
             unlink(path);
     }
+    /* C stdio is left unflushed too: a request thread may hold its lock, or
+     * block on a full pipe with it. */
+    if (status == FW_EXIT_FAILURE)
+        _exit(status);
     return status;
 }

@@ -14,7 +14,8 @@
 /* Exit statuses, read by the manager. */
 enum fw_exit {
     FW_EXIT_OK = 0,      /* stopped as asked */
-    FW_EXIT_FAILURE = 1, /* stopped by a second signal, or unexpected error */
+    FW_EXIT_FAILURE = 1, /* stopped by a second signal: request threads may still be in
+                          * the app, so the caller must _exit() (see fw_worker_run) */
     FW_EXIT_CONFIG = 2,  /* bad usage or configuration: do not respawn until fixed */
     FW_EXIT_INIT = 3,    /* initialisation failed (Python did not start): back off */
     FW_EXIT_TIMEOUT = 4, /* left after a request stuck past request_timeout (stack logged) */
@@ -80,7 +81,11 @@ struct fw_worker_config {
 #define FW_WORKER_DEFAULT_CLIENT_TIMEOUT_MS (60 * 1000)
 #define FW_WORKER_DEFAULT_GRACEFUL_TIMEOUT_MS (30 * 1000)
 
-/* Runs until stopped; returns an enum fw_exit value. */
+/* Runs until stopped; returns an enum fw_exit value. After FW_EXIT_FAILURE
+ * the caller may only do what is safe beside threads still inside Python
+ * (unlink a socket) and must then _exit(): exit() would run atexit handlers
+ * and library destructors (a C extension's, OpenSSL's, the sanitizers') under
+ * them. Every log line is already written: the log has no buffer. */
 int fw_worker_run(const struct fw_worker_config *cfg);
 
 #endif
