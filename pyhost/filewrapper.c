@@ -44,11 +44,18 @@ static PyObject *fwr_iternext(PyObject *op)
     PyObject *data = PyObject_CallMethod(self->filelike, "read", "n", self->blksize);
     if (!data)
         return NULL;
-    if (PyObject_Length(data) == 0) {
+    Py_ssize_t n = PyObject_Length(data);
+    if (n < 0 && PyErr_ExceptionMatches(PyExc_TypeError)) {
+        /* Returning data with this exception set made Python raise a
+         * SystemError in whoever iterates us. */
+        PyErr_Format(PyExc_TypeError,
+                     "wsgi.file_wrapper: read() of the wrapped object returned %.100s, "
+                     "which has no length (it must return bytes)",
+                     Py_TYPE(data)->tp_name);
+    }
+    if (n <= 0) { /* 0: the end of the file, StopIteration; < 0: the error set */
         Py_DECREF(data);
-        if (PyErr_Occurred())
-            return NULL;
-        return NULL; /* StopIteration */
+        return NULL;
     }
     return data;
 }

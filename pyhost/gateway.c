@@ -111,10 +111,13 @@ static void end_with_error(struct call *c, int status)
     bool declared = fw_response_content_length(c->response) >= 0;
     fw_response_finish(c->response);
     Py_BEGIN_ALLOW_THREADS
-        if (sent)
+        if (sent) {
+            /* What was written goes out first, as a generator's blocks do. */
+            c->req->io.flush(c->req->io.ctx);
             c->req->io.abort(c->req->io.ctx, declared);
-        else
+        } else {
             send_error(c->req, status);
+        }
     Py_END_ALLOW_THREADS
     fw_reqguard_leave(c->guard);
 }
@@ -175,16 +178,18 @@ static int send_file(struct call *c, PyObject *filelike)
         app_error(c, "bad response");
         return -1;
     }
-    int64_t left = sb.st_size > offset ? (int64_t)(sb.st_size - offset) : 0;
-    int64_t clen = fw_response_content_length(c->response);
-    if (clen < 0)
-        fw_response_set_length(c->response, left);
-    else if (clen < left)
-        left = clen;
+    int64_t size = sb.st_size > offset ? (int64_t)(sb.st_size - offset) : 0;
+    if (fw_response_content_length(c->response) < 0)
+        fw_response_set_length(c->response, size);
     if (fw_response_send(c->response, NULL, 0, false) < 0)
         return -1;
-    if (c->req->is_head)
+    /* HEAD, 204 and 304 get the headers alone, as any other body. */
+    if (!fw_response_has_body(c->response))
         return 1;
+    /* What the headers promise, and no more: a file that ends before a
+     * declared length (or shrinks under us) makes the response short. */
+    int64_t clen = fw_response_content_length(c->response);
+    int64_t left = clen >= 0 ? clen : size;
     char *buf = malloc(FILE_BLOCK);
     if (!buf) {
         PyErr_NoMemory();
@@ -221,10 +226,18 @@ static int send_file(struct call *c, PyObject *filelike)
     fw_reqguard_leave(c->guard);
     free(buf);
     if (rc == -2) {
-        /* The file shrank or failed under us: the response is short. */
-        fw_log(FW_LOG_ERR, "%s: %s: reading the wrapped file failed after %llu bytes%s%s",
-               fw_app_tag(c->app), c->req->uri_for_log, (unsigned long long)c->req->body_bytes_sent,
-               saved_errno ? ": " : "", saved_errno ? strerror(saved_errno) : " (file truncated?)");
+        /* The same outcome as a generator that stops short: the web server
+         * must see the response cut, not whole. */
+        if (saved_errno)
+            fw_log(FW_LOG_ERR, "%s: %s: reading the wrapped file failed after %llu bytes: %s",
+                   fw_app_tag(c->app), c->req->uri_for_log,
+                   (unsigned long long)c->req->body_bytes_sent, strerror(saved_errno));
+        else
+            fw_log(FW_LOG_WARN,
+                   "%s: %s: sent %llu of the %lld bytes of its Content-Length: the wrapped "
+                   "file ended",
+                   fw_app_tag(c->app), c->req->uri_for_log,
+                   (unsigned long long)c->req->body_bytes_sent, (long long)clen);
         c->failed = true;
         end_with_error(c, 0);
         return -1;

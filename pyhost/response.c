@@ -84,6 +84,12 @@ static bool status_has_body(int code)
     return !(code == 204 || code == 304 || (code >= 100 && code < 200));
 }
 
+bool fw_response_has_body(PyObject *op)
+{
+    struct response *self = (struct response *)op;
+    return !(self->req && self->req->is_head) && status_has_body(self->status_code);
+}
+
 void fw_response_set_length(PyObject *op, int64_t n)
 {
     struct response *self = (struct response *)op;
@@ -356,7 +362,7 @@ static int send_locked(struct response *self, const char *data, size_t len, bool
     }
     if (!self->headers_sent && send_headers(self) < 0)
         return -1;
-    if (self->req->is_head || !status_has_body(self->status_code))
+    if (!fw_response_has_body(op))
         len = 0;
     if (self->content_length >= 0 && self->body_sent + len > (uint64_t)self->content_length) {
         if (!self->overflow_logged) {

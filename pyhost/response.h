@@ -29,6 +29,10 @@ bool fw_response_headers_sent(PyObject *resp);      /* headers went to the web s
 int64_t fw_response_content_length(PyObject *resp); /* -1: none */
 uint64_t fw_response_body_sent(PyObject *resp);
 
+/* False for HEAD and for a status without a body (1xx, 204, 304): what the
+ * app gives is dropped. Meaningful once start_response was called. */
+bool fw_response_has_body(PyObject *resp);
+
 /* Adds Content-Length: n if the app gave none and the status has a body. */
 void fw_response_set_length(PyObject *resp, int64_t n);
 
