@@ -87,7 +87,7 @@ static bool status_has_body(int code)
 bool fw_response_has_body(PyObject *op)
 {
     struct response *self = (struct response *)op;
-    return !(self->req && self->req->is_head) && status_has_body(self->status_code);
+    return !self->is_head && status_has_body(self->status_code);
 }
 
 void fw_response_set_length(PyObject *op, int64_t n)
@@ -362,7 +362,7 @@ static int send_locked(struct response *self, const char *data, size_t len, bool
     }
     if (!self->headers_sent && send_headers(self) < 0)
         return -1;
-    if (!fw_response_has_body(op))
+    if (!fw_response_has_body((PyObject *)self))
         len = 0;
     if (self->content_length >= 0 && self->body_sent + len > (uint64_t)self->content_length) {
         if (!self->overflow_logged) {
