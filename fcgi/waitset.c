@@ -305,6 +305,27 @@ size_t fw_waitset_sweep(struct fw_waitset *ws, int64_t now, bool stopping, int64
     return left;
 }
 
+size_t fw_waitset_shed(struct fw_waitset *ws, size_t n)
+{
+    size_t closed = 0;
+    pthread_mutex_lock(&ws->lock);
+    /* Oldest first, requests that have not come whole before idle kept
+     * connections: those are what a flood or a slowloris leaves, and an
+     * idle one closed is the web server's to reopen. */
+    for (int pass = 0; pass < 2 && closed < n; pass++) {
+        for (int fd = ws->head; fd >= 0 && closed < n;) {
+            int next = ws->table[fd].next;
+            if (ws->table[fd].partial == (pass == 0)) {
+                close_entry(ws, fd);
+                closed++;
+            }
+            fd = next;
+        }
+    }
+    pthread_mutex_unlock(&ws->lock);
+    return closed;
+}
+
 size_t fw_waitset_waiting(struct fw_waitset *ws)
 {
     pthread_mutex_lock(&ws->lock);

@@ -50,4 +50,9 @@ void fw_waitset_park(struct fw_waitset *ws, struct fw_conn *c, bool partial);
 size_t fw_waitset_sweep(struct fw_waitset *ws, int64_t now_ms, bool stopping, int64_t stop_ms);
 size_t fw_waitset_waiting(struct fw_waitset *ws);
 
+/* Out of file descriptors: closes up to n waiting connections, oldest
+ * first, those whose request has not come whole before idle kept ones.
+ * Returns how many it closed. */
+size_t fw_waitset_shed(struct fw_waitset *ws, size_t n);
+
 #endif

@@ -8,6 +8,7 @@
 
 #include "worker.h"
 
+#include "accept.h"
 #include "conn.h"
 #include "environ.h"
 #include "slot.h"
@@ -59,6 +60,7 @@ struct worker {
     bool accepting;             /* the listening socket is in the waitset (main thread only) */
     _Atomic int64_t stop_ms;
     struct fw_watchdog *wd; /* request_timeout; NULL without one */
+    struct fw_accept acc;
     unsigned stuck;         /* request threads stuck in an app for good */
 };
 
@@ -210,54 +212,6 @@ static bool listen_level_triggered(const struct worker *w)
     return w->cfg->threads <= 1;
 }
 
-/* Accepts one connection; NULL when there was none (another thread or
- * process won it), it was refused, or the worker is stopping. */
-static struct fw_conn *accept_one(struct worker *w)
-{
-    struct sockaddr_storage peer;
-    socklen_t plen = sizeof(peer);
-    int fd =
-        accept4(w->cfg->listen_fd, (struct sockaddr *)&peer, &plen, SOCK_CLOEXEC | SOCK_NONBLOCK);
-    int saved = errno;
-    /* Re-armed at once so another thread can take the next connection
-     * while this one is served. */
-    if (!atomic_load(&w->stopping))
-        fw_waitset_rearm_listen(w->ws);
-    if (fd < 0) {
-        errno = saved;
-        if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR || errno == ECONNABORTED ||
-            errno == EPROTO)
-            return NULL;
-        fw_log_errno(FW_LOG_ERR, "accept");
-        if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
-            /* Out of descriptors or memory: give the other threads time to
-             * free some instead of spinning. */
-            poll(NULL, 0, 100);
-        }
-        return NULL;
-    }
-    if (w->cfg->n_allowed_clients &&
-        !fw_sock_peer_allowed((struct sockaddr *)&peer, w->cfg->allowed_clients,
-                              w->cfg->n_allowed_clients)) {
-        char who[80];
-        fw_sock_peer_text((struct sockaddr *)&peer, who, sizeof(who));
-        fw_log(FW_LOG_WARN, "refused a connection from %s: not in allowed_clients", who);
-        close(fd);
-        return NULL;
-    }
-    struct fw_conn *c = fw_conn_new(fd, &w->conn_settings);
-    if (!c) {
-        fw_log(FW_LOG_ERR, "out of memory for a new connection; closed it");
-        return NULL;
-    }
-    if (fw_waitset_adopt(w->ws, c) < 0) {
-        fw_log(FW_LOG_ERR, "connection fd %d is past the worker's table; closed it", fd);
-        fw_conn_close(c);
-        return NULL;
-    }
-    return c;
-}
-
 /* An import that failed at start succeeded on a request's retry: the
  * master counts this worker as one with a good import again (it lets such
  * workers serve while replacements that cannot import are stopped). */
@@ -336,7 +290,7 @@ static void *request_thread(void *arg)
         if (what == FW_WAITSET_LISTEN) {
             if (atomic_load(&w->stopping))
                 continue; /* an event from before the stop */
-            c = accept_one(w);
+            c = fw_accept_one(&w->acc, false);
         }
         if (c)
             serve_conn(th, ct, c);
@@ -499,6 +453,8 @@ static int wait_for_stop(struct worker *w, struct thread *threads, unsigned nthr
             }
             if (w->wd)
                 timeout_tick(w, now);
+            if (fw_accept_tick(&w->acc, now, atomic_load(&w->stopping)))
+                retire(w, "out of file descriptors (the app holds them)");
             stopping = atomic_load(&w->stopping);
             if (stopping)
                 check_stop_deadline(w, threads, nthreads, now);
@@ -623,7 +579,7 @@ static void unload_apps(struct worker *w)
 
 int fw_worker_run(const struct fw_worker_config *cfg)
 {
-    struct worker w = { .cfg = cfg };
+    struct worker w = { .cfg = cfg, .acc = { .proc_fd = -1 } };
     pthread_mutex_init(&w.apps_lock, NULL);
     struct thread *threads = NULL;
     unsigned started = 0;
@@ -644,12 +600,16 @@ int fw_worker_run(const struct fw_worker_config *cfg)
         fw_log_errno(FW_LOG_ERR, "making the listening socket non-blocking");
         return FW_EXIT_INIT;
     }
+    /* Before the waitset: its table is sized by the limit. */
+    fw_accept_raise_nofile(cfg->rlimit_nofile);
     w.ws = fw_waitset_new(cfg->listen_fd, listen_level_triggered(&w), cfg->keepalive_timeout_ms,
                           cfg->client_timeout_ms);
     if (!w.ws) {
         fw_log_errno(FW_LOG_ERR, "creating the worker's epoll set");
         goto out;
     }
+    fw_accept_init(&w.acc, cfg->listen_fd, w.ws, &w.conn_settings, cfg->allowed_clients,
+                   cfg->n_allowed_clients);
     if (cfg->channel_fd >= 0) {
         restart_channel_fd = cfg->channel_fd;
         fw_module_set_restart_hook(request_pool_restart);
@@ -729,6 +689,7 @@ out:
         fw_host_stop();
     }
     free_apps(&w);
+    fw_accept_end(&w.acc);
     fw_waitset_free(w.ws);
     if (status == FW_EXIT_OK)
         fw_log(FW_LOG_NOTICE, "stopped");

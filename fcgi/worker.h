@@ -58,6 +58,7 @@ struct fw_worker_config {
     uint64_t max_params_bytes; /* 0: default */
     uint64_t keepalive_timeout_ms; /* an idle kept connection is closed after this; 0: never */
     uint64_t client_timeout_ms;    /* a peer that makes no progress for this long is dropped */
+    uint64_t rlimit_nofile;        /* RLIMIT_NOFILE to set; 0: raise to the hard limit */
     bool multiprocess;
     bool preload;
     struct fw_host_config host;

@@ -41,7 +41,7 @@ build_conf() {
 
 build_record() {
     "$cc" $flags -I"$work" -I"$top" \
-        "$top"/fcgi/record.c "$top"/fcgi/environ.c "$top"/t/fuzz/record_fuzz.c \
+        "$top"/fcgi/record.c "$top"/fcgi/environ.c "$top"/lib/hash.c "$top"/t/fuzz/record_fuzz.c \
         -lfcgi -o "$work/record_fuzz"
 }
 
