@@ -9,8 +9,8 @@
 #include "worker.h"
 
 #include "accept.h"
+#include "apps.h"
 #include "conn.h"
-#include "environ.h"
 #include "slot.h"
 #include "waitset.h"
 #include "watchdog.h"
@@ -32,11 +32,9 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
-#define MAX_SCRIPT_APPS 64
 /* The main loop's tick while stopping or with request_timeout (the sweep
  * and the watchdog); the slot's figures are refreshed every 500 ms. */
 #define TICK_FAST_MS 50
@@ -49,12 +47,7 @@ struct worker {
     atomic_bool stopping;
     atomic_int threads_done;
 
-    struct fw_app **mounted; /* one per cfg->apps entry */
-    const char **mounts;     /* their canonical mounts */
-    size_t n_mounts;
-    pthread_mutex_t apps_lock; /* SCRIPT_FILENAME mode */
-    struct fw_app *apps[MAX_SCRIPT_APPS];
-    size_t n_apps;
+    struct fw_worker_apps apps;
     atomic_bool retire_sent;
     atomic_bool preload_failed; /* some app did not import at start, and has not since */
     bool accepting;             /* the listening socket is in the waitset (main thread only) */
@@ -157,49 +150,6 @@ static int install_signals(void)
     return sigaction(SIGPIPE, &ign, NULL);
 }
 
-static struct fw_app *find_app(void *ctx, size_t mount_index, const char *script_filename,
-                               int *status)
-{
-    struct worker *w = ctx;
-    if (w->cfg->n_apps)
-        return w->mounted[mount_index];
-    if (!script_filename || !script_filename[0]) {
-        fw_log(FW_LOG_WARN,
-               "request without SCRIPT_FILENAME and no script configured; answered 404");
-        *status = 404;
-        return NULL;
-    }
-    struct fw_app *app = NULL;
-    pthread_mutex_lock(&w->apps_lock);
-    for (size_t i = 0; i < w->n_apps; i++) {
-        if (strcmp(fw_app_script(w->apps[i]), script_filename) == 0) {
-            app = w->apps[i];
-            break;
-        }
-    }
-    if (!app) {
-        struct stat st;
-        if (stat(script_filename, &st) < 0 || !S_ISREG(st.st_mode)) {
-            fw_log(FW_LOG_WARN, "SCRIPT_FILENAME %s is not a file; answered 404", script_filename);
-            *status = 404;
-        } else if (w->n_apps == MAX_SCRIPT_APPS) {
-            fw_log(FW_LOG_ERR, "SCRIPT_FILENAME %s: already serving %d scripts; answered 500",
-                   script_filename, MAX_SCRIPT_APPS);
-        } else {
-            struct fw_app_config ac = {
-                .script = script_filename,
-                .callable = w->cfg->callable,
-                .group = w->cfg->group,
-            };
-            app = fw_app_new(&ac);
-            if (app)
-                w->apps[w->n_apps++] = app;
-        }
-    }
-    pthread_mutex_unlock(&w->apps_lock);
-    return app;
-}
-
 /* One request thread: the listening socket stays armed, level-triggered,
  * so there is no re-arm call after each accept. Several threads share the
  * set, so there it is one-shot: one thread per connection, re-armed after
@@ -217,9 +167,8 @@ static bool listen_level_triggered(const struct worker *w)
  * workers serve while replacements that cannot import are stopped). */
 static void check_healed(struct worker *w)
 {
-    for (size_t i = 0; i < w->cfg->n_apps; i++)
-        if (!fw_app_ready(w->mounted[i]))
-            return;
+    if (!fw_apps_all_ready(&w->apps))
+        return;
     if (atomic_exchange(&w->preload_failed, false)) {
         fw_log(FW_LOG_NOTICE, "every app is imported now");
         tell_master(w, FW_WORKER_MSG_READY);
@@ -500,87 +449,9 @@ static int wait_for_stop(struct worker *w, struct thread *threads, unsigned nthr
     }
 }
 
-/* The configured apps and their canonical mounts; with preload, each app is
- * imported now (a failure is logged; requests answer 500 and retry). */
-static int set_up_apps(struct worker *w)
-{
-    const struct fw_worker_config *cfg = w->cfg;
-    size_t n = cfg->n_apps ? cfg->n_apps : (cfg->mount ? 1 : 0);
-    w->mounted = calloc(cfg->n_apps + 1, sizeof(*w->mounted));
-    w->mounts = calloc(n + 1, sizeof(*w->mounts));
-    if (!w->mounted || !w->mounts)
-        goto nomem;
-    for (size_t i = 0; i < n; i++) {
-        const char *m = cfg->n_apps ? cfg->apps[i].mount : cfg->mount;
-        if (!m)
-            m = "/";
-        char *canon = malloc(strlen(m) + 2);
-        if (!canon)
-            goto nomem;
-        fw_environ_mount_canon(m, canon);
-        w->mounts[i] = canon;
-        w->n_mounts++;
-    }
-    for (size_t i = 0; i < cfg->n_apps; i++) {
-        /* The default group is the app, not its file (mod_wsgi's is host,
-         * port and mount): one script at two mounts must not share module
-         * state that a framework fills from the first request's SCRIPT_NAME
-         * (Django's STATIC_URL). A pool's mounts are unique; the pool name
-         * keeps the name unique where apps use it as a cache key. A lone
-         * responder serves one app per script: its default stays the path. */
-        char *group = NULL;
-        if (!cfg->apps[i].group && cfg->pool &&
-            asprintf(&group, "%s|%s", cfg->pool, w->mounts[i][0] ? w->mounts[i] : "/") < 0)
-            goto nomem;
-        struct fw_app_config ac = { .script = cfg->apps[i].script,
-                                    .callable = cfg->apps[i].callable,
-                                    .group = group ? group : cfg->apps[i].group };
-        w->mounted[i] = fw_app_new(&ac);
-        free(group);
-        if (!w->mounted[i])
-            goto nomem;
-    }
-    if (cfg->preload)
-        for (size_t i = 0; i < cfg->n_apps; i++)
-            if (fw_app_load(w->mounted[i], fw_host_main_thread()) < 0) {
-                /* For the master's report of a failed recycle (fcgiwsgi-ctl). */
-                if (!w->preload_failed && cfg->slot)
-                    snprintf(cfg->slot->error, sizeof(cfg->slot->error), "%s",
-                             fw_app_last_error(w->mounted[i]));
-                w->preload_failed = true;
-            }
-    return 0;
-nomem:
-    fw_log(FW_LOG_ERR, "out of memory setting up the apps");
-    return -1;
-}
-
-static void free_apps(struct worker *w)
-{
-    for (size_t i = 0; w->mounted && i < w->cfg->n_apps; i++)
-        fw_app_free(w->mounted[i]);
-    for (size_t i = 0; w->mounts && i < w->n_mounts; i++)
-        free((char *)w->mounts[i]);
-    free(w->mounted);
-    free(w->mounts);
-    for (size_t i = 0; i < w->n_apps; i++)
-        fw_app_free(w->apps[i]);
-}
-
-static void unload_apps(struct worker *w)
-{
-    struct fw_pythread *py = fw_host_main_thread();
-    for (size_t i = 0; i < w->cfg->n_apps; i++)
-        if (w->mounted[i])
-            fw_app_unload(w->mounted[i], py);
-    for (size_t i = 0; i < w->n_apps; i++)
-        fw_app_unload(w->apps[i], py);
-}
-
 int fw_worker_run(const struct fw_worker_config *cfg)
 {
     struct worker w = { .cfg = cfg, .acc = { .proc_fd = -1 } };
-    pthread_mutex_init(&w.apps_lock, NULL);
     struct thread *threads = NULL;
     unsigned started = 0;
     int status = FW_EXIT_INIT;
@@ -617,15 +488,24 @@ int fw_worker_run(const struct fw_worker_config *cfg)
     if (fw_host_start(&cfg->host) < 0)
         goto out;
     python = true;
-    if (set_up_apps(&w) < 0)
+    if (fw_apps_init(&w.apps, cfg) < 0)
         goto out;
+    if (cfg->preload) {
+        char err[FW_SLOT_ERROR_MAX];
+        if (!fw_apps_preload(&w.apps, err, sizeof(err))) {
+            /* For the master's report of a failed recycle (fcgiwsgi-ctl). */
+            if (cfg->slot)
+                memcpy(cfg->slot->error, err, sizeof(err));
+            w.preload_failed = true;
+        }
+    }
 
     unsigned nthreads = cfg->threads ? cfg->threads : 1;
     w.conn_settings = (struct fw_conn_settings){
-        .find_app = find_app,
-        .app_ctx = &w,
-        .mounts = w.mounts,
-        .n_mounts = w.n_mounts,
+        .find_app = fw_apps_find,
+        .app_ctx = &w.apps,
+        .mounts = w.apps.mounts,
+        .n_mounts = w.apps.n_mounts,
         .max_body_bytes = cfg->max_body_bytes,
         .max_params_bytes =
             cfg->max_params_bytes ? cfg->max_params_bytes : FW_WORKER_DEFAULT_MAX_PARAMS,
@@ -685,10 +565,10 @@ out:
     /* Before the interpreters end: it has thread states in them. */
     fw_watchdog_free(w.wd);
     if (python) {
-        unload_apps(&w);
+        fw_apps_unload(&w.apps);
         fw_host_stop();
     }
-    free_apps(&w);
+    fw_apps_free(&w.apps);
     fw_accept_end(&w.acc);
     fw_waitset_free(w.ws);
     if (status == FW_EXIT_OK)
