@@ -414,9 +414,11 @@ def _pdeathsig():
         pass
 
 
-def spawn(argv, log=None, env=None, pass_fds=(), stdin=None, cwd=None):
+def spawn(argv, log=None, env=None, pass_fds=(), stdin=None, cwd=None, output=None):
     """Start argv (stdout+stderr appended to `log`, default
     tmpdir/<name>.<n>.log) and register it for cleanup at exit.
+    output: an fd (a pipe, a socket) to give as stdout and stderr instead of
+    the log file, which then stays empty.
 
     env is overlaid on os.environ (a None value removes a variable).
     stdin: None means /dev/null; else an fd, file or socket (e.g. a listening
@@ -439,7 +441,8 @@ def spawn(argv, log=None, env=None, pass_fds=(), stdin=None, cwd=None):
     with open(log, 'ab') as logf:
         p = subprocess.Popen(
             argv, stdin=subprocess.DEVNULL if stdin is None else stdin,
-            stdout=logf, stderr=subprocess.STDOUT, env=full_env, cwd=cwd,
+            stdout=logf if output is None else output, stderr=subprocess.STDOUT,
+            env=full_env, cwd=cwd,
             pass_fds=fds, start_new_session=False,
             preexec_fn=_pdeathsig if in_main else None)
     h = Process(argv, p, log)
