@@ -6,6 +6,8 @@
 #include "log.h"
 
 #include <fcntl.h>
+#include <inttypes.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdarg.h>
@@ -14,6 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
@@ -24,9 +28,85 @@ static char log_prefix[128];
 
 static const char *const level_names[] = { "err", "warn", "notice", "info", "debug" };
 
+/* The deadline mode (fw_log_set_deadline). O_NONBLOCK is a flag of the
+ * open file description, and a stderr log shares its description with every
+ * worker (their fd 4), with whoever started us and its other children: set
+ * there, it would turn their writes into EAGAIN failures, and workers are
+ * meant to keep blocking writes. So the master gets a way of its own that
+ * leaves the shared description alone, chosen by what the fd is:
+ * - a socket (journald's stdout stream): send() with MSG_DONTWAIT, a flag of
+ *   the call, not of the description;
+ * - a pipe, FIFO or terminal: a description of our own for the same pipe or
+ *   device, opened through /proc/self/fd/N with O_NONBLOCK (Linux opens the
+ *   object itself there, not a copy of the fd);
+ * - a regular file: plain write(), which never returns EAGAIN (a full disk
+ *   fails at once with ENOSPC);
+ * - else, or without /proc: poll() for POLLOUT before each write. Weaker: a
+ *   pipe polls writable with one free page, and a longer line can still
+ *   block in write().
+ * A partial write waits for the rest until the deadline, then the line is
+ * cut and the next one starts with a newline. */
+enum nb_how { NB_PLAIN, NB_SEND, NB_OWN_FD, NB_POLL };
+
+static atomic_bool nb_on;
+static struct {
+    pthread_mutex_t lock;
+    int deadline_ms;
+    enum nb_how how;
+    int fd;       /* what is written to: log_fd, or own_fd */
+    int own_fd;   /* ours to close, or -1 */
+    bool stalled; /* the last line missed its deadline: try without waiting */
+    bool cut;     /* the last line went out in part */
+    uint64_t dropped;
+} nb = { .lock = PTHREAD_MUTEX_INITIALIZER, .fd = -1, .own_fd = -1 };
+
+/* With nb.lock held. */
+static void nb_prepare(int fd)
+{
+    if (nb.own_fd >= 0)
+        close(nb.own_fd);
+    nb.own_fd = -1;
+    nb.fd = fd;
+    nb.how = NB_POLL;
+    struct stat st;
+    if (fstat(fd, &st) < 0)
+        return;
+    if (S_ISREG(st.st_mode)) {
+        nb.how = NB_PLAIN;
+    } else if (S_ISSOCK(st.st_mode)) {
+        nb.how = NB_SEND;
+    } else {
+        char path[64];
+        snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+        int own = open(path, O_WRONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+        if (own >= 0) {
+            nb.own_fd = nb.fd = own;
+            nb.how = NB_OWN_FD;
+        }
+    }
+}
+
 void fw_log_set_fd(int fd)
 {
     atomic_store(&log_fd, fd);
+    pthread_mutex_lock(&nb.lock);
+    /* Forgotten, not closed: in a worker just forked from the master, the
+     * number may already belong to one of the worker's own fds. */
+    nb.own_fd = -1;
+    nb.fd = -1;
+    nb.stalled = nb.cut = false;
+    nb.dropped = 0;
+    atomic_store(&nb_on, false);
+    pthread_mutex_unlock(&nb.lock);
+}
+
+void fw_log_set_deadline(int deadline_ms)
+{
+    pthread_mutex_lock(&nb.lock);
+    nb.deadline_ms = deadline_ms < 0 ? 0 : deadline_ms;
+    nb_prepare(atomic_load(&log_fd));
+    atomic_store(&nb_on, true);
+    pthread_mutex_unlock(&nb.lock);
 }
 
 void fw_log_set_level(enum fw_log_level max_level)
@@ -57,7 +137,11 @@ int fw_log_open(const char *path)
     int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
     if (fd < 0)
         return -1;
+    pthread_mutex_lock(&nb.lock);
     int old = atomic_exchange(&log_fd, fd);
+    if (atomic_load(&nb_on))
+        nb_prepare(fd);
+    pthread_mutex_unlock(&nb.lock);
     /* A thread may be inside write() on the old fd; closing it only makes
      * that write fail, which a logger tolerates. stderr stays open. */
     if (old > 2)
@@ -135,6 +219,95 @@ static void write_all(const char *buf, size_t len)
     }
 }
 
+static int64_t monotonic_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static bool wait_writable(int fd, int64_t deadline_ms)
+{
+    for (;;) {
+        int64_t left = deadline_ms - monotonic_ms();
+        struct pollfd pfd = { .fd = fd, .events = POLLOUT };
+        int r = poll(&pfd, 1, left > 0 ? (int)left : 0);
+        if (r < 0 && errno == EINTR)
+            continue;
+        return r > 0 && (pfd.revents & POLLOUT);
+    }
+}
+
+/* With nb.lock held: the bytes that went out by the deadline. */
+static size_t nb_put(const char *buf, size_t len, int wait_ms)
+{
+    int64_t deadline_ms = monotonic_ms() + wait_ms;
+    size_t off = 0;
+    while (off < len) {
+        if (nb.how == NB_POLL && !wait_writable(nb.fd, deadline_ms))
+            break;
+        ssize_t w = nb.how == NB_SEND
+                        ? send(nb.fd, buf + off, len - off, MSG_DONTWAIT | MSG_NOSIGNAL)
+                        : write(nb.fd, buf + off, len - off);
+        if (w > 0) {
+            off += (size_t)w;
+            continue;
+        }
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) && nb.how != NB_POLL &&
+            wait_writable(nb.fd, deadline_ms))
+            continue;
+        break; /* EPIPE, ENOSPC, the deadline: the rest is dropped */
+    }
+    return off;
+}
+
+/* With nb.lock held: false if the line was dropped (or cut), which is
+ * counted. */
+static bool nb_line(const char *buf, size_t len, int wait_ms)
+{
+    size_t w = nb_put(buf, len, wait_ms);
+    if (w == len)
+        return true;
+    nb.dropped++;
+    nb.stalled = true;
+    nb.cut = nb.cut || w > 0;
+    return false;
+}
+
+static void emit(const char *buf, size_t len)
+{
+    if (!atomic_load(&nb_on)) {
+        write_all(buf, len);
+        return;
+    }
+    pthread_mutex_lock(&nb.lock);
+    int wait_ms = nb.stalled ? 0 : nb.deadline_ms;
+    if (nb.cut) {
+        if (nb_put("\n", 1, wait_ms) != 1) {
+            nb.dropped++;
+            nb.stalled = true;
+            goto out;
+        }
+        nb.cut = false;
+    }
+    if (nb.dropped) {
+        char note[384];
+        size_t n = format_head(note, sizeof(note) - 96, FW_LOG_WARN);
+        n += (size_t)snprintf(note + n, sizeof(note) - n,
+                              "%" PRIu64 " log line%s dropped (log not writable)\n", nb.dropped,
+                              nb.dropped == 1 ? "" : "s");
+        if (!nb_line(note, n, wait_ms))
+            goto out;
+        nb.dropped = 0;
+    }
+    if (nb_line(buf, len, wait_ms))
+        nb.stalled = false;
+out:
+    pthread_mutex_unlock(&nb.lock);
+}
+
 void fw_log_write(enum fw_log_level level, const char *func, int errnum, const char *fmt, ...)
 {
     if ((int)level > atomic_load(&log_level))
@@ -182,14 +355,14 @@ void fw_log_write(enum fw_log_level level, const char *func, int errnum, const c
         memcpy(escaped, buf, hlen);
         size_t e = hlen + copy_escaped(escaped + hlen, buf + hlen, n - 1 - hlen);
         escaped[e++] = '\n';
-        write_all(escaped, e);
+        emit(escaped, e);
         free(escaped);
     } else {
         /* Out of memory for the escapes: the line still must not split. */
         for (size_t i = hlen; escapes && i < n - 1; i++)
             if (must_escape((unsigned char)buf[i]))
                 buf[i] = '?';
-        write_all(buf, n);
+        emit(buf, n);
     }
     if (buf != stackbuf)
         free(buf);
@@ -235,7 +408,7 @@ void fw_log_block(enum fw_log_level level, const char *tag, const char *text, si
         buf[n++] = '\n';
         p += l + (nl ? 1 : 0);
     }
-    write_all(buf, n);
+    emit(buf, n);
     free(buf);
     errno = saved_errno;
 }

@@ -19,8 +19,20 @@ enum fw_log_level {
     FW_LOG_DEBUG,
 };
 
-/* Log to fd (not closed by us); lines above max_level are dropped. */
+/* Log to fd (not closed by us) with blocking writes; lines above max_level
+ * are dropped. It also ends the deadline mode below (a worker forked from
+ * the master calls it, and must not keep the master's mode or its fd). */
 void fw_log_set_fd(int fd);
+
+/* The deadline mode, for a process whose loop must never wait on its log
+ * (the master): a line that cannot be written within deadline_ms is dropped
+ * and counted; after one miss, lines are tried without waiting until one
+ * goes out, and that one is preceded by "N log lines dropped (log not
+ * writable)". Other processes sharing the log's file description (workers
+ * given the same stderr) keep their blocking writes: log.c never changes the
+ * flags of a shared description (see log.c). Applies to the current fd and
+ * to any later fw_log_open. */
+void fw_log_set_deadline(int deadline_ms);
 void fw_log_set_level(enum fw_log_level max_level);
 enum fw_log_level fw_log_get_level(void);
 /* Parse "err".."debug"; -1 if unknown. */

@@ -32,6 +32,7 @@
 #define WATCH_DEBOUNCE_MS 300 /* an editor's save, a deploy's several files: one recycle */
 #define WATCH_POLL_MS 2000
 #define SCOREBOARD_MIN_SLOTS 1024
+#define LOG_DEADLINE_MS 5 /* the longest a log line may hold the loop */
 
 /* A `restart` request waiting for its recycles to end. */
 struct waiter {
@@ -701,6 +702,11 @@ static int setup(struct manager *m)
     int level = cfg->log_level ? fw_log_level_parse(cfg->log_level) : -1;
     if (level >= 0)
         fw_log_set_level((enum fw_log_level)level);
+    /* A log nobody reads (a stuck journald, a pipe to a dead pager) must not
+     * hold the loop: signals, the control socket and respawns go on, and the
+     * log says afterwards how many lines it lost. Workers keep blocking
+     * writes to their copy of the log (lib/log.c says how both can hold). */
+    fw_log_set_deadline(LOG_DEADLINE_MS);
     m->log_fd = 2;
     if (log_is_file(cfg)) {
         m->log_fd = open(cfg->log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);

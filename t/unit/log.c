@@ -5,8 +5,59 @@
 #include "lib/log.h"
 #include "tap.h"
 
+#include <fcntl.h>
 #include <stdlib.h>
+#include <time.h>
 #include <unistd.h>
+
+static long long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The master's mode: a log pipe nobody reads costs at most the deadline
+ * once, lines are dropped and counted, and the shared write end stays
+ * blocking for the workers that have it too. */
+static void deadline_mode(void)
+{
+    int p[2];
+    if (pipe(p) < 0) {
+        ok(0, "pipe");
+        return;
+    }
+    fw_log_set_fd(p[1]);
+    fw_log_set_deadline(20);
+    long long t0 = now_ms();
+    int i;
+    for (i = 0; i < 20000; i++)
+        fw_log(FW_LOG_NOTICE, "filler line %d, long enough to fill the pipe quickly", i);
+    long long took = now_ms() - t0;
+    ok(took < 1000, "20000 lines into a full pipe return at once");
+    diag("took %lld ms", took);
+    ok(!(fcntl(p[1], F_GETFL) & O_NONBLOCK), "the shared write end stays blocking");
+
+    /* Drain: the next line goes out after the count of what was lost. */
+    int flags = fcntl(p[0], F_GETFL);
+    fcntl(p[0], F_SETFL, flags | O_NONBLOCK);
+    static char buf[1 << 16];
+    while (read(p[0], buf, sizeof(buf)) > 0)
+        ;
+    fw_log(FW_LOG_NOTICE, "after the drain");
+    ssize_t n = read(p[0], buf, sizeof(buf) - 1);
+    buf[n > 0 ? n : 0] = '\0';
+    ok(strstr(buf, " log lines dropped (log not writable)\n") != NULL,
+       "the lost lines are counted");
+    ok(strstr(buf, "deadline_mode: after the drain\n") != NULL, "then the line is written");
+    const char *count = strstr(buf, "] ");
+    long dropped = count ? strtol(count + 2, NULL, 10) : 0;
+    ok(dropped > 0 && dropped < 20000, "the count is of the lines that did not fit");
+    diag("%s", buf);
+    fw_log_set_fd(2);
+    close(p[0]);
+    close(p[1]);
+}
 
 static char *read_all(int fd)
 {
@@ -83,6 +134,7 @@ int main(void)
     is(fw_log_level_parse("debug"), FW_LOG_DEBUG, "level names");
     is(fw_log_level_parse("loud"), -1, "unknown level");
     close(fd);
+    deadline_mode();
     fw_log_set_fd(2);
     return done_testing();
 }
