@@ -9,6 +9,7 @@
 #include "lib/log.h"
 #include "lib/sock.h"
 #include "loop.h"
+#include "output.h"
 #include "scoreboard.h"
 #include "sizing.h"
 #include "spawn.h"
@@ -29,7 +30,6 @@
 
 #define YOUNG_MS 5000 /* dying younger than this counts as a crash */
 #define BACKOFF_MAX_MS 60000
-#define OUTPUT_LINE_MAX 65536
 #define REQUEST_TIMEOUT_GRACE_MS 10000
 
 enum proc_state {
@@ -50,12 +50,12 @@ struct proc {
     int channel_fd, output_fd;
     int64_t started_ms;
     bool startup_timed_out;
-    bool load_failed;       /* serving 500s: its app did not import */
-    int64_t kill_at_ms;     /* stopping: SIGKILL past this */
-    int64_t idle_since_ms;  /* running with no request in progress since then; 0 if busy */
-    uint64_t seen_requests; /* requests counter when last looked at */
-    char *out;              /* partial output line */
-    size_t out_len;
+    bool load_failed;        /* serving 500s: its app did not import */
+    int64_t kill_at_ms;      /* stopping: SIGKILL past this */
+    int64_t idle_since_ms;   /* running with no request in progress since then; 0 if busy */
+    uint64_t seen_requests;  /* requests counter when last looked at */
+    struct fw_output output; /* its stdout and stderr */
+    bool output_paused;      /* its pipe is out of the loop until the pool's next second */
     struct proc *next;
 };
 
@@ -95,6 +95,7 @@ struct fw_pool {
     char crash_why[FW_SLOT_ERROR_MAX + 96]; /* the last one, for status */
     int64_t last_crash_ms;
     int64_t next_spawn_ms;
+    struct fw_output_rate output_rate; /* of all its workers' stdout and stderr */
 };
 
 const char *fw_pool_name(const struct fw_pool *pool)
@@ -181,6 +182,7 @@ struct fw_pool *fw_pool_new(const struct fw_conf_pool *conf, const struct fw_poo
     pool->old_listen_fd = -1;
     pool->pending_fd = -1;
     pool->processes = conf->processes;
+    fw_output_rate_init(&pool->output_rate, fw_loop_now_ms());
     if (inherited_fd >= 0) {
         /* Workers need it non-blocking; systemd's path stays its own. */
         pool->listen_fd = inherited_fd;
@@ -212,6 +214,43 @@ static void close_proc_fds(struct proc *p)
     }
 }
 
+/* Worker stdout/stderr (C extensions, subprocesses): logged line by line,
+ * one budget per wakeup (output.h), so a worker that never stops writing
+ * cannot keep the loop from the other fds, signals and ticks. */
+static void on_output(struct fw_loop *loop, int fd, uint32_t events, void *data)
+{
+    (void)events;
+    struct proc *p = data;
+    int64_t now = fw_loop_now_ms();
+    if (fw_output_read(&p->output, fd, FW_OUTPUT_BUDGET_BYTES, now) < 0) {
+        fw_loop_del(loop, fd);
+        close(fd);
+        p->output_fd = -1;
+    } else if (fw_output_rate_readable(&p->pool->output_rate, now) == 0) {
+        /* Level-triggered, a full pipe would wake us on every turn. */
+        fw_loop_del(loop, fd);
+        p->output_paused = true;
+    }
+}
+
+static void resume_output(struct fw_pool *pool)
+{
+    if (fw_output_rate_readable(&pool->output_rate, fw_loop_now_ms()) == 0)
+        return;
+    for (struct proc *p = pool->procs; p; p = p->next)
+        if (p->output_paused && p->output_fd >= 0 &&
+            fw_loop_add(pool->env.loop, p->output_fd, EPOLLIN, on_output, p) == 0)
+            p->output_paused = false;
+}
+
+static void report_dropped_output(struct fw_pool *pool, bool now)
+{
+    uint64_t n = fw_output_rate_due(&pool->output_rate, fw_loop_now_ms(), now);
+    if (n)
+        fw_log(FW_LOG_WARN, "[pool %s] %llu line%s of worker output dropped (rate limit)",
+               pool->conf->name, (unsigned long long)n, n == 1 ? "" : "s");
+}
+
 void fw_pool_free(struct fw_pool *pool)
 {
     if (!pool)
@@ -220,55 +259,15 @@ void fw_pool_free(struct fw_pool *pool)
     while (p) {
         struct proc *next = p->next;
         close_proc_fds(p);
-        free(p->out);
+        fw_output_free(&p->output);
         free(p);
         p = next;
     }
+    report_dropped_output(pool, true);
     close_listener(&pool->listen_fd, pool->unix_path);
     close_old_listener(pool);
     close_listener(&pool->pending_fd, pool->pending_unix_path);
     free(pool);
-}
-
-static void emit_output(struct proc *p, const char *line, size_t len)
-{
-    char tag[160];
-    snprintf(tag, sizeof(tag), "[pool %s pid %ld] output", p->pool->conf->name, (long)p->pid);
-    fw_log_block(FW_LOG_NOTICE, tag, line, len);
-}
-
-/* Worker stdout/stderr (C extensions, subprocesses): logged line by line. */
-static void on_output(struct fw_loop *loop, int fd, uint32_t events, void *data)
-{
-    struct proc *p = data;
-    char buf[16384];
-    for (;;) {
-        ssize_t n = read(fd, buf, sizeof(buf));
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK)) {
-                if (p->out_len)
-                    emit_output(p, p->out, p->out_len);
-                p->out_len = 0;
-                fw_loop_del(loop, fd);
-                close(fd);
-                p->output_fd = -1;
-            }
-            return;
-        }
-        for (ssize_t i = 0; i < n; i++) {
-            if (!p->out && !(p->out = malloc(OUTPUT_LINE_MAX)))
-                return;
-            if (buf[i] == '\n' || p->out_len == OUTPUT_LINE_MAX) {
-                emit_output(p, p->out, p->out_len);
-                p->out_len = 0;
-                if (buf[i] == '\n')
-                    continue;
-            }
-            p->out[p->out_len++] = buf[i];
-        }
-    }
 }
 
 static void stop_proc(struct proc *p, const char *why)
@@ -504,6 +503,7 @@ static int spawn_one(struct fw_pool *pool)
     p->generation = pool->generation;
     p->channel_fd = sp.channel_fd;
     p->output_fd = sp.output_fd;
+    fw_output_init(&p->output, &pool->output_rate, pool->conf->name, sp.pid);
     p->started_ms = fw_loop_now_ms();
     p->next = pool->procs;
     pool->procs = p;
@@ -587,6 +587,8 @@ static void maintain(struct fw_pool *pool);
 
 void fw_pool_maintain(struct fw_pool *pool)
 {
+    report_dropped_output(pool, false);
+    resume_output(pool);
     maintain(pool);
     check_recycle_done(pool);
 }
@@ -692,8 +694,12 @@ bool fw_pool_reap(struct fw_pool *pool, pid_t pid, int status)
                  strsignal(WTERMSIG(status)));
     fw_log(expected ? FW_LOG_NOTICE : FW_LOG_WARN, "[pool %s pid %ld] exited (%s) after %lld ms%s",
            pool->conf->name, (long)pid, how, (long long)age, expected ? "" : ", unexpectedly");
+    /* What is left in the pipe, within one budget: a subprocess the worker
+     * started may hold the pipe open and keep writing. Closing our end
+     * then gives that writer EPIPE. */
     if (p->output_fd >= 0)
-        on_output(pool->env.loop, p->output_fd, EPOLLIN, p); /* what is left in the pipe */
+        on_output(pool->env.loop, p->output_fd, EPOLLIN, p);
+    fw_output_flush(&p->output, now);
     close_proc_fds(p);
     uint64_t served = atomic_load(&p->slot->requests);
     pool->requests_done += served;
@@ -725,7 +731,7 @@ bool fw_pool_reap(struct fw_pool *pool, pid_t pid, int status)
     } else if (!expected) {
         pool->crashes = 0;
     }
-    free(p->out);
+    fw_output_free(&p->output);
     free(p);
     fw_pool_maintain(pool);
     return true;

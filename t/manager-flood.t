@@ -148,6 +148,7 @@ ok(flood_lines and max(len(l) for l in flood_lines) <= 65536 + 200,
    'a line without a newline is cut', got=max((len(l) for l in flood_lines), default=0))
 m.signal(signal.SIGTERM)
 is_(m.wait(30), 0, 'file log: the master stops with 0')
+check_log_clean(m)
 if os.path.getsize(log) < 64 << 20:
     check_log_clean(log)
 else:
