@@ -1,8 +1,9 @@
-/* A worker's slot in the manager's scoreboard (shared memory, mapped by the
- * master before it forks). Each field has one writer: the master writes
- * pid/generation/state on spawn and at exit; the worker writes everything
- * else while it runs. The worker never blocks on the master: plain atomic
- * stores. The master reads it for status, dynamic sizing and timeouts. */
+/* A worker's slot in the manager's scoreboard (shared memory, a page of its
+ * own; see manager/scoreboard.h). The master zeroes it and sets the state
+ * at spawn, and the state again at stop and exit; the worker writes the
+ * rest while it runs, with plain atomic stores: it never blocks on the
+ * master. The master reads it for status, dynamic sizing and timeouts, and
+ * trusts none of it (pid and generation are in the master's own books). */
 #ifndef FW_SLOT_H
 #define FW_SLOT_H
 
@@ -23,8 +24,6 @@ enum fw_slot_state {
 
 struct fw_slot {
     _Atomic int state;               /* enum fw_slot_state */
-    _Atomic pid_t pid;               /* master */
-    _Atomic uint32_t generation;     /* master */
     _Atomic uint32_t busy;           /* worker: requests running now */
     _Atomic uint64_t requests;       /* worker: requests finished */
     _Atomic int64_t oldest_start_ms; /* worker: CLOCK_MONOTONIC start of the oldest running

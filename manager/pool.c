@@ -54,10 +54,17 @@ struct proc {
     int64_t kill_at_ms;      /* stopping: SIGKILL past this */
     int64_t idle_since_ms;   /* running with no request in progress since then; 0 if busy */
     uint64_t seen_requests;  /* requests counter when last looked at */
+    uint64_t requests;       /* the most its slot has claimed (a counter only goes up) */
     struct fw_output output; /* its stdout and stderr */
     bool output_paused;      /* its pipe is out of the loop until the pool's next second */
     struct proc *next;
 };
+
+/* What a worker's slot says, as far as the master believes it. */
+static uint64_t proc_requests(struct proc *p)
+{
+    return fw_scoreboard_requests(p->slot, &p->requests);
+}
 
 struct fw_pool {
     const struct fw_conf_pool *conf;
@@ -97,6 +104,12 @@ struct fw_pool {
     int64_t next_spawn_ms;
     struct fw_output_rate output_rate; /* of all its workers' stdout and stderr */
 };
+
+static uint32_t proc_busy(const struct proc *p)
+{
+    unsigned threads = p->pool->conf->threads ? p->pool->conf->threads : 1;
+    return fw_scoreboard_busy(p->slot, threads);
+}
 
 const char *fw_pool_name(const struct fw_pool *pool)
 {
@@ -396,9 +409,7 @@ static void on_channel(struct fw_loop *loop, int fd, uint32_t events, void *data
         case FW_WORKER_MSG_LOAD_FAILED:
             if (recycling(p->pool) && p->generation == p->pool->generation) {
                 /* Written into the slot before the message was sent. */
-                size_t len = strnlen(p->slot->error, sizeof(p->slot->error) - 1);
-                memcpy(p->pool->load_error, p->slot->error, len);
-                p->pool->load_error[len] = '\0';
+                fw_scoreboard_error(p->slot, p->pool->load_error, sizeof(p->pool->load_error));
                 abort_recycle(p->pool, "an app of the new generation failed to import");
                 break;
             }
@@ -418,7 +429,9 @@ static void on_channel(struct fw_loop *loop, int fd, uint32_t events, void *data
                        "workers that have it loaded keep serving",
                        p->pool->conf->name, (long)p->pid);
                 stop_proc(p, "its app failed to import");
-                back_off(p->pool, "a new worker's app failed to import", p->slot->error);
+                char err[FW_SLOT_ERROR_MAX];
+                fw_scoreboard_error(p->slot, err, sizeof(err));
+                back_off(p->pool, "a new worker's app failed to import", err);
                 break;
             }
             p->load_failed = true;
@@ -481,12 +494,12 @@ static int spawn_one(struct fw_pool *pool)
         .pool = pool->conf,
         .listen_fd = pool->listen_fd,
         .log_fd = pool->env.log_fd,
+        .scoreboard = pool->env.scoreboard,
         .slot = slot,
         .max_requests = jittered_max_requests(pool->conf),
         .child_sigmask = pool->env.child_sigmask,
         .generation = pool->generation,
     };
-    atomic_store(&slot->generation, pool->generation);
     struct fw_spawned sp;
     char err[256];
     if (fw_spawn_worker(&req, &sp, err, sizeof(err)) < 0) {
@@ -495,7 +508,6 @@ static int spawn_one(struct fw_pool *pool)
         free(p);
         return -1;
     }
-    atomic_store(&slot->pid, sp.pid);
     p->pool = pool;
     p->pid = sp.pid;
     p->state = PROC_STARTING;
@@ -526,8 +538,8 @@ static unsigned dynamic_target(struct fw_pool *pool, int64_t now, unsigned runni
             n.starting++;
         if (p->state != PROC_RUNNING)
             continue;
-        uint64_t reqs = atomic_load(&p->slot->requests);
-        bool is_idle = atomic_load(&p->slot->busy) == 0;
+        uint64_t reqs = proc_requests(p);
+        bool is_idle = proc_busy(p) == 0;
         if (!is_idle || reqs != p->seen_requests)
             p->idle_since_ms = 0;
         else if (!p->idle_since_ms)
@@ -635,7 +647,7 @@ static void maintain(struct fw_pool *pool)
          * call, or answers 504 and asks to be replaced within about 5 s);
          * this is the backstop for one too stuck to do it. */
         if (p->state == PROC_RUNNING && c->request_timeout_ms) {
-            int64_t oldest = atomic_load(&p->slot->oldest_start_ms);
+            int64_t oldest = fw_scoreboard_oldest_start_ms(p->slot, p->started_ms, now);
             if (oldest &&
                 now - oldest > (int64_t)c->request_timeout_ms + REQUEST_TIMEOUT_GRACE_MS) {
                 fw_log(FW_LOG_ERR,
@@ -701,7 +713,7 @@ bool fw_pool_reap(struct fw_pool *pool, pid_t pid, int status)
         on_output(pool->env.loop, p->output_fd, EPOLLIN, p);
     fw_output_flush(&p->output, now);
     close_proc_fds(p);
-    uint64_t served = atomic_load(&p->slot->requests);
+    uint64_t served = proc_requests(p);
     pool->requests_done += served;
     fw_scoreboard_release(pool->env.scoreboard, p->slot);
     if (!expected && p->state == PROC_STARTING && p->generation == pool->generation &&
@@ -902,7 +914,7 @@ static enum fw_pool_worker_state worker_state(const struct proc *p)
     case PROC_STOPPING: return FW_POOL_WORKER_STOPPING;
     case PROC_RUNNING: break;
     }
-    return atomic_load(&p->slot->busy) ? FW_POOL_WORKER_BUSY : FW_POOL_WORKER_IDLE;
+    return proc_busy(p) ? FW_POOL_WORKER_BUSY : FW_POOL_WORKER_IDLE;
 }
 
 void fw_pool_info(const struct fw_pool *pool, struct fw_pool_info *out)
@@ -920,7 +932,7 @@ void fw_pool_info(const struct fw_pool *pool, struct fw_pool_info *out)
     out->requests = pool->requests_done;
     for (const struct proc *p = pool->procs; p; p = p->next) {
         out->workers[worker_state(p)]++;
-        out->requests += atomic_load(&p->slot->requests);
+        out->requests += proc_requests((struct proc *)p);
     }
     out->stopped = pool->stopping;
     out->recycling = pool->recycle_active;
@@ -945,9 +957,9 @@ void fw_pool_each_worker(const struct fw_pool *pool,
             .pid = p->pid,
             .generation = p->generation,
             .state = worker_state(p),
-            .busy = atomic_load(&p->slot->busy),
-            .requests = atomic_load(&p->slot->requests),
-            .rss_bytes = atomic_load(&p->slot->rss_bytes),
+            .busy = proc_busy(p),
+            .requests = proc_requests((struct proc *)p),
+            .rss_bytes = fw_scoreboard_rss_bytes(p->slot),
             .age_ms = now - p->started_ms,
         };
         if (!fn(&w, data))

@@ -1,13 +1,16 @@
 /* The scoreboard: one struct fw_slot (fcgi/slot.h) per worker that can
- * exist, in one shared anonymous mapping made before any fork. The master
- * claims and frees slots and writes pid, generation and state at spawn and
- * exit; each worker writes the rest of its own slot. This header says who
- * may touch it: the manager through these calls, a worker through the slot
- * pointer it was forked with. */
+ * exist, each on a page of its own in one shared memfd mapped before any
+ * fork. The master claims and frees slots by its own books, never by what
+ * a slot says; a worker, right after its fork, keeps a mapping of its own
+ * slot's page and nothing else of the board (fw_scoreboard_isolate), so an
+ * app can neither write nor read another worker's slot. What a worker
+ * wrote is untrusted: the master reads it through the checks below. */
 #ifndef FW_SCOREBOARD_H
 #define FW_SCOREBOARD_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "fcgi/slot.h"
 
@@ -21,5 +24,21 @@ struct fw_slot *fw_scoreboard_claim(struct fw_scoreboard *sb);
 void fw_scoreboard_release(struct fw_scoreboard *sb, struct fw_slot *slot);
 
 size_t fw_scoreboard_index(const struct fw_scoreboard *sb, const struct fw_slot *slot);
+
+/* In a child just forked, before it runs anything else: maps its own slot
+ * alone and unmaps the board (and closes its fd). Returns the slot's new
+ * address, or NULL (errno set). */
+struct fw_slot *fw_scoreboard_isolate(struct fw_scoreboard *sb, struct fw_slot *slot);
+
+/* The master's reads. busy at most max_busy; the start of the oldest
+ * request only if it lies between the worker's start and now (the
+ * master's own clock), else 0; requests never below what was seen before
+ * (*seen is the caller's, per worker), so a worker can only add to its own
+ * figures; the error text copied with its length bounded. */
+uint32_t fw_scoreboard_busy(const struct fw_slot *s, uint32_t max_busy);
+int64_t fw_scoreboard_oldest_start_ms(const struct fw_slot *s, int64_t started_ms, int64_t now_ms);
+uint64_t fw_scoreboard_requests(const struct fw_slot *s, uint64_t *seen);
+uint64_t fw_scoreboard_rss_bytes(const struct fw_slot *s);
+void fw_scoreboard_error(const struct fw_slot *s, char *out, size_t cap);
 
 #endif

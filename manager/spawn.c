@@ -4,6 +4,7 @@
 #include "spawn.h"
 
 #include "fcgi/slot.h"
+#include "scoreboard.h"
 #include "fcgi/worker.h"
 #include "lib/log.h"
 #include "lib/sock.h"
@@ -71,6 +72,10 @@ static int arrange_fds(int listen_fd, int out_fd, int channel_fd, int log_fd)
 static void child(const struct fw_spawn_request *req, int out_fd, int channel_fd, pid_t master)
 {
     const struct fw_conf_pool *pool = req->pool;
+    /* First: the app must never see any other worker's slot. */
+    struct fw_slot *slot = fw_scoreboard_isolate(req->scoreboard, req->slot);
+    if (!slot)
+        _exit(FW_EXIT_INIT);
     /* The master going away must not leave orphans serving an old config. */
     prctl(PR_SET_PDEATHSIG, SIGTERM);
     if (getppid() != master)
@@ -115,7 +120,7 @@ static void child(const struct fw_spawn_request *req, int out_fd, int channel_fd
         .host = { .python_home = pool->python_home,
                   .python_path = (const char *const *)pool->python_path,
                   .n_python_path = pool->n_python_path },
-        .slot = req->slot,
+        .slot = slot,
         .channel_fd = CHILD_CHANNEL_FD,
         .log_fd = CHILD_LOG_FD,
         .max_requests = req->max_requests,

@@ -12,12 +12,14 @@
 
 #include "conf/config.h"
 
+struct fw_scoreboard;
 struct fw_slot;
 
 struct fw_spawn_request {
     const struct fw_conf_pool *pool;
     int listen_fd;
     int log_fd;
+    struct fw_scoreboard *scoreboard;
     struct fw_slot *slot;
     uint64_t max_requests; /* jittered */
     unsigned generation;

@@ -1,11 +1,17 @@
-/* manager/scoreboard: slots are claimed zeroed and STARTING, a full board
- * says so, released slots are reused, and what a child writes into its
- * slot after fork is what the parent reads (the mapping is shared). */
+/* manager/scoreboard: slots are claimed zeroed and STARTING by the
+ * master's own books (whatever a slot says), a full board says so,
+ * released slots are reused; a child that isolated its slot writes what
+ * the parent reads, and cannot touch another slot; the master's reads
+ * check what a worker wrote. */
 #include "config.h"
 
 #include "manager/scoreboard.h"
 #include "tap.h"
 
+#include <errno.h>
+#include <stdint.h>
+#include <sys/mman.h>
+#include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -21,7 +27,6 @@ int main(void)
     ok(fw_scoreboard_claim(sb) == NULL, "a fourth claim: the board is full");
     is(fw_scoreboard_index(sb, c), 2, "index of the third slot");
 
-    atomic_store(&b->pid, 4242);
     atomic_store(&b->requests, 99);
     fw_scoreboard_release(sb, b);
     is(atomic_load(&b->state), FW_SLOT_FREE, "released: FREE");
@@ -29,18 +34,61 @@ int main(void)
     ok(again == b, "the released slot is claimed again");
     is(atomic_load(&again->requests), 0, "zeroed again");
 
+    /* A worker's forged "free" marks do not free anything. */
+    memset((void *)c, 0, sizeof(*c));
+    ok(fw_scoreboard_claim(sb) == NULL, "a slot zeroed by its worker is still in use");
+
     pid_t pid = fork();
     if (pid == 0) {
-        atomic_store(&a->requests, 7);
-        atomic_store(&a->busy, 1);
-        snprintf(a->error, sizeof(a->error), "SyntaxError: invalid syntax");
+        struct fw_slot *own = fw_scoreboard_isolate(sb, a);
+        if (!own)
+            _exit(2);
+        atomic_store(&own->requests, 7);
+        atomic_store(&own->busy, 1);
+        snprintf(own->error, sizeof(own->error), "SyntaxError: invalid syntax");
         _exit(0);
     }
     int status;
     waitpid(pid, &status, 0);
-    is(atomic_load(&a->requests), 7, "a child's writes are seen by the parent (requests)");
+    ok(WIFEXITED(status) && WEXITSTATUS(status) == 0, "a child isolates its slot");
+    is(atomic_load(&a->requests), 7, "its writes are seen by the parent (requests)");
     is(atomic_load(&a->busy), 1, "(busy)");
     is_str(a->error, "SyntaxError: invalid syntax", "(the error text for a failed recycle)");
+
+    atomic_store(&c->requests, 5);
+    pid = fork();
+    if (pid == 0) {
+        if (!fw_scoreboard_isolate(sb, a))
+            _exit(2);
+        /* mincore() fails with ENOMEM on an unmapped page: no fault needed
+         * (ASan would turn one into an exit status). */
+        unsigned char vec[1];
+        uintptr_t page = (uintptr_t)c & ~(uintptr_t)(sysconf(_SC_PAGESIZE) - 1);
+        _exit(mincore((void *)page, 1, vec) < 0 && errno == ENOMEM ? 0 : 1);
+    }
+    waitpid(pid, &status, 0);
+    ok(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+       "after isolating, another slot's page is not mapped");
+    is(atomic_load(&c->requests), 5, "and that slot is unchanged");
+
+    /* The master's checked reads. */
+    atomic_store(&a->busy, 1000000);
+    is(fw_scoreboard_busy(a, 4), 4, "busy is at most the threads");
+    atomic_store(&a->oldest_start_ms, 1);
+    is(fw_scoreboard_oldest_start_ms(a, 5000, 9000), 0, "a start before the worker's: ignored");
+    atomic_store(&a->oldest_start_ms, 99999);
+    is(fw_scoreboard_oldest_start_ms(a, 5000, 9000), 0, "a start in the future: ignored");
+    atomic_store(&a->oldest_start_ms, 6000);
+    is(fw_scoreboard_oldest_start_ms(a, 5000, 9000), 6000, "a plausible start is taken");
+    uint64_t seen = 0;
+    atomic_store(&a->requests, 10);
+    is(fw_scoreboard_requests(a, &seen), 10, "requests");
+    atomic_store(&a->requests, 3);
+    is(fw_scoreboard_requests(a, &seen), 10, "a counter that went down is not believed");
+    memset(a->error, 'x', sizeof(a->error));
+    char err[64];
+    fw_scoreboard_error(a, err, sizeof(err));
+    is(strlen(err), sizeof(err) - 1, "an error text without its NUL is cut to the buffer");
     fw_scoreboard_free(sb);
     return done_testing();
 }
