@@ -4,11 +4,13 @@
 
 #include "conf/config.h"
 #include "manager/manager.h"
+#include "manager/spawn.h"
 
 #include <getopt.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #define DEFAULT_CONFIG "/etc/fcgiwsgi/fcgiwsgi.yaml"
 
@@ -89,6 +91,9 @@ static int test_config(const char *path)
 
 int main(int argc, char **argv)
 {
+    /* A worker image, exec'd by the master's child (manager/spawn.c). */
+    if (argc == 2 && strcmp(argv[1], FW_SPAWN_WORKER_ARG) == 0)
+        return fw_spawn_worker_main();
     struct options o;
     int status;
     if (parse_options(argc, argv, &o, &status) < 0)

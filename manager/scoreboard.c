@@ -1,105 +1,139 @@
-/* Slots in a memfd, one page each: a page is what a child can keep mapped
- * alone. The size is fixed when the manager starts (the sum of every pool's
- * maximum plus room for surges during recycles); untouched pages cost
- * nothing. */
+/* A memfd per slot, one page each, so a worker can be handed exactly its
+ * own. The board's size (the sum of every pool's maximum plus room for
+ * surges during recycles) bounds the slots; a slot costs its fd and page
+ * only while a worker holds it, and the fd only while it is being spawned. */
 #include "config.h"
 
 #include "scoreboard.h"
 
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
-struct fw_scoreboard {
-    unsigned char *base;
-    size_t n;
-    size_t stride; /* sizeof(struct fw_slot), rounded up to a page */
-    int fd;
-    bool *used; /* the master's books */
+struct entry {
+    struct fw_slot *slot; /* the master's mapping; NULL: free */
+    int fd;               /* until the worker is spawned; -1 after */
 };
+
+struct fw_scoreboard {
+    struct entry *e;
+    size_t n;
+    size_t page;
+};
+
+static size_t slot_bytes(size_t page)
+{
+    return (sizeof(struct fw_slot) + page - 1) / page * page;
+}
 
 struct fw_scoreboard *fw_scoreboard_new(size_t n_slots)
 {
     struct fw_scoreboard *sb = calloc(1, sizeof(*sb));
-    if (!sb)
+    if (!sb || !(sb->e = calloc(n_slots ? n_slots : 1, sizeof(*sb->e)))) {
+        free(sb);
         return NULL;
-    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    }
     sb->n = n_slots;
-    sb->stride = (sizeof(struct fw_slot) + page - 1) / page * page;
-    sb->used = calloc(n_slots ? n_slots : 1, sizeof(*sb->used));
-    sb->fd = memfd_create("fcgiwsgi-scoreboard", MFD_CLOEXEC);
-    if (!sb->used || sb->fd < 0 || ftruncate(sb->fd, (off_t)(n_slots * sb->stride)) < 0)
-        goto fail;
-    sb->base = mmap(NULL, n_slots * sb->stride, PROT_READ | PROT_WRITE, MAP_SHARED, sb->fd, 0);
-    if (sb->base == MAP_FAILED)
-        goto fail;
+    sb->page = (size_t)sysconf(_SC_PAGESIZE);
+    for (size_t i = 0; i < n_slots; i++)
+        sb->e[i].fd = -1;
     return sb;
-fail:
-    if (sb->fd >= 0)
-        close(sb->fd);
-    free(sb->used);
-    free(sb);
-    return NULL;
+}
+
+static void drop(struct fw_scoreboard *sb, struct entry *e)
+{
+    if (e->slot)
+        munmap(e->slot, slot_bytes(sb->page));
+    if (e->fd >= 0)
+        close(e->fd);
+    e->slot = NULL;
+    e->fd = -1;
 }
 
 void fw_scoreboard_free(struct fw_scoreboard *sb)
 {
     if (!sb)
         return;
-    if (sb->base)
-        munmap(sb->base, sb->n * sb->stride);
-    if (sb->fd >= 0)
-        close(sb->fd);
-    free(sb->used);
+    for (size_t i = 0; i < sb->n; i++)
+        drop(sb, &sb->e[i]);
+    free(sb->e);
     free(sb);
-}
-
-static struct fw_slot *at(const struct fw_scoreboard *sb, size_t i)
-{
-    return (struct fw_slot *)(sb->base + i * sb->stride);
 }
 
 struct fw_slot *fw_scoreboard_claim(struct fw_scoreboard *sb)
 {
     for (size_t i = 0; i < sb->n; i++) {
-        if (sb->used[i])
+        struct entry *e = &sb->e[i];
+        if (e->slot)
             continue;
-        sb->used[i] = true;
-        struct fw_slot *s = at(sb, i);
-        memset((void *)s, 0, sizeof(*s));
-        atomic_store(&s->state, FW_SLOT_STARTING);
-        return s;
+        e->fd = memfd_create("fcgiwsgi-slot", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+        if (e->fd < 0)
+            return NULL;
+        /* A worker cannot grow or shrink its slot under the master. */
+        void *p = MAP_FAILED;
+        if (ftruncate(e->fd, (off_t)slot_bytes(sb->page)) == 0 &&
+            fcntl(e->fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) == 0)
+            p = mmap(NULL, slot_bytes(sb->page), PROT_READ | PROT_WRITE, MAP_SHARED, e->fd, 0);
+        if (p == MAP_FAILED) {
+            close(e->fd);
+            e->fd = -1;
+            return NULL;
+        }
+        e->slot = p;
+        atomic_store(&e->slot->state, FW_SLOT_STARTING);
+        return e->slot;
     }
+    return NULL;
+}
+
+static struct entry *find(const struct fw_scoreboard *sb, const struct fw_slot *slot)
+{
+    for (size_t i = 0; i < sb->n; i++)
+        if (sb->e[i].slot == slot)
+            return &sb->e[i];
     return NULL;
 }
 
 void fw_scoreboard_release(struct fw_scoreboard *sb, struct fw_slot *slot)
 {
-    size_t i = fw_scoreboard_index(sb, slot);
-    if (i < sb->n) {
-        sb->used[i] = false;
-        atomic_store(&slot->state, FW_SLOT_FREE);
-    }
+    struct entry *e = find(sb, slot);
+    if (e)
+        drop(sb, e);
 }
 
 size_t fw_scoreboard_index(const struct fw_scoreboard *sb, const struct fw_slot *slot)
 {
-    return (size_t)((const unsigned char *)slot - sb->base) / sb->stride;
+    struct entry *e = find(sb, slot);
+    return e ? (size_t)(e - sb->e) : sb->n;
 }
 
-struct fw_slot *fw_scoreboard_isolate(struct fw_scoreboard *sb, struct fw_slot *slot)
+int fw_scoreboard_fd(const struct fw_scoreboard *sb, const struct fw_slot *slot)
 {
-    size_t i = fw_scoreboard_index(sb, slot);
-    void *own = mmap(NULL, sb->stride, PROT_READ | PROT_WRITE, MAP_SHARED, sb->fd,
-                     (off_t)(i * sb->stride));
-    if (own == MAP_FAILED)
-        return NULL;
-    munmap(sb->base, sb->n * sb->stride);
-    close(sb->fd);
-    sb->base = NULL;
-    sb->fd = -1;
-    return own;
+    struct entry *e = find(sb, slot);
+    return e ? e->fd : -1;
+}
+
+void fw_scoreboard_spawned(struct fw_scoreboard *sb, const struct fw_slot *slot)
+{
+    struct entry *e = find(sb, slot);
+    if (e && e->fd >= 0) {
+        close(e->fd);
+        e->fd = -1;
+    }
+}
+
+struct fw_slot *fw_scoreboard_map_fd(int fd)
+{
+    size_t bytes = slot_bytes((size_t)sysconf(_SC_PAGESIZE));
+    struct stat st;
+    void *p = MAP_FAILED;
+    if (fstat(fd, &st) == 0 && (size_t)st.st_size == bytes)
+        p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    close(fd);
+    return p == MAP_FAILED ? NULL : p;
 }
 
 uint32_t fw_scoreboard_busy(const struct fw_slot *s, uint32_t max_busy)

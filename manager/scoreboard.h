@@ -1,10 +1,10 @@
-/* The scoreboard: one struct fw_slot (fcgi/slot.h) per worker that can
- * exist, each on a page of its own in one shared memfd mapped before any
- * fork. The master claims and frees slots by its own books, never by what
- * a slot says; a worker, right after its fork, keeps a mapping of its own
- * slot's page and nothing else of the board (fw_scoreboard_isolate), so an
- * app can neither write nor read another worker's slot. What a worker
- * wrote is untrusted: the master reads it through the checks below. */
+/* The scoreboard: one struct fw_slot (fcgi/slot.h) per worker, each a page
+ * in a memfd of its own, made when the slot is claimed. The master maps
+ * every slot; a worker is exec'd with its own slot's fd and nothing else of
+ * the board, so an app can neither write nor read another worker's slot.
+ * The master claims and frees slots by its own books, never by what a slot
+ * says, and what a worker wrote is untrusted: the master reads it through
+ * the checks below. */
 #ifndef FW_SCOREBOARD_H
 #define FW_SCOREBOARD_H
 
@@ -25,10 +25,13 @@ void fw_scoreboard_release(struct fw_scoreboard *sb, struct fw_slot *slot);
 
 size_t fw_scoreboard_index(const struct fw_scoreboard *sb, const struct fw_slot *slot);
 
-/* In a child just forked, before it runs anything else: maps its own slot
- * alone and unmaps the board (and closes its fd). Returns the slot's new
- * address, or NULL (errno set). */
-struct fw_slot *fw_scoreboard_isolate(struct fw_scoreboard *sb, struct fw_slot *slot);
+/* The slot's memfd (one page), for the worker being spawned; the master
+ * keeps it open only until fw_scoreboard_spawned. */
+int fw_scoreboard_fd(const struct fw_scoreboard *sb, const struct fw_slot *slot);
+void fw_scoreboard_spawned(struct fw_scoreboard *sb, const struct fw_slot *slot);
+
+/* In the worker: maps its slot from that fd (and closes it). NULL on failure. */
+struct fw_slot *fw_scoreboard_map_fd(int fd);
 
 /* The master's reads. busy at most max_busy; the start of the oldest
  * request only if it lies between the worker's start and now (the

@@ -1,10 +1,12 @@
-/* fork() and the child's set-up up to fw_worker_run(). */
+/* fork(), the child's set-up, the exec of a fresh worker image, and that
+ * image's start up to fw_worker_run(). */
 #include "config.h"
 
 #include "spawn.h"
 
-#include "fcgi/slot.h"
 #include "scoreboard.h"
+#include "fcgi/slot.h"
+#include "fcgi/wconf.h"
 #include "fcgi/worker.h"
 #include "lib/log.h"
 #include "lib/sock.h"
@@ -16,13 +18,27 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
+/* The fd layout of a worker's image: 0 the listening socket (as FastCGI
+ * expects), 1 and 2 its output pipe, then its channel, the log, its slot,
+ * its settings; the exe fd only until the exec. */
 #define CHILD_LISTEN_FD 0
 #define CHILD_CHANNEL_FD 3
 #define CHILD_LOG_FD 4
+#define CHILD_SLOT_FD 5
+#define CHILD_SETTINGS_FD 6
+#define N_CHILD_FDS 7
+#define CHILD_EXE_FD 7
+
+/* The manager's own binary, opened at the first spawn: workers run the
+ * image the master runs even after a package upgrade replaced the file. */
+static int exe_fd = -1;
 
 static int drop_privileges(const struct fw_conf_pool *pool)
 {
@@ -51,55 +67,36 @@ static int drop_privileges(const struct fw_conf_pool *pool)
 }
 
 /* Moves each source fd to its target without one clobbering another: first
- * everything above the layout, then into place. */
-static int arrange_fds(int listen_fd, int out_fd, int channel_fd, int log_fd)
+ * everything above the layout, then into place; the rest is closed. The exe
+ * fd goes last and keeps close-on-exec: it is what the child execs. */
+static int arrange_fds(const int src[N_CHILD_FDS], int exe_src)
 {
-    int tmp[4];
-    int src[4] = { listen_fd, out_fd, channel_fd, log_fd };
-    for (int i = 0; i < 4; i++) {
-        tmp[i] = fcntl(src[i], F_DUPFD_CLOEXEC, 10);
+    int tmp[N_CHILD_FDS];
+    for (int i = 0; i < N_CHILD_FDS; i++) {
+        tmp[i] = fcntl(src[i], F_DUPFD_CLOEXEC, 16);
         if (tmp[i] < 0)
             return -1;
     }
-    /* dup2 clears close-on-exec on the target: these are inherited on purpose. */
-    if (dup2(tmp[0], CHILD_LISTEN_FD) < 0 || dup2(tmp[1], 1) < 0 || dup2(tmp[1], 2) < 0 ||
-        dup2(tmp[2], CHILD_CHANNEL_FD) < 0 || dup2(tmp[3], CHILD_LOG_FD) < 0)
+    int exe = fcntl(exe_src, F_DUPFD_CLOEXEC, 16);
+    if (exe < 0)
         return -1;
-    close_range(CHILD_LOG_FD + 1, ~0U, 0);
+    /* dup2 clears close-on-exec on the target: these are inherited on purpose. */
+    for (int i = 0; i < N_CHILD_FDS; i++)
+        if (dup2(tmp[i], i) < 0)
+            return -1;
+    if (dup3(exe, CHILD_EXE_FD, O_CLOEXEC) < 0)
+        return -1;
+    close_range(CHILD_EXE_FD + 1, ~0U, 0);
     return 0;
 }
 
-static void child(const struct fw_spawn_request *req, int out_fd, int channel_fd, pid_t master)
+/* The settings of this worker alone, for the image it execs. */
+static int settings_fd(const struct fw_spawn_request *req)
 {
     const struct fw_conf_pool *pool = req->pool;
-    /* First: the app must never see any other worker's slot. */
-    struct fw_slot *slot = fw_scoreboard_isolate(req->scoreboard, req->slot);
-    if (!slot)
-        _exit(FW_EXIT_INIT);
-    /* The master going away must not leave orphans serving an old config. */
-    prctl(PR_SET_PDEATHSIG, SIGTERM);
-    if (getppid() != master)
-        _exit(FW_EXIT_FAILURE);
-    char prefix[128];
-    snprintf(prefix, sizeof(prefix), "pool %s pid %ld", pool->name, (long)getpid());
-    fw_log_set_prefix(prefix);
-    if (arrange_fds(req->listen_fd, out_fd, channel_fd, req->log_fd) < 0) {
-        fw_log_errno(FW_LOG_ERR, "arranging file descriptors");
-        _exit(FW_EXIT_INIT);
-    }
-    fw_log_set_fd(CHILD_LOG_FD);
-    struct sigaction dfl = { .sa_handler = SIG_DFL };
-    for (int s = 1; s < NSIG; s++)
-        sigaction(s, &dfl, NULL);
-    sigprocmask(SIG_SETMASK, req->child_sigmask, NULL);
-    if (drop_privileges(pool) < 0)
-        _exit(FW_EXIT_CONFIG);
-    for (size_t i = 0; i < pool->n_env; i++)
-        setenv(pool->env[i].name, pool->env[i].value, 1);
-
-    struct fw_worker_app *apps = calloc(pool->n_apps, sizeof(*apps));
+    struct fw_worker_app *apps = calloc(pool->n_apps + 1, sizeof(*apps));
     if (!apps)
-        _exit(FW_EXIT_INIT);
+        return -1;
     for (size_t i = 0; i < pool->n_apps; i++) {
         apps[i].script = pool->apps[i].script;
         apps[i].callable = pool->apps[i].callable;
@@ -107,7 +104,6 @@ static void child(const struct fw_spawn_request *req, int out_fd, int channel_fd
         apps[i].mount = pool->apps[i].mount;
     }
     struct fw_worker_config wc = {
-        .listen_fd = CHILD_LISTEN_FD,
         .threads = pool->threads,
         .apps = apps,
         .n_apps = pool->n_apps,
@@ -120,9 +116,6 @@ static void child(const struct fw_spawn_request *req, int out_fd, int channel_fd
         .host = { .python_home = pool->python_home,
                   .python_path = (const char *const *)pool->python_path,
                   .n_python_path = pool->n_python_path },
-        .slot = slot,
-        .channel_fd = CHILD_CHANNEL_FD,
-        .log_fd = CHILD_LOG_FD,
         .max_requests = req->max_requests,
         .allowed_clients = (const char *const *)pool->allowed_clients,
         .n_allowed_clients = pool->n_allowed_clients,
@@ -132,8 +125,112 @@ static void child(const struct fw_spawn_request *req, int out_fd, int channel_fd
         .pool = pool->name,
         .generation = req->generation,
     };
-    int status = fw_worker_run(&wc);
-    _exit(status);
+    char prefix[128];
+    snprintf(prefix, sizeof(prefix), "pool %s pid %ld", pool->name, (long)getpid());
+    struct fw_wconf_extra extra = { .log_level = (int)fw_log_get_level(), .log_prefix = prefix };
+    size_t len = 0;
+    unsigned char *buf = fw_wconf_encode(&wc, &extra, &len);
+    free(apps);
+    int fd = buf ? memfd_create("fcgiwsgi-settings", MFD_CLOEXEC) : -1;
+    size_t done = 0;
+    while (fd >= 0 && done < len) {
+        ssize_t n = write(fd, buf + done, len - done);
+        if (n <= 0) {
+            close(fd);
+            fd = -1;
+        } else {
+            done += (size_t)n;
+        }
+    }
+    free(buf);
+    if (fd >= 0 && lseek(fd, 0, SEEK_SET) < 0) {
+        close(fd);
+        fd = -1;
+    }
+    return fd;
+}
+
+/* The forked child: it holds the whole configuration (the master's memory)
+ * only until it execs a fresh image of the manager's binary with this
+ * worker's settings, fds and slot, so the app's address space has nothing
+ * of the other pools, and an ASLR layout of its own. */
+static void child(const struct fw_spawn_request *req, int out_fd, int channel_fd, pid_t master)
+{
+    const struct fw_conf_pool *pool = req->pool;
+    char prefix[128];
+    snprintf(prefix, sizeof(prefix), "pool %s pid %ld", pool->name, (long)getpid());
+    fw_log_set_prefix(prefix);
+    int settings = settings_fd(req);
+    int slot_fd = fw_scoreboard_fd(req->scoreboard, req->slot);
+    if (settings < 0 || slot_fd < 0) {
+        fw_log_errno(FW_LOG_ERR, "preparing the worker's settings");
+        _exit(FW_EXIT_INIT);
+    }
+    const int src[N_CHILD_FDS] = { req->listen_fd, out_fd, out_fd, channel_fd,
+                                   req->log_fd,    slot_fd, settings };
+    if (arrange_fds(src, exe_fd) < 0) {
+        fw_log_errno(FW_LOG_ERR, "arranging file descriptors");
+        _exit(FW_EXIT_INIT);
+    }
+    fw_log_set_fd(CHILD_LOG_FD);
+    struct sigaction dfl = { .sa_handler = SIG_DFL };
+    for (int s = 1; s < NSIG; s++)
+        sigaction(s, &dfl, NULL);
+    sigprocmask(SIG_SETMASK, req->child_sigmask, NULL);
+    if (drop_privileges(pool) < 0)
+        _exit(FW_EXIT_CONFIG);
+    /* After the credentials change, which clears it; exec keeps it. The
+     * master going away must not leave orphans serving an old config. */
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (getppid() != master)
+        _exit(FW_EXIT_FAILURE);
+    for (size_t i = 0; i < pool->n_env; i++)
+        setenv(pool->env[i].name, pool->env[i].value, 1);
+    /* argv[0] is what ps shows. */
+    char title[160];
+    snprintf(title, sizeof(title), "fcgiwsgi: pool %s gen %u", pool->name, req->generation);
+    char *argv[] = { title, (char *)FW_SPAWN_WORKER_ARG, NULL };
+    extern char **environ;
+    syscall(SYS_execveat, CHILD_EXE_FD, "", argv, environ, AT_EMPTY_PATH);
+    fw_log_errno(FW_LOG_ERR, "exec of the worker image");
+    _exit(FW_EXIT_INIT);
+}
+
+int fw_spawn_worker_main(void)
+{
+    fw_log_set_fd(CHILD_LOG_FD);
+    struct stat st;
+    unsigned char *buf = NULL;
+    char err[160] = "";
+    struct fw_wconf w;
+    if (fstat(CHILD_SETTINGS_FD, &st) < 0 || st.st_size <= 0 ||
+        (uint64_t)st.st_size > FW_WCONF_MAX_BYTES || !(buf = malloc((size_t)st.st_size)) ||
+        pread(CHILD_SETTINGS_FD, buf, (size_t)st.st_size, 0) != st.st_size) {
+        fw_log_errno(FW_LOG_ERR, "reading the worker's settings");
+        return FW_EXIT_INIT;
+    }
+    close(CHILD_SETTINGS_FD);
+    int rc = fw_wconf_decode(buf, (size_t)st.st_size, &w, err, sizeof(err));
+    free(buf);
+    if (rc < 0) {
+        fw_log(FW_LOG_ERR, "%s", err);
+        return FW_EXIT_INIT;
+    }
+    if (w.extra.log_prefix)
+        fw_log_set_prefix(w.extra.log_prefix);
+    fw_log_set_level((enum fw_log_level)w.extra.log_level);
+    w.cfg.slot = fw_scoreboard_map_fd(CHILD_SLOT_FD);
+    if (!w.cfg.slot) {
+        fw_log_errno(FW_LOG_ERR, "mapping the worker's slot");
+        fw_wconf_free(&w);
+        return FW_EXIT_INIT;
+    }
+    w.cfg.listen_fd = CHILD_LISTEN_FD;
+    w.cfg.channel_fd = CHILD_CHANNEL_FD;
+    w.cfg.log_fd = CHILD_LOG_FD;
+    rc = fw_worker_run(&w.cfg);
+    fw_wconf_free(&w);
+    return rc;
 }
 
 int fw_spawn_worker(const struct fw_spawn_request *req, struct fw_spawned *out, char *err,
@@ -143,6 +240,10 @@ int fw_spawn_worker(const struct fw_spawn_request *req, struct fw_spawned *out, 
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, chan) < 0 ||
         pipe2(pipefd, O_CLOEXEC) < 0) {
         snprintf(err, errlen, "socketpair/pipe: %s", strerror(errno));
+        goto fail;
+    }
+    if (exe_fd < 0 && (exe_fd = open("/proc/self/exe", O_PATH | O_CLOEXEC)) < 0) {
+        snprintf(err, errlen, "opening /proc/self/exe: %s", strerror(errno));
         goto fail;
     }
     pid_t master = getpid();
@@ -158,6 +259,7 @@ int fw_spawn_worker(const struct fw_spawn_request *req, struct fw_spawned *out, 
     }
     close(chan[1]);
     close(pipefd[1]);
+    fw_scoreboard_spawned(req->scoreboard, req->slot);
     fw_sock_set_nonblock(chan[0], 1);
     fw_sock_set_nonblock(pipefd[0], 1);
     out->pid = pid;

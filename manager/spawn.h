@@ -32,8 +32,15 @@ struct fw_spawned {
     int output_fd;  /* master's end: the worker's stdout and stderr */
 };
 
+/* The argument that makes the manager's binary a worker image. */
+#define FW_SPAWN_WORKER_ARG "--worker"
+
 /* 0, or -1 with err filled. */
 int fw_spawn_worker(const struct fw_spawn_request *req, struct fw_spawned *out, char *err,
                     size_t errlen);
+
+/* The worker image's main (argv[1] is FW_SPAWN_WORKER_ARG): its settings,
+ * fds and slot are where the child left them. Returns an exit status. */
+int fw_spawn_worker_main(void);
 
 #endif
