@@ -173,8 +173,9 @@ int main(int argc, char **argv)
                 return bad("--backlog %s: expected a positive number", optarg);
             break;
         case OPT_THREADS:
-            if (parse_uint(optarg, 1, 1024, &v) < 0)
-                return bad("--threads %s: expected a number from 1 to 1024", optarg);
+            if (parse_uint(optarg, 1, FW_WORKER_MAX_THREADS, &v) < 0)
+                return bad("--threads %s: expected a number from 1 to %d", optarg,
+                           FW_WORKER_MAX_THREADS);
             cfg.threads = (unsigned)v;
             break;
         case OPT_CALLABLE: cfg.callable = optarg; break;
@@ -185,28 +186,33 @@ int main(int argc, char **argv)
             cfg.mount = optarg;
             break;
         case OPT_MAX_BODY:
-            if (fw_units_parse_size(optarg, &cfg.max_body_bytes) < 0)
-                return bad("--max-body %s: expected a size such as 100M", optarg);
+            if (fw_units_parse_size_bounded(optarg, &cfg.max_body_bytes) < 0)
+                return bad("--max-body %s: expected a size such as 100M, at most 1T", optarg);
             break;
         case OPT_MAX_PARAMS:
-            if (fw_units_parse_size(optarg, &cfg.max_params_bytes) < 0 || cfg.max_params_bytes == 0)
-                return bad("--max-params %s: expected a size such as 64K", optarg);
+            if (fw_units_parse_size_bounded(optarg, &cfg.max_params_bytes) < 0 ||
+                cfg.max_params_bytes == 0)
+                return bad("--max-params %s: expected a size such as 64K, at most 1T", optarg);
             break;
         case OPT_KEEPALIVE_TIMEOUT:
-            if (fw_units_parse_duration_ms(optarg, &cfg.keepalive_timeout_ms) < 0)
-                return bad("--keepalive-timeout %s: expected a duration such as 60s", optarg);
+            if (fw_units_parse_duration_bounded(optarg, &cfg.keepalive_timeout_ms) < 0)
+                return bad("--keepalive-timeout %s: expected a duration such as 60s, at most 576h",
+                           optarg);
             break;
         case OPT_CLIENT_TIMEOUT:
-            if (fw_units_parse_duration_ms(optarg, &cfg.client_timeout_ms) < 0)
-                return bad("--client-timeout %s: expected a duration such as 60s", optarg);
+            if (fw_units_parse_duration_bounded(optarg, &cfg.client_timeout_ms) < 0)
+                return bad("--client-timeout %s: expected a duration such as 60s, at most 576h",
+                           optarg);
             break;
         case OPT_REQUEST_TIMEOUT:
-            if (fw_units_parse_duration_ms(optarg, &cfg.request_timeout_ms) < 0)
-                return bad("--request-timeout %s: expected a duration such as 30s", optarg);
+            if (fw_units_parse_duration_bounded(optarg, &cfg.request_timeout_ms) < 0)
+                return bad("--request-timeout %s: expected a duration such as 30s, at most 576h",
+                           optarg);
             break;
         case OPT_GRACEFUL_TIMEOUT:
-            if (fw_units_parse_duration_ms(optarg, &cfg.graceful_timeout_ms) < 0)
-                return bad("--graceful-timeout %s: expected a duration such as 30s", optarg);
+            if (fw_units_parse_duration_bounded(optarg, &cfg.graceful_timeout_ms) < 0)
+                return bad("--graceful-timeout %s: expected a duration such as 30s, at most 576h",
+                           optarg);
             break;
         case OPT_MULTIPROCESS: cfg.multiprocess = true; break;
         case OPT_PYTHON_PATH:

@@ -16,6 +16,7 @@
 #include "watchdog.h"
 #include "lib/log.h"
 #include "lib/sock.h"
+#include "lib/units.h"
 #include "pyhost/app.h"
 #include "pyhost/interp.h"
 #include "pyhost/callclock.h"
@@ -449,6 +450,24 @@ static int wait_for_stop(struct worker *w, struct thread *threads, unsigned nthr
     }
 }
 
+/* Whoever fills cfg (the conf loader, the responder's options) bounds it
+ * already; a value past these would go negative as int64_t milliseconds
+ * (every request timed out) or wrap a sum, so it is refused here too. */
+static bool config_in_range(const struct fw_worker_config *cfg)
+{
+    const uint64_t durations[] = { cfg->keepalive_timeout_ms, cfg->client_timeout_ms,
+                                   cfg->request_timeout_ms, cfg->graceful_timeout_ms };
+    const uint64_t sizes[] = { cfg->max_body_bytes, cfg->max_params_bytes,
+                               cfg->memory_limit_bytes };
+    for (size_t i = 0; i < sizeof(durations) / sizeof(durations[0]); i++)
+        if (durations[i] > FW_UNITS_DURATION_MAX_MS)
+            return false;
+    for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++)
+        if (sizes[i] > FW_UNITS_SIZE_MAX_BYTES)
+            return false;
+    return cfg->threads <= FW_WORKER_MAX_THREADS;
+}
+
 int fw_worker_run(const struct fw_worker_config *cfg)
 {
     struct worker w = { .cfg = cfg, .acc = { .proc_fd = -1 } };
@@ -457,6 +476,14 @@ int fw_worker_run(const struct fw_worker_config *cfg)
     int status = FW_EXIT_INIT;
     bool python = false;
 
+    if (!config_in_range(cfg)) {
+        fw_log(FW_LOG_ERR,
+               "a duration, size or count is out of range (at most %llu ms, %llu "
+               "bytes, %u threads)",
+               (unsigned long long)FW_UNITS_DURATION_MAX_MS,
+               (unsigned long long)FW_UNITS_SIZE_MAX_BYTES, FW_WORKER_MAX_THREADS);
+        return FW_EXIT_CONFIG;
+    }
     if (install_signals() < 0) {
         fw_log_errno(FW_LOG_ERR, "installing signal handlers");
         return FW_EXIT_INIT;

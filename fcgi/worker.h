@@ -78,6 +78,8 @@ struct fw_worker_config {
 };
 
 #define FW_WORKER_DEFAULT_MAX_PARAMS (1024 * 1024)
+/* A thread stack each: the conf loader and --threads stop here too. */
+#define FW_WORKER_MAX_THREADS 1024
 #define FW_WORKER_DEFAULT_KEEPALIVE_TIMEOUT_MS (60 * 1000)
 #define FW_WORKER_DEFAULT_CLIENT_TIMEOUT_MS (60 * 1000)
 #define FW_WORKER_DEFAULT_GRACEFUL_TIMEOUT_MS (30 * 1000)

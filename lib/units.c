@@ -5,20 +5,32 @@
 #include "units.h"
 
 #include <ctype.h>
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
-static int parse_number(const char **p, uint64_t *out)
+static int invalid(void)
+{
+    errno = EINVAL;
+    return -1;
+}
+
+/* Digits too many for uint64_t are read to their end (and flagged), so
+ * that "99999999999999999999s" is too large rather than malformed. */
+static int parse_number(const char **p, uint64_t *out, bool *overflow)
 {
     const char *s = *p;
     uint64_t v = 0;
     if (!isdigit((unsigned char)*s))
-        return -1;
+        return invalid();
     while (isdigit((unsigned char)*s)) {
         unsigned d = (unsigned)(*s - '0');
         if (v > (UINT64_MAX - d) / 10)
-            return -1;
-        v = v * 10 + d;
+            *overflow = true;
+        else
+            v = v * 10 + d;
         s++;
     }
     *p = s;
@@ -26,10 +38,12 @@ static int parse_number(const char **p, uint64_t *out)
     return 0;
 }
 
-static int scale(uint64_t v, uint64_t factor, uint64_t *out)
+static int scale(uint64_t v, uint64_t factor, bool overflow, uint64_t *out)
 {
-    if (factor && v > UINT64_MAX / factor)
+    if (overflow || (factor && v > UINT64_MAX / factor)) {
+        errno = ERANGE;
         return -1;
+    }
     *out = v * factor;
     return 0;
 }
@@ -38,7 +52,8 @@ int fw_units_parse_size(const char *text, uint64_t *bytes)
 {
     const char *p = text;
     uint64_t v;
-    if (parse_number(&p, &v) < 0)
+    bool overflow = false;
+    if (parse_number(&p, &v, &overflow) < 0)
         return -1;
     uint64_t f = 1;
     if (*p) {
@@ -51,22 +66,23 @@ int fw_units_parse_size(const char *text, uint64_t *bytes)
             f = 1;
             p--;
             break;
-        default: return -1;
+        default: return invalid();
         }
         p++;
         if (*p == 'B' || *p == 'b')
             p++;
         if (*p)
-            return -1;
+            return invalid();
     }
-    return scale(v, f, bytes);
+    return scale(v, f, overflow, bytes);
 }
 
 int fw_units_parse_duration_ms(const char *text, uint64_t *ms)
 {
     const char *p = text;
     uint64_t v;
-    if (parse_number(&p, &v) < 0)
+    bool overflow = false;
+    if (parse_number(&p, &v, &overflow) < 0)
         return -1;
     uint64_t f;
     if (*p == '\0' || strcmp(p, "s") == 0)
@@ -78,6 +94,62 @@ int fw_units_parse_duration_ms(const char *text, uint64_t *ms)
     else if (strcmp(p, "h") == 0)
         f = 3600 * 1000;
     else
+        return invalid();
+    return scale(v, f, overflow, ms);
+}
+
+static int bounded(int (*parse)(const char *, uint64_t *), const char *text, uint64_t max,
+                   uint64_t *out)
+{
+    uint64_t v = 0;
+    if (parse(text, &v) < 0)
         return -1;
-    return scale(v, f, ms);
+    if (v > max) {
+        errno = ERANGE;
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+int fw_units_parse_size_bounded(const char *text, uint64_t *bytes)
+{
+    return bounded(fw_units_parse_size, text, FW_UNITS_SIZE_MAX_BYTES, bytes);
+}
+
+int fw_units_parse_duration_bounded(const char *text, uint64_t *ms)
+{
+    return bounded(fw_units_parse_duration_ms, text, FW_UNITS_DURATION_MAX_MS, ms);
+}
+
+struct unit {
+    const char *suffix;
+    uint64_t factor;
+};
+
+static void format(uint64_t v, const struct unit *units, size_t n, char *buf, size_t size)
+{
+    for (size_t i = 0; i < n; i++)
+        if (v && v % units[i].factor == 0) {
+            snprintf(buf, size, "%llu%s", (unsigned long long)(v / units[i].factor),
+                     units[i].suffix);
+            return;
+        }
+    snprintf(buf, size, "%llu", (unsigned long long)v);
+}
+
+void fw_units_format_size(uint64_t bytes, char *buf, size_t size)
+{
+    static const struct unit units[] = {
+        { "T", 1ULL << 40 }, { "G", 1ULL << 30 }, { "M", 1ULL << 20 }, { "K", 1ULL << 10 }
+    };
+    format(bytes, units, sizeof(units) / sizeof(units[0]), buf, size);
+}
+
+void fw_units_format_duration(uint64_t ms, char *buf, size_t size)
+{
+    static const struct unit units[] = {
+        { "h", 3600 * 1000 }, { "m", 60 * 1000 }, { "s", 1000 }, { "ms", 1 }
+    };
+    format(ms, units, sizeof(units) / sizeof(units[0]), buf, size);
 }

@@ -64,6 +64,11 @@ cases = [
     (['--threads', '0', APP], r'--threads 0', '--threads 0'),
     (['--threads', 'x', APP], r'--threads x', '--threads x'),
     (['--max-body', '10X', APP], r'--max-body 10X', '--max-body 10X'),
+    # 2^63 ms once turned negative in the worker: every request timed out.
+    (['--request-timeout', '9223372036854775808ms', APP], r'--request-timeout .*at most 576h',
+     'a --request-timeout past 576h'),
+    (['--client-timeout', '577h', APP], r'--client-timeout 577h', 'a --client-timeout past 576h'),
+    (['--max-body', '2T', APP], r'--max-body 2T.*at most 1T', 'a --max-body past 1T'),
     (['--mount', 'app', APP], r'--mount app: .*starts with /', '--mount without a leading slash'),
     (['--socket-mode', '999', APP], r'--socket-mode 999', '--socket-mode not octal'),
     (['--log-level', 'loud', APP], r'--log-level loud', 'unknown --log-level'),

@@ -4,6 +4,9 @@
 #include "lib/units.h"
 #include "tap.h"
 
+#include <errno.h>
+#include <string.h>
+
 int main(void)
 {
     uint64_t v = 0;
@@ -27,5 +30,38 @@ int main(void)
     ok(fw_units_parse_duration_ms("5", &v) == 0 && v == 5000, "bare number is seconds");
     ok(fw_units_parse_duration_ms("5d", &v) < 0, "unknown unit refused");
     ok(fw_units_parse_duration_ms("s", &v) < 0, "unit without number refused");
+    errno = 0;
+    ok(fw_units_parse_duration_ms("99999999999999999999s", &v) < 0 && errno == ERANGE,
+       "too many digits: ERANGE, not malformed");
+    errno = 0;
+    ok(fw_units_parse_size("20000000000T", &v) < 0 && errno == ERANGE, "overflow by unit: ERANGE");
+    errno = 0;
+    ok(fw_units_parse_size("1.5G", &v) < 0 && errno == EINVAL, "malformed: EINVAL");
+    ok(fw_units_parse_duration_bounded("576h", &v) == 0 && v == FW_UNITS_DURATION_MAX_MS,
+       "576h is the longest duration");
+    ok(FW_UNITS_DURATION_MAX_MS <= 2147483647, "and it fits poll()'s int timeout");
+    v = 7;
+    errno = 0;
+    ok(fw_units_parse_duration_bounded("2073600001ms", &v) < 0 && errno == ERANGE && v == 7,
+       "1 ms more is refused, and nothing stored");
+    ok(fw_units_parse_size_bounded("1T", &v) == 0 && v == FW_UNITS_SIZE_MAX_BYTES,
+       "1T is the largest size");
+    ok(fw_units_parse_size_bounded("1099511627777", &v) < 0 && errno == ERANGE,
+       "1 byte more is refused");
+    char buf[32];
+    fw_units_format_duration(FW_UNITS_DURATION_MAX_MS, buf, sizeof(buf));
+    is_str(buf, "576h", "the bound formats as 576h");
+    fw_units_format_duration(90000, buf, sizeof(buf));
+    is_str(buf, "90s", "90 s");
+    fw_units_format_duration(1500, buf, sizeof(buf));
+    is_str(buf, "1500ms", "1500 ms");
+    fw_units_format_duration(0, buf, sizeof(buf));
+    is_str(buf, "0", "0");
+    fw_units_format_size(1024, buf, sizeof(buf));
+    is_str(buf, "1K", "1K");
+    fw_units_format_size(FW_UNITS_SIZE_MAX_BYTES, buf, sizeof(buf));
+    is_str(buf, "1T", "1T");
+    fw_units_format_size(1000, buf, sizeof(buf));
+    is_str(buf, "1000", "1000 bytes");
     return done_testing();
 }
