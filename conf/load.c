@@ -211,9 +211,15 @@ static struct fw_config *load(const char *name, const char *text, size_t len, co
     if (!(cfg->path = strdup(name)) || add_file(&ld, name, top.id) < 0)
         goto nomem;
     load_text(&ld, 0, text, len, &top);
-    if (cfg->n_pools == 0 && fw_conf_error_count(errs) == before)
-        fw_conf_errors_add(errs, name, 0, 0, false, "no pool is defined: add one under 'pools:'%s",
+    if (cfg->n_pools == 0 && fw_conf_error_count(errs) == before) {
+        /* At an empty 'pools:', else at the top of the main file: every
+         * error has a place an editor can jump to. */
+        struct fw_conf_mark at = ld.top.pools_at;
+        if (!at.line)
+            at = (struct fw_conf_mark){ cfg->files[0], 1, 1 };
+        fw_conf_mark_error(errs, at, "no pool is defined: add one under 'pools:'%s",
                            cfg->n_files > 1 ? " (the included files define none)" : "");
+    }
     fw_conf_validate(cfg, ld.top.marks, errs);
     goto done;
 nomem:

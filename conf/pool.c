@@ -10,6 +10,7 @@
 #include "conf/path.h"
 #include "conf/strset.h"
 #include "conf/value.h"
+#include "lib/units.h"
 
 #include <arpa/inet.h>
 #include <stdlib.h>
@@ -27,6 +28,12 @@ static const char *numeric_ip(const char *item)
 
 #define P(field) offsetof(struct fw_conf_pool, field)
 #define N_PROC FW_CONF_MAX_PROCESSES
+#define MAX_REQ FW_CONF_MAX_REQUESTS
+/* Sizes and durations: up to what lib/units.h says every user can carry. */
+#define SIZE(name, offset, min)                                                                    \
+    FW_CONF_KEY_RANGE((name), FW_CONF_T_SIZE, (offset), (min), FW_UNITS_SIZE_MAX_BYTES)
+#define DURATION(name, offset)                                                                     \
+    FW_CONF_KEY_RANGE((name), FW_CONF_T_DURATION, (offset), 0, FW_UNITS_DURATION_MAX_MS)
 
 static const struct fw_conf_key pool_keys[FW_CONF_POOL_NKEYS] = {
     [FW_CONF_POOL_LISTEN] = FW_CONF_KEY("listen", FW_CONF_T_STRING, P(listen)),
@@ -46,25 +53,21 @@ static const struct fw_conf_key pool_keys[FW_CONF_POOL_NKEYS] = {
     [FW_CONF_POOL_MULTIPROCESS] = FW_CONF_KEY("multiprocess", FW_CONF_T_CUSTOM, 0),
     [FW_CONF_POOL_PRELOAD] = FW_CONF_KEY("preload", FW_CONF_T_BOOL, P(preload)),
     [FW_CONF_POOL_MAX_REQUESTS] =
-        FW_CONF_KEY_RANGE("max_requests", FW_CONF_T_U64, P(max_requests), 0, UINT64_MAX),
-    [FW_CONF_POOL_MAX_REQUESTS_JITTER] = FW_CONF_KEY_RANGE("max_requests_jitter", FW_CONF_T_U64,
-                                                           P(max_requests_jitter), 0, UINT64_MAX),
-    [FW_CONF_POOL_MEMORY_LIMIT] =
-        FW_CONF_KEY("memory_limit", FW_CONF_T_SIZE, P(memory_limit_bytes)),
-    [FW_CONF_POOL_REQUEST_TIMEOUT] =
-        FW_CONF_KEY("request_timeout", FW_CONF_T_DURATION, P(request_timeout_ms)),
-    [FW_CONF_POOL_GRACEFUL_TIMEOUT] =
-        FW_CONF_KEY("graceful_timeout", FW_CONF_T_DURATION, P(graceful_timeout_ms)),
-    [FW_CONF_POOL_STARTUP_TIMEOUT] =
-        FW_CONF_KEY("startup_timeout", FW_CONF_T_DURATION, P(startup_timeout_ms)),
-    [FW_CONF_POOL_IDLE_TIMEOUT] =
-        FW_CONF_KEY("idle_timeout", FW_CONF_T_DURATION, P(idle_timeout_ms)),
-    [FW_CONF_POOL_MAX_BODY] = FW_CONF_KEY("max_body", FW_CONF_T_SIZE, P(max_body_bytes)),
-    [FW_CONF_POOL_MAX_PARAMS] = FW_CONF_KEY("max_params", FW_CONF_T_SIZE, P(max_params_bytes)),
-    [FW_CONF_POOL_KEEPALIVE_TIMEOUT] =
-        FW_CONF_KEY("keepalive_timeout", FW_CONF_T_DURATION, P(keepalive_timeout_ms)),
-    [FW_CONF_POOL_CLIENT_TIMEOUT] =
-        FW_CONF_KEY("client_timeout", FW_CONF_T_DURATION, P(client_timeout_ms)),
+        FW_CONF_KEY_RANGE("max_requests", FW_CONF_T_U64, P(max_requests), 0, MAX_REQ),
+    [FW_CONF_POOL_MAX_REQUESTS_JITTER] =
+        FW_CONF_KEY_RANGE("max_requests_jitter", FW_CONF_T_U64, P(max_requests_jitter), 0, MAX_REQ),
+    [FW_CONF_POOL_MEMORY_LIMIT] = SIZE("memory_limit", P(memory_limit_bytes), 0),
+    [FW_CONF_POOL_REQUEST_TIMEOUT] = DURATION("request_timeout", P(request_timeout_ms)),
+    [FW_CONF_POOL_GRACEFUL_TIMEOUT] = DURATION("graceful_timeout", P(graceful_timeout_ms)),
+    [FW_CONF_POOL_STARTUP_TIMEOUT] = DURATION("startup_timeout", P(startup_timeout_ms)),
+    [FW_CONF_POOL_IDLE_TIMEOUT] = DURATION("idle_timeout", P(idle_timeout_ms)),
+    [FW_CONF_POOL_MAX_BODY] = SIZE("max_body", P(max_body_bytes), 0),
+    /* 0 would silently mean the default; a parser below 1K refuses every
+     * real request. The upper bound keeps clear of the codec's own cap. */
+    [FW_CONF_POOL_MAX_PARAMS] =
+        FW_CONF_KEY_RANGE("max_params", FW_CONF_T_SIZE, P(max_params_bytes), 1024, 1ULL << 30),
+    [FW_CONF_POOL_KEEPALIVE_TIMEOUT] = DURATION("keepalive_timeout", P(keepalive_timeout_ms)),
+    [FW_CONF_POOL_CLIENT_TIMEOUT] = DURATION("client_timeout", P(client_timeout_ms)),
     [FW_CONF_POOL_PYTHON_HOME] = FW_CONF_KEY("python_home", FW_CONF_T_PATH, P(python_home)),
     [FW_CONF_POOL_PYTHON_PATH] = FW_CONF_KEY_LIST("python_path", FW_CONF_T_PATH_LIST,
                                                   P(python_path), P(n_python_path), NULL),
@@ -86,7 +89,7 @@ static const struct fw_conf_key dynamic_keys[D_NKEYS] = {
     [D_MAX] = FW_CONF_KEY_RANGE("max", FW_CONF_T_UNSIGNED, D(max), 1, N_PROC),
     [D_MIN_SPARE] = FW_CONF_KEY_RANGE("min_spare", FW_CONF_T_UNSIGNED, D(min_spare), 0, N_PROC),
     [D_MAX_SPARE] = FW_CONF_KEY_RANGE("max_spare", FW_CONF_T_UNSIGNED, D(max_spare), 0, N_PROC),
-    [D_IDLE] = FW_CONF_KEY("idle_timeout", FW_CONF_T_DURATION, D(idle_timeout_ms)),
+    [D_IDLE] = DURATION("idle_timeout", D(idle_timeout_ms)),
 };
 static const struct fw_conf_schema dynamic_schema = {
     "'processes' setting", dynamic_keys, D_NKEYS, NULL, NULL,

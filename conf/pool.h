@@ -54,6 +54,10 @@ struct fw_conf_pool_marks {
  * a thread stack per thread. */
 #define FW_CONF_MAX_PROCESSES 4096
 #define FW_CONF_MAX_THREADS 1024
+/* max_requests and its jitter: a billion each, far past any useful recycle
+ * (0 is "never"), so their sum cannot wrap and the jitter's range fits
+ * random()'s 31 bits. */
+#define FW_CONF_MAX_REQUESTS 1000000000ULL
 
 extern const struct fw_conf_schema fw_conf_pool_schema;
 

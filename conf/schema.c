@@ -48,8 +48,9 @@ static int read_value(struct fw_conf_reader *r, const struct fw_conf_key *k, cha
     case FW_CONF_T_STRING: return fw_conf_value_string(r, k->name, (char **)field);
     case FW_CONF_T_PATH: return fw_conf_value_path(r, k->name, (char **)field);
     case FW_CONF_T_BOOL: return fw_conf_value_bool(r, k->name, (bool *)field);
-    case FW_CONF_T_SIZE: return fw_conf_value_size(r, k->name, (uint64_t *)field);
-    case FW_CONF_T_DURATION: return fw_conf_value_duration(r, k->name, (uint64_t *)field);
+    case FW_CONF_T_SIZE: return fw_conf_value_size(r, k->name, k->min, k->max, (uint64_t *)field);
+    case FW_CONF_T_DURATION:
+        return fw_conf_value_duration(r, k->name, k->min, k->max, (uint64_t *)field);
     case FW_CONF_T_MODE: return fw_conf_value_mode(r, k->name, (int *)field);
     case FW_CONF_T_U64: return fw_conf_value_uint(r, k->name, k->min, k->max, (uint64_t *)field);
     case FW_CONF_T_UNSIGNED:

@@ -17,8 +17,8 @@ enum fw_conf_type {
     FW_CONF_T_UNSIGNED,  /* unsigned, from min to max */
     FW_CONF_T_INT,       /* int, from min to max */
     FW_CONF_T_U64,       /* uint64_t, from min to max */
-    FW_CONF_T_SIZE,      /* uint64_t bytes */
-    FW_CONF_T_DURATION,  /* uint64_t milliseconds */
+    FW_CONF_T_SIZE,      /* uint64_t bytes, from min to max */
+    FW_CONF_T_DURATION,  /* uint64_t milliseconds, from min to max */
     FW_CONF_T_MODE,      /* int */
     FW_CONF_T_LIST,      /* char ** at offset, size_t count at count_offset */
     FW_CONF_T_PATH_LIST, /* the same, made absolute */
@@ -34,7 +34,9 @@ struct fw_conf_key {
     const char *(*check)(const char *item); /* lists: see fw_conf_value_list() */
 };
 
-/* Table entries: a plain setting, a number with its range, a list. */
+/* Table entries: a plain setting, a number with its range, a list. Every
+ * number has a range, and the range is what the code using the field can
+ * carry (t/unit/conf.c checks every table for it). */
 #define FW_CONF_KEY(name, type, offset)                                                            \
     {                                                                                              \
         (name), (type), (offset), 0, 0, 0, NULL                                                    \

@@ -192,6 +192,8 @@ static int read_custom(struct fw_conf_reader *r, size_t i, void *obj, void *ctx)
     /* Two schemas share this callback: go by name, not by index. */
     const char *name = t->schema->keys[i].name;
     if (!strcmp(name, "pools")) {
+        if (!t->pools_at.line)
+            t->pools_at = fw_conf_reader_mark(r, r->ev.start_mark);
         read_pools(r, t);
     } else if (!strcmp(name, "include")) {
         read_include(r, t);

@@ -25,6 +25,7 @@ struct fw_conf_top {
     struct fw_conf_include *inc; /* the includes of the file just read */
     size_t n_inc, inc_cap;
     const struct fw_conf_schema *schema; /* of the file being read */
+    struct fw_conf_mark pools_at;        /* the first 'pools:' value read; line 0 if none */
 };
 
 extern const struct fw_conf_schema fw_conf_top_schema;

@@ -8,6 +8,7 @@
 #include "conf/path.h"
 #include "lib/units.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -143,34 +144,63 @@ int fw_conf_value_uint(struct fw_conf_reader *r, const char *key, uint64_t min, 
     return 0;
 }
 
-int fw_conf_value_size(struct fw_conf_reader *r, const char *key, uint64_t *bytes)
+/* What a size or a duration setting reads: parse is fw_units_*, format its
+ * inverse; what says which notation is expected. */
+struct quantity {
+    int (*parse)(const char *text, uint64_t *v);
+    void (*format)(uint64_t v, char *buf, size_t size);
+    const char *noun; /* "a size", "a duration" */
+    const char *what;
+};
+
+static int read_quantity(struct fw_conf_reader *r, const char *key, const struct quantity *qt,
+                         uint64_t min, uint64_t max, uint64_t *out)
 {
-    char q[64];
-    const char *what = "a size in bytes, with an optional K, M or G (e.g. 512M)";
-    const char *s = fw_conf_value_scalar(r, key, what);
+    char q[64], lo[32], hi[32];
+    uint64_t v = 0;
+    const char *s = fw_conf_value_scalar(r, key, qt->what);
     if (!s)
         return -1;
-    if (fw_units_parse_size(s, bytes) < 0) {
-        fw_conf_reader_error(r, r->ev.start_mark, "'%s' expects %s, got %s", key, what,
+    errno = 0;
+    if (qt->parse(s, &v) < 0 && errno != ERANGE) {
+        fw_conf_reader_error(r, r->ev.start_mark, "'%s' expects %s, got %s", key, qt->what,
                              fw_conf_reader_quote(s, q));
         return -1;
     }
+    if (errno == ERANGE || v < min || v > max) {
+        qt->format(min, lo, sizeof(lo));
+        qt->format(max, hi, sizeof(hi));
+        fw_conf_reader_error(r, r->ev.start_mark,
+                             "'%s' is out of range: expected %s from %s to %s, got %s", key,
+                             qt->noun, lo, hi, fw_conf_reader_quote(s, q));
+        return -1;
+    }
+    *out = v;
     return 0;
 }
 
-int fw_conf_value_duration(struct fw_conf_reader *r, const char *key, uint64_t *ms)
+int fw_conf_value_size(struct fw_conf_reader *r, const char *key, uint64_t min, uint64_t max,
+                       uint64_t *bytes)
 {
-    char q[64];
-    const char *what = "a duration with ms, s, m or h (e.g. 30s); a bare number is seconds";
-    const char *s = fw_conf_value_scalar(r, key, what);
-    if (!s)
-        return -1;
-    if (fw_units_parse_duration_ms(s, ms) < 0) {
-        fw_conf_reader_error(r, r->ev.start_mark, "'%s' expects %s, got %s", key, what,
-                             fw_conf_reader_quote(s, q));
-        return -1;
-    }
-    return 0;
+    static const struct quantity size = {
+        fw_units_parse_size,
+        fw_units_format_size,
+        "a size",
+        "a size in bytes, with an optional K, M or G (e.g. 512M)",
+    };
+    return read_quantity(r, key, &size, min, max, bytes);
+}
+
+int fw_conf_value_duration(struct fw_conf_reader *r, const char *key, uint64_t min, uint64_t max,
+                           uint64_t *ms)
+{
+    static const struct quantity duration = {
+        fw_units_parse_duration_ms,
+        fw_units_format_duration,
+        "a duration",
+        "a duration with ms, s, m or h (e.g. 30s); a bare number is seconds",
+    };
+    return read_quantity(r, key, &duration, min, max, ms);
 }
 
 int fw_conf_value_mode(struct fw_conf_reader *r, const char *key, int *mode)

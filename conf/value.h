@@ -28,8 +28,12 @@ int fw_conf_value_bool(struct fw_conf_reader *r, const char *key, bool *out);
 /* Decimal digits only, from min to max. */
 int fw_conf_value_uint(struct fw_conf_reader *r, const char *key, uint64_t min, uint64_t max,
                        uint64_t *out);
-int fw_conf_value_size(struct fw_conf_reader *r, const char *key, uint64_t *bytes);
-int fw_conf_value_duration(struct fw_conf_reader *r, const char *key, uint64_t *ms);
+/* A size ("512M") or a duration ("30s"), from min to max; a value out of
+ * range is reported with the range, in the same units. */
+int fw_conf_value_size(struct fw_conf_reader *r, const char *key, uint64_t min, uint64_t max,
+                       uint64_t *bytes);
+int fw_conf_value_duration(struct fw_conf_reader *r, const char *key, uint64_t min, uint64_t max,
+                           uint64_t *ms);
 /* A file mode in octal digits, quoted ("0660") or not (0660, 660). */
 int fw_conf_value_mode(struct fw_conf_reader *r, const char *key, int *mode);
 /* One of choices (exact spelling); *index gets its position. */

@@ -472,10 +472,13 @@ static uint64_t jittered_max_requests(const struct fw_conf_pool *c)
 {
     if (!c->max_requests)
         return 0;
-    /* Drawn again for every worker, so a pool never retires all at once. */
-    uint64_t jitter =
-        c->max_requests_jitter ? (uint64_t)random() % (c->max_requests_jitter + 1) : 0;
-    return c->max_requests + jitter;
+    /* Drawn again for every worker, so a pool never retires all at once.
+     * The loader bounds both to a billion; clamped again here because a
+     * jitter of UINT64_MAX made "% (jitter + 1)" a division by zero. */
+    uint64_t span = c->max_requests_jitter < (uint64_t)RAND_MAX ? c->max_requests_jitter
+                                                                : (uint64_t)RAND_MAX - 1;
+    uint64_t jitter = span ? (uint64_t)random() % (span + 1) : 0;
+    return c->max_requests > UINT64_MAX - jitter ? UINT64_MAX : c->max_requests + jitter;
 }
 
 static int spawn_one(struct fw_pool *pool)

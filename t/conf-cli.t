@@ -47,6 +47,33 @@ is_(rc, 2, 'the daemon refuses to start on a bad configuration (exit 2: do not r
 like(err, r'threds', 'with the same messages')
 ok(not os.path.exists(sock), 'and creates nothing')
 
+# Numbers the check accepts must run: a jitter of 2^64-1 once passed -t and
+# crashed the master (random() % (jitter + 1) is % 0), and 2^63 ms turned
+# negative in the worker.
+huge = os.path.join(d, 'huge.yaml')
+with open(huge, 'w') as f:
+    f.write('''pools:
+  web:
+    listen: %s
+    allow_root: true
+    max_requests: 1000
+    max_requests_jitter: 18446744073709551615
+    graceful_timeout: 9223372036854775808ms
+    apps: [{script: %s}]
+''' % (sock, os.path.join(src_dir(), 'examples', 'hello.wsgi')))
+rc, out, err = run('-t', '-c', huge)
+is_(rc, 1, 'a number out of its range fails the check')
+like(err, r'%s:6:26: error: .max_requests_jitter. is out of range: expected a whole number from 0 to \d+'
+     % huge, 'the jitter: FILE:LINE:COLUMN and the allowed range')
+like(err, r'%s:7:23: error: .graceful_timeout. is out of range: expected a duration from 0 to \d+h'
+     % huge, 'a duration past what the code carries: FILE:LINE:COLUMN and the allowed range')
+
+empty = os.path.join(d, 'empty-pools.yaml')
+with open(empty, 'w') as f:
+    f.write('log: stderr\n')
+rc, out, err = run('-t', '-c', empty)
+like(err, r'^%s:1:1: error: no pool is defined' % empty, '"no pool is defined" has a position too')
+
 rc, out, err = run('-t', '-c', os.path.join(d, 'missing.yaml'))
 is_(rc, 1, 'a missing file is an invalid configuration')
 like(err, r'missing\.yaml', 'named in the message')

@@ -4,7 +4,10 @@
  * values, defaults, includes, the example file and the limits. */
 #include "config.h"
 
+#include "conf/app.h"
 #include "conf/config.h"
+#include "conf/pool.h"
+#include "conf/top.h"
 #include "tap.h"
 
 #include <ctype.h>
@@ -556,13 +559,43 @@ static void test_print(void)
     snprintf(want, sizeof(want),
              "%s:1:11: warning: include 'no-such-dir/*.yaml' matches no file\n"
              "%s:1:31: warning: include '/nonexistent-fw/*.yaml' matches no file\n"
-             "%s: error: no pool is defined: add one under 'pools:'\n",
+             "%s:1:1: error: no pool is defined: add one under 'pools:'\n",
              src("t/conf/rules/include-nomatch.yaml"), src("t/conf/rules/include-nomatch.yaml"),
              src("t/conf/rules/no-pools.yaml"));
     is_str(buf, want, "FILE:LINE:COLUMN: error|warning: message");
     is(fw_conf_error_count(&errs), 1, "warnings are not counted as errors");
     free(buf);
     fw_conf_errors_free(&errs);
+}
+
+/* Every number a table reads has a range that the code using it can carry:
+ * no table may leave a number unbounded (max 0 or UINT64_MAX), a duration
+ * must fit poll()'s int milliseconds, a size an int64_t. */
+static void check_ranges(const struct fw_conf_schema *s)
+{
+    char msg[200];
+    for (size_t i = 0; i < s->n_keys; i++) {
+        const struct fw_conf_key *k = &s->keys[i];
+        uint64_t type_max;
+        switch (k->type) {
+        case FW_CONF_T_INT: type_max = INT_MAX; break;
+        case FW_CONF_T_UNSIGNED: type_max = UINT_MAX; break;
+        case FW_CONF_T_U64: type_max = UINT64_MAX - 1; break;
+        case FW_CONF_T_SIZE: type_max = INT64_MAX; break;
+        case FW_CONF_T_DURATION: type_max = INT_MAX; break;
+        default: continue;
+        }
+        snprintf(msg, sizeof(msg), "%s '%s' has a range (%llu to %llu) its type carries", s->what,
+                 k->name, (unsigned long long)k->min, (unsigned long long)k->max);
+        ok(k->max > 0 && k->min <= k->max && k->max <= type_max, msg);
+    }
+}
+
+static void test_ranges(void)
+{
+    check_ranges(&fw_conf_top_schema);
+    check_ranges(&fw_conf_pool_schema);
+    check_ranges(&fw_conf_app_schema);
 }
 
 static void test_multiprocess(void)
@@ -596,6 +629,7 @@ int main(void)
     test_limits();
     test_print();
     test_multiprocess();
+    test_ranges();
     char cmd[PATH_MAX + 16];
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
     if (system(cmd) != 0)
