@@ -4,6 +4,7 @@
 
 #include "pool.h"
 
+#include "backoff.h"
 #include "fcgi/slot.h"
 #include "fcgi/worker.h"
 #include "lib/log.h"
@@ -28,8 +29,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define YOUNG_MS 5000 /* dying younger than this counts as a crash */
-#define BACKOFF_MAX_MS 60000
 #define REQUEST_TIMEOUT_GRACE_MS 10000
 
 enum proc_state {
@@ -98,10 +97,8 @@ struct fw_pool {
 
     struct fw_sizing_rate rate;             /* dynamic: spawns per second, doubling while short */
     bool watching_listen;                   /* on demand: master waits for the first connection */
-    unsigned crashes;                       /* consecutive young deaths */
+    struct fw_backoff backoff;              /* start-up crashes in a row */
     char crash_why[FW_SLOT_ERROR_MAX + 96]; /* the last one, for status */
-    int64_t last_crash_ms;
-    int64_t next_spawn_ms;
     struct fw_output_rate output_rate; /* of all its workers' stdout and stderr */
 };
 
@@ -362,24 +359,32 @@ static void abort_recycle(struct fw_pool *pool, const char *why)
     finish_recycle(pool, false);
 }
 
-/* The first failure is retried at once (an operator's kill -9, a one-off
- * segfault); from the second in a row the delay doubles: 1 s, 2 s, 4 s ...
- * 60 s. Never a tight fork loop. */
+/* A worker that answers requests (its app imported or not): while one
+ * does, the pool is up and a crash loop of new workers may wait long. */
+static bool serving(const struct fw_pool *pool)
+{
+    for (const struct proc *q = pool->procs; q; q = q->next)
+        if (q->state == PROC_RUNNING || q->state == PROC_RETIRING)
+            return true;
+    return false;
+}
+
+/* A start-up crash (backoff.h decides what is one): the first is retried at
+ * once, then the delay doubles, 1 s, 2 s, 4 s ... 60 s, or at most 5 s
+ * while no worker serves. Never a tight fork loop. */
 static void back_off(struct fw_pool *pool, const char *what, const char *detail)
 {
-    int64_t now = fw_loop_now_ms();
+    bool capped;
+    char note[80] = "";
     snprintf(pool->crash_why, sizeof(pool->crash_why), "%s%s%s", what, detail[0] ? "\n" : "",
              detail);
-    pool->crashes++;
-    pool->last_crash_ms = now;
-    int64_t backoff = pool->crashes == 1 ? 0 : 1000;
-    for (unsigned i = 2; i < pool->crashes && backoff < BACKOFF_MAX_MS; i++)
-        backoff *= 2;
-    if (backoff > BACKOFF_MAX_MS)
-        backoff = BACKOFF_MAX_MS;
-    pool->next_spawn_ms = now + backoff;
-    fw_log(FW_LOG_WARN, "[pool %s] %s (%u in a row): next spawn in %lld ms", pool->conf->name, what,
-           pool->crashes, (long long)backoff);
+    fw_backoff_crash(&pool->backoff, fw_loop_now_ms());
+    int64_t wait = fw_backoff_wait_ms(&pool->backoff, serving(pool), &capped);
+    if (capped)
+        snprintf(note, sizeof(note), " (no worker serves: at most %d s instead of %lld s)",
+                 FW_BACKOFF_EMPTY_MAX_MS / 1000, (long long)(pool->backoff.delay_ms / 1000));
+    fw_log(FW_LOG_WARN, "[pool %s] %s (%u in a row): next spawn in %lld ms%s", pool->conf->name,
+           what, pool->backoff.crashes, (long long)wait, note);
 }
 
 /* A worker whose app imported, serving: not p itself. */
@@ -573,7 +578,8 @@ static void on_demand(struct fw_loop *loop, int fd, uint32_t events, void *data)
     pool->watching_listen = false;
     fw_log(FW_LOG_INFO, "[pool %s] connection waiting and no worker: spawning on demand",
            pool->conf->name);
-    if (!pool->stopping && !pool->config_failed && fw_loop_now_ms() >= pool->next_spawn_ms)
+    if (!pool->stopping && !pool->config_failed &&
+        fw_loop_now_ms() >= fw_backoff_next_spawn_ms(&pool->backoff, false))
         spawn_one(pool);
 }
 
@@ -628,11 +634,11 @@ static void maintain(struct fw_pool *pool)
         case PROC_RUNNING:
             running++;
             /* Workers spawned before the last failure say nothing. */
-            if (pool->crashes && p->started_ms > pool->last_crash_ms &&
-                now - p->started_ms > YOUNG_MS) {
+            if (pool->backoff.crashes && p->started_ms > pool->backoff.last_crash_ms &&
+                now - p->started_ms > FW_BACKOFF_YOUNG_MS) {
                 fw_log(FW_LOG_NOTICE, "[pool %s] a worker has run for %d s: back-off reset",
-                       c->name, YOUNG_MS / 1000);
-                pool->crashes = 0;
+                       c->name, FW_BACKOFF_YOUNG_MS / 1000);
+                fw_backoff_reset(&pool->backoff);
             }
             break;
         case PROC_RETIRING: retiring++; break;
@@ -674,7 +680,8 @@ static void maintain(struct fw_pool *pool)
             if (p->state == PROC_RETIRING)
                 stop_proc(p, "replaced");
     }
-    if (pool->config_failed || now < pool->next_spawn_ms)
+    if (pool->config_failed ||
+        now < fw_backoff_next_spawn_ms(&pool->backoff, running + retiring > 0))
         return;
     while (starting + running < wanted) {
         if (c->pm == FW_CONF_PM_DYNAMIC && !fw_sizing_rate_allows(&pool->rate, now))
@@ -682,11 +689,36 @@ static void maintain(struct fw_pool *pool)
         if (spawn_one(pool) < 0)
             break;
         starting++;
-        if (pool->crashes)
+        if (pool->backoff.crashes)
             break; /* backing off: one at a time */
     }
     if (c->pm == FW_CONF_PM_DYNAMIC && c->min == 0)
         watch_for_demand(pool, starting + running + retiring);
+}
+
+/* Only a death before serving backs off (backoff.h says why); any other
+ * is replaced at once and ends a back-off, since the app demonstrably
+ * starts. */
+static void died_unexpectedly(struct fw_pool *pool, const struct proc *p, uint64_t served,
+                              unsigned in_flight, int64_t age)
+{
+    enum fw_backoff_death death =
+        fw_backoff_classify(p->state != PROC_STARTING, served, in_flight, age);
+    switch (death) {
+    case FW_BACKOFF_NOT_READY: back_off(pool, "worker died before it was ready", ""); return;
+    case FW_BACKOFF_IDLE_YOUNG:
+        back_off(pool, "worker died young, before its first request", "");
+        return;
+    case FW_BACKOFF_SERVING:
+        fw_log(FW_LOG_WARN,
+               "[pool %s] pid %ld died with %u request%s in flight: not a start-up crash, "
+               "replaced at once",
+               pool->conf->name, (long)p->pid, in_flight, in_flight == 1 ? "" : "s");
+        break;
+    case FW_BACKOFF_SERVED:
+    case FW_BACKOFF_IDLE_OLD: break;
+    }
+    fw_backoff_reset(&pool->backoff);
 }
 
 bool fw_pool_reap(struct fw_pool *pool, pid_t pid, int status)
@@ -717,6 +749,7 @@ bool fw_pool_reap(struct fw_pool *pool, pid_t pid, int status)
     fw_output_flush(&p->output, now);
     close_proc_fds(p);
     uint64_t served = proc_requests(p);
+    unsigned in_flight = proc_busy(p);
     pool->requests_done += served;
     fw_scoreboard_release(pool->env.scoreboard, p->slot);
     if (!expected && p->state == PROC_STARTING && p->generation == pool->generation &&
@@ -735,16 +768,8 @@ bool fw_pool_reap(struct fw_pool *pool, pid_t pid, int status)
                "the configuration is reloaded",
                pool->conf->name);
         pool->config_failed = true;
-    } else if (!expected && (p->state == PROC_STARTING || (age < YOUNG_MS && served == 0))) {
-        /* Never ready, or dead young without serving anything: a crash. A
-         * worker that served requests and was killed (an operator's kill -9,
-         * the OOM killer) is replaced at once without back-off. */
-        back_off(pool,
-                 p->state == PROC_STARTING ? "worker died before it was ready"
-                                           : "worker died young",
-                 "");
     } else if (!expected) {
-        pool->crashes = 0;
+        died_unexpectedly(pool, p, served, in_flight, age);
     }
     fw_output_free(&p->output);
     free(p);
@@ -760,8 +785,7 @@ static void new_generation(struct fw_pool *pool)
     if (pool->generation < pool->failed_generation)
         pool->generation = pool->failed_generation;
     pool->generation++;
-    pool->crashes = 0;
-    pool->next_spawn_ms = 0;
+    fw_backoff_reset(&pool->backoff);
     pool->config_failed = false;
 }
 
@@ -944,10 +968,12 @@ void fw_pool_info(const struct fw_pool *pool, struct fw_pool_info *out)
     out->recycles_done = pool->recycle_done_seq;
     out->last_recycle_ok = pool->last_recycle_ok;
     out->last_recycle = pool->last_recycle;
-    out->crashes = pool->crashes;
-    out->backoff_reason = pool->crashes ? pool->crash_why : "";
-    int64_t now = fw_loop_now_ms();
-    out->backoff_ms = pool->next_spawn_ms > now ? pool->next_spawn_ms - now : 0;
+    out->crashes = pool->backoff.crashes;
+    out->backoff_reason = pool->backoff.crashes ? pool->crash_why : "";
+    int64_t now = fw_loop_now_ms(), next = fw_backoff_next_spawn_ms(&pool->backoff, serving(pool));
+    out->backoff_ms = next > now ? next - now : 0;
+    fw_backoff_wait_ms(&pool->backoff, serving(pool), &out->backoff_capped);
+    out->backoff_capped_ms = FW_BACKOFF_EMPTY_MAX_MS;
     out->config_failed = pool->config_failed;
 }
 

@@ -1,9 +1,11 @@
 /* A pool at run time: its listening socket, its workers, and keeping their
  * number right. Fixed pools hold `processes` workers; a worker that asks to
  * retire (max_requests, memory_limit) gets its replacement started first and
- * is stopped only once that one is ready; workers that die young (before
- * ready, or within 5 s) count as crashes: the first is replaced at once, then
- * the delay doubles (1 s, 2 s, 4 s ... 60 s), for this pool only. */
+ * is stopped only once that one is ready; workers that die before serving
+ * (before ready, or ready and dead within 5 s without a request) count as
+ * start-up crashes: the first is replaced at once, then the delay doubles
+ * (1 s, 2 s, 4 s ... 60 s, at most 5 s while no worker serves), for this
+ * pool only (backoff.h). A worker that dies serving is replaced at once. */
 #ifndef FW_POOL_H
 #define FW_POOL_H
 
@@ -115,8 +117,10 @@ struct fw_pool_info {
     uint64_t recycles_done;   /* the seq of the last one that ended */
     const char *last_recycle; /* "" if none yet */
     bool last_recycle_ok;
-    unsigned crashes;           /* young deaths in a row */
+    unsigned crashes;           /* start-up crashes in a row */
     int64_t backoff_ms;         /* until the next spawn is allowed; 0 if none */
+    bool backoff_capped;        /* no worker serves: the wait is cut to backoff_capped_ms */
+    int64_t backoff_capped_ms;
     const char *backoff_reason; /* the last failure, with an import's traceback end; "" */
     bool config_failed;
 };

@@ -67,10 +67,13 @@ static void pool_text(struct fw_buf *out, const struct fw_pool *pool)
         fw_buf_puts(out, "  configuration error in the worker: not respawning until reload or "
                          "restart\n");
     if (i.crashes) {
-        char wait[32];
+        char wait[32], cap[48] = "";
         duration(wait, sizeof(wait), i.backoff_ms);
-        fw_buf_printf(out, "  back-off: %u failure%s in a row, next spawn in %s: %s\n", i.crashes,
-                      i.crashes == 1 ? "" : "s", wait, i.backoff_reason);
+        if (i.backoff_capped)
+            snprintf(cap, sizeof(cap), " (no worker serves: at most %" PRId64 "s)",
+                     i.backoff_capped_ms / 1000);
+        fw_buf_printf(out, "  back-off: %u failure%s in a row, next spawn in %s%s: %s\n", i.crashes,
+                      i.crashes == 1 ? "" : "s", wait, cap, i.backoff_reason);
     } else {
         fw_buf_puts(out, "  back-off: none\n");
     }
@@ -128,8 +131,9 @@ static void pool_json(struct fw_buf *out, const struct fw_pool *pool)
     fw_buf_json_string(out, i.last_recycle);
     fw_buf_printf(out,
                   ",\"last_recycle_ok\":%s,\"crashes\":%u,\"backoff_ms\":%" PRId64
-                  ",\"backoff_reason\":",
-                  i.last_recycle_ok ? "true" : "false", i.crashes, i.backoff_ms);
+                  ",\"backoff_capped\":%s,\"backoff_reason\":",
+                  i.last_recycle_ok ? "true" : "false", i.crashes, i.backoff_ms,
+                  i.backoff_capped ? "true" : "false");
     fw_buf_json_string(out, i.backoff_reason);
     fw_buf_printf(out, ",\"config_failed\":%s,\"workers\":[", i.config_failed ? "true" : "false");
     fw_pool_each_worker(pool, worker_json, out);
