@@ -25,6 +25,7 @@ struct watched {
     /* The main thread's. */
     bool pending; /* an interrupt was asked for call `number` */
     bool stuck;
+    bool answer_due; /* stuck, and its 504 not written yet */
     uint64_t number;
     int64_t asked_ms;
     /* Shared with the interrupter, under the lock. */
@@ -152,10 +153,23 @@ static void follow_up(struct fw_watchdog *wd, struct watched *e, int64_t now)
     if (!why)
         return;
     e->stuck = true;
+    e->answer_due = true;
     fw_log(FW_LOG_ERR, "%s: stuck for %lld ms of app time; %s: answering 504, and this worker "
                        "stops (its other requests get graceful_timeout)",
            e->what, (long long)ms, why);
-    fw_conn_emergency(atomic_load(&e->ct), 504);
+}
+
+void fw_watchdog_answer(struct fw_watchdog *wd)
+{
+    for (unsigned i = 0; wd && i < wd->n; i++) {
+        struct watched *e = &wd->w[i];
+        if (!e->answer_due)
+            continue;
+        e->answer_due = false;
+        uint64_t number = 0;
+        if (app_ms(e, fw_callclock_now_ms(), &number) >= 0 && number == e->number)
+            fw_conn_emergency(atomic_load(&e->ct), 504);
+    }
 }
 
 unsigned fw_watchdog_check(struct fw_watchdog *wd, int64_t now)

@@ -33,7 +33,12 @@ void fw_watchdog_free(struct fw_watchdog *wd);
 void fw_watchdog_watch(struct fw_watchdog *wd, unsigned i, struct fw_conn_thread *ct);
 
 /* Main thread, on each tick. Returns how many calls are stuck now; one
- * that just became stuck has been answered and logged. */
+ * that just became stuck is logged, and answered by fw_watchdog_answer. */
 unsigned fw_watchdog_check(struct fw_watchdog *wd, int64_t now_ms);
+
+/* Writes the 504 of each call that just became stuck. Called after the
+ * worker stopped accepting: a client that gets its 504 and reconnects at
+ * once must reach another worker, not this one. */
+void fw_watchdog_answer(struct fw_watchdog *wd);
 
 #endif

@@ -319,6 +319,7 @@ static void timeout_tick(struct worker *w, int64_t now)
         begin_stop(w, "a request is stuck past request_timeout");
         retire(w, "a request is stuck past request_timeout");
     }
+    fw_watchdog_answer(w->wd);
     w->stuck = stuck;
 }
 
