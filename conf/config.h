@@ -85,6 +85,7 @@ struct fw_conf_pool {
     uint64_t max_params_bytes;    /* default 1 MiB */
     uint64_t keepalive_timeout_ms; /* idle kept FastCGI connection; default 60 s */
     uint64_t client_timeout_ms;    /* web server silent mid-request; default 60 s */
+    uint64_t rlimit_nofile;        /* workers' RLIMIT_NOFILE; 0: raised to the hard limit */
 
     /* Python */
     char *python_home;

@@ -68,6 +68,9 @@ static const struct fw_conf_key pool_keys[FW_CONF_POOL_NKEYS] = {
         FW_CONF_KEY_RANGE("max_params", FW_CONF_T_SIZE, P(max_params_bytes), 1024, 1ULL << 30),
     [FW_CONF_POOL_KEEPALIVE_TIMEOUT] = DURATION("keepalive_timeout", P(keepalive_timeout_ms)),
     [FW_CONF_POOL_CLIENT_TIMEOUT] = DURATION("client_timeout", P(client_timeout_ms)),
+    /* 0: the hard limit. Above the kernel's usual nr_open cap nothing runs. */
+    [FW_CONF_POOL_RLIMIT_NOFILE] =
+        FW_CONF_KEY_RANGE("rlimit_nofile", FW_CONF_T_U64, P(rlimit_nofile), 0, 1048576),
     [FW_CONF_POOL_PYTHON_HOME] = FW_CONF_KEY("python_home", FW_CONF_T_PATH, P(python_home)),
     [FW_CONF_POOL_PYTHON_PATH] = FW_CONF_KEY_LIST("python_path", FW_CONF_T_PATH_LIST,
                                                   P(python_path), P(n_python_path), NULL),
@@ -424,7 +427,8 @@ bool fw_conf_pool_equal(const struct fw_conf_pool *a, const struct fw_conf_pool 
         a->startup_timeout_ms != b->startup_timeout_ms || a->max_body_bytes != b->max_body_bytes ||
         a->max_params_bytes != b->max_params_bytes ||
         a->keepalive_timeout_ms != b->keepalive_timeout_ms ||
-        a->client_timeout_ms != b->client_timeout_ms || !str_eq(a->python_home, b->python_home) ||
+        a->client_timeout_ms != b->client_timeout_ms || a->rlimit_nofile != b->rlimit_nofile ||
+        !str_eq(a->python_home, b->python_home) ||
         !strv_eq(a->python_path, a->n_python_path, b->python_path, b->n_python_path) ||
         !strv_eq(a->watch, a->n_watch, b->watch, b->n_watch) || a->n_env != b->n_env ||
         a->n_apps != b->n_apps)

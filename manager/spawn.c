@@ -111,6 +111,7 @@ static int settings_fd(const struct fw_spawn_request *req)
         .max_params_bytes = pool->max_params_bytes,
         .keepalive_timeout_ms = pool->keepalive_timeout_ms,
         .client_timeout_ms = pool->client_timeout_ms,
+        .rlimit_nofile = pool->rlimit_nofile,
         .multiprocess = fw_conf_pool_multiprocess(pool),
         .preload = pool->preload,
         .host = { .python_home = pool->python_home,

@@ -59,12 +59,17 @@ cfg = manager_config('''  leak:
     processes: 1
     threads: 2
     allow_root: true
+    rlimit_nofile: %d
     apps:
       - {mount: /, script: %s}
-''' % (sock, APP), name='leak.yaml')
+''' % (sock, LIMIT * 2 - 8, APP), name='leak.yaml')
 m = spawn(['/usr/bin/prlimit', '--nofile=%d:%d' % (LIMIT * 2, LIMIT * 2), program('fcgiwsgi'),
            '-c', cfg])
 wait_for(lambda: 'starting -> running' in m.output(), timeout=30, what='worker ready')
+pid0 = fcgi_request(sock, 'GET', '/', params=PARAMS).body.split()[0].decode()
+with open('/proc/%s/limits' % pid0) as f:
+    soft = re.search(r'Max open files\s+(\d+)', f.read()).group(1)
+is_(int(soft), LIMIT * 2 - 8, 'rlimit_nofile sets the worker\'s limit')
 first = fcgi_request(sock, 'GET', '/leak', params=PARAMS).body.split()
 ok(int(first[1]) > 0, 'the app leaked %s fds' % first[1].decode())
 t0 = time.monotonic()

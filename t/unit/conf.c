@@ -374,6 +374,7 @@ static const char *const all_keys[] = {
     "max_params",
     "keepalive_timeout",
     "client_timeout",
+    "rlimit_nofile",
     "python_home",
     "python_path",
     "env",
