@@ -797,7 +797,17 @@ int fw_manager_run(struct fw_config *cfg)
     sd_notify("READY=1\nSTATUS=running");
     if (fw_loop_run(m.loop) == 0)
         status = 0;
-    fw_log(FW_LOG_NOTICE, "stopped");
+    unsigned cut = 0;
+    for (size_t i = 0; i < m.n_pools; i++)
+        cut += fw_pool_cut(m.pools[i]);
+    if (cut) {
+        /* A supervisor must see that requests were lost in the stop. */
+        fw_log(FW_LOG_WARN, "stopped: %u worker%s had to be cut at graceful_timeout", cut,
+               cut == 1 ? "" : "s");
+        status = 1;
+    } else {
+        fw_log(FW_LOG_NOTICE, "stopped");
+    }
 out:
     while (m.waiters) {
         struct waiter *w = m.waiters;

@@ -79,6 +79,7 @@ struct fw_pool {
     unsigned processes; /* fixed: how many (scale overrides the configured number) */
     uint32_t generation;
     bool stopping;
+    unsigned cut; /* workers killed, or that cut requests, at graceful_timeout while stopping */
     bool config_failed;         /* a worker exited with FW_EXIT_CONFIG */
     uint64_t requests_done;     /* by workers that have exited */
     uint32_t failed_generation; /* highest generation number ever abandoned */
@@ -649,6 +650,7 @@ static void maintain(struct fw_pool *pool)
                        c->name, (long)p->pid);
                 kill(p->pid, SIGKILL);
                 p->kill_at_ms = 0;
+                pool->cut += pool->stopping;
             }
             break;
         }
@@ -741,6 +743,11 @@ bool fw_pool_reap(struct fw_pool *pool, pid_t pid, int status)
                  strsignal(WTERMSIG(status)));
     fw_log(expected ? FW_LOG_NOTICE : FW_LOG_WARN, "[pool %s pid %ld] exited (%s) after %lld ms%s",
            pool->conf->name, (long)pid, how, (long long)age, expected ? "" : ", unexpectedly");
+    /* A worker that left its requests cut at its own graceful_timeout (it
+     * exits 1 then: see fcgi/worker.c) during the pool's stop. */
+    if (pool->stopping && p->kill_at_ms && WIFEXITED(status) &&
+        (WEXITSTATUS(status) == FW_EXIT_FAILURE || WEXITSTATUS(status) == FW_EXIT_TIMEOUT))
+        pool->cut++;
     /* What is left in the pipe, within one budget: a subprocess the worker
      * started may hold the pipe open and keep writing. Closing our end
      * then gives that writer EPIPE. */
@@ -1021,4 +1028,9 @@ void fw_pool_set_log_fd(struct fw_pool *pool, int log_fd)
     for (struct proc *p = pool->procs; p; p = p->next)
         if (p->channel_fd >= 0)
             send_fd(p, log_fd);
+}
+
+unsigned fw_pool_cut(const struct fw_pool *pool)
+{
+    return pool->cut;
 }

@@ -138,4 +138,8 @@ unsigned fw_pool_alive(const struct fw_pool *pool);
  * old one). */
 void fw_pool_set_log_fd(struct fw_pool *pool, int log_fd);
 
+/* Workers that had to be killed, or cut their requests, at graceful_timeout
+ * while the pool stopped: the manager then exits non-zero. */
+unsigned fw_pool_cut(const struct fw_pool *pool);
+
 #endif
