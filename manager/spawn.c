@@ -15,6 +15,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,28 +41,74 @@
  * image the master runs even after a package upgrade replaced the file. */
 static int exe_fd = -1;
 
+static bool in_list(gid_t g, const gid_t *list, int n)
+{
+    for (int i = 0; i < n; i++)
+        if (list[i] == g)
+            return true;
+    return false;
+}
+
+/* True if the process's supplementary groups are the user's (as initgroups
+ * would set them with gid as the primary group), in any order. */
+static bool has_user_groups(const char *user, gid_t gid)
+{
+    bool same = false;
+    gid_t probe;
+    int n_want = 1;
+    getgrouplist(user, gid, &probe, &n_want); /* sets the count it needs */
+    int n_have = getgroups(0, NULL);
+    gid_t *want = calloc((size_t)n_want + 1, sizeof(gid_t));
+    gid_t *have = calloc((size_t)(n_have > 0 ? n_have : 0) + 1, sizeof(gid_t));
+    if (!want || !have || n_have < 0 || getgrouplist(user, gid, want, &n_want) < 0 ||
+        (n_have = getgroups(n_have, have)) < 0)
+        goto done;
+    /* The primary group grants access whether or not it is listed. */
+    same = true;
+    for (int i = 0; i < n_want && same; i++)
+        same = want[i] == gid || in_list(want[i], have, n_have);
+    for (int i = 0; i < n_have && same; i++)
+        same = have[i] == gid || in_list(have[i], want, n_want);
+done:
+    free(want);
+    free(have);
+    return same;
+}
+
+/* Each call is skipped when what it would set is already so: a manager that
+ * is not root may run a pool as its own user, and initgroups() needs
+ * CAP_SETGID even to set the groups the process already has. */
 static int drop_privileges(const struct fw_conf_pool *pool)
 {
     if (!pool->user && !pool->group)
         return 0;
     if (pool->gid != (gid_t)-1) {
+        gid_t rgid, egid, sgid;
+        bool same_gid = getresgid(&rgid, &egid, &sgid) == 0 && rgid == pool->gid &&
+                        egid == pool->gid && sgid == pool->gid;
         if (pool->user) {
-            if (initgroups(pool->user, pool->gid) < 0) {
+            if ((!same_gid || !has_user_groups(pool->user, pool->gid)) &&
+                initgroups(pool->user, pool->gid) < 0) {
                 fw_log_errno(FW_LOG_ERR, "[pool %s] initgroups(%s)", pool->name, pool->user);
                 return -1;
             }
-        } else if (setgroups(0, NULL) < 0 && errno != EPERM) {
+        } else if (getgroups(0, NULL) != 0 && setgroups(0, NULL) < 0 && errno != EPERM) {
             fw_log_errno(FW_LOG_ERR, "[pool %s] setgroups", pool->name);
             return -1;
         }
-        if (setgid(pool->gid) < 0) {
+        if (!same_gid && setgid(pool->gid) < 0) {
             fw_log_errno(FW_LOG_ERR, "[pool %s] setgid(%u)", pool->name, (unsigned)pool->gid);
             return -1;
         }
     }
-    if (pool->uid != (uid_t)-1 && setuid(pool->uid) < 0) {
-        fw_log_errno(FW_LOG_ERR, "[pool %s] setuid(%u)", pool->name, (unsigned)pool->uid);
-        return -1;
+    if (pool->uid != (uid_t)-1) {
+        uid_t ruid, euid, suid;
+        bool same_uid = getresuid(&ruid, &euid, &suid) == 0 && ruid == pool->uid &&
+                        euid == pool->uid && suid == pool->uid;
+        if (!same_uid && setuid(pool->uid) < 0) {
+            fw_log_errno(FW_LOG_ERR, "[pool %s] setuid(%u)", pool->name, (unsigned)pool->uid);
+            return -1;
+        }
     }
     return 0;
 }
