@@ -1,5 +1,6 @@
-/* Rules across settings (a unix socket takes no allowed_clients; root
- * needs allow_root) and across pools (one name, one address each). */
+/* Rules across settings (a unix socket takes no allowed_clients, nor a
+ * directory anyone may write; root needs allow_root) and across pools (one
+ * name, one address each). */
 #include <config.h>
 
 #include "conf/validate.h"
@@ -8,10 +9,12 @@
 #include "conf/reader.h"
 #include "conf/strset.h"
 
+#include <errno.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 static void check_listen(const struct fw_conf_pool *pool, const struct fw_conf_mark *m,
@@ -28,6 +31,11 @@ static void check_listen(const struct fw_conf_pool *pool, const struct fw_conf_m
                                    "socket: limit who connects with listen_mode, listen_owner "
                                    "and listen_group",
                                    fw_conf_pool_schema.keys[tcp_only[i]].name);
+        /* A directory that does not exist yet is bind()'s to report. */
+        char err[512];
+        const char *path = ((const struct sockaddr_un *)&pool->listen_addr.ss)->sun_path;
+        if (fw_sock_check_dir(path, err, sizeof(err)) < 0 && errno != ENOENT)
+            fw_conf_mark_error(errs, m[FW_CONF_POOL_LISTEN], "'listen': %s", err);
     } else if (pool->listen_addr.family) {
         for (size_t i = 0; i < sizeof(unix_only) / sizeof(unix_only[0]); i++)
             if (m[unix_only[i]].line)

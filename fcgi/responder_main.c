@@ -268,7 +268,7 @@ int main(int argc, char **argv)
         char err[256];
         if (fw_sock_parse(listen_addr, &addr, err, sizeof(err)) < 0)
             return bad("--listen: %s", err);
-        int fd = fw_sock_listen(&addr, (int)backlog, (int)socket_mode, err, sizeof(err));
+        int fd = fw_sock_listen(&addr, (int)backlog, (int)socket_mode, NULL, err, sizeof(err));
         if (fd < 0)
             return bad("--listen: %s", err);
         cfg.listen_fd = fd;

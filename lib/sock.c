@@ -8,6 +8,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <stdarg.h>
@@ -149,9 +150,120 @@ static int clear_unix_path(const struct fw_sock_addr *addr, char *err, size_t er
     return 0;
 }
 
-int fw_sock_listen(const struct fw_sock_addr *addr, int backlog, int mode, char *err, size_t errlen)
+static int check_dir_mode(const char *dir, const char *path, char *err, size_t errlen)
 {
-    if (addr->family == AF_UNIX && clear_unix_path(addr, err, errlen) < 0)
+    struct stat st;
+    if (stat(dir, &st) < 0) {
+        int saved = errno;
+        fail(err, errlen, "%s: socket directory %s: %s", path, dir, strerror(saved));
+        errno = saved;
+        return -1;
+    }
+    if ((st.st_mode & S_IWOTH) && !(st.st_mode & S_ISVTX)) {
+        fail(err, errlen,
+             "%s: directory %s is writable by all users without the sticky bit, so "
+             "anyone could replace the socket: chmod o-w or +t it",
+             path, dir);
+        errno = EPERM;
+        return -1;
+    }
+    return 0;
+}
+
+int fw_sock_check_dir(const char *path, char *err, size_t errlen)
+{
+    char dir[PATH_MAX];
+    const char *slash = strrchr(path, '/');
+    if (!slash)
+        snprintf(dir, sizeof(dir), ".");
+    else
+        snprintf(dir, sizeof(dir), "%.*s", slash == path ? 1 : (int)(slash - path), path);
+    char *real = realpath(dir, NULL);
+    if (!real) {
+        int saved = errno;
+        fail(err, errlen, "%s: socket directory %s: %s", path, dir, strerror(saved));
+        errno = saved;
+        return -1;
+    }
+    /* Each ancestor too: renaming a directory swaps everything below it. */
+    int rc = check_dir_mode("/", path, err, errlen);
+    for (char *end = real; rc == 0 && end;) {
+        end = strchr(end + 1, '/');
+        if (end)
+            *end = '\0';
+        if (real[1])
+            rc = check_dir_mode(real, path, err, errlen);
+        if (end)
+            *end = '/';
+    }
+    int saved = errno;
+    free(real);
+    errno = saved;
+    return rc;
+}
+
+/* Opens path itself, never what it points to, and checks that it is still
+ * the socket that was bound. Returns an O_PATH fd or -1. */
+static int open_bound(const char *path, const struct fw_sock_file *bound, char *err, size_t errlen)
+{
+    int fd = open(path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return fail(err, errlen, "%s: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) < 0) {
+        fail(err, errlen, "%s: %s", path, strerror(errno));
+    } else if (S_ISLNK(st.st_mode)) {
+        fail(err, errlen, "%s is now a symlink, not the socket that was bound; not following it",
+             path);
+    } else if (!S_ISSOCK(st.st_mode) || st.st_dev != bound->dev || st.st_ino != bound->ino) {
+        fail(err, errlen,
+             "%s is not the socket that was bound any more (replaced by %s); leaving it alone",
+             path, S_ISSOCK(st.st_mode) ? "another socket" : "a file that is not a socket");
+    } else {
+        return fd;
+    }
+    close(fd);
+    return -1;
+}
+
+/* fchmod() refuses an O_PATH fd; /proc/self/fd/N leads to the very inode
+ * the fd holds, whatever has the name since. */
+static int chperms_fd(int fd, const char *path, int mode, uid_t uid, gid_t gid, char *err,
+                      size_t errlen)
+{
+    if (mode >= 0) {
+        char proc[64];
+        snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+        if (chmod(proc, (mode_t)mode) < 0)
+            return fail(err, errlen, "%s: chmod %04o (through %s): %s", path, (unsigned)mode, proc,
+                        strerror(errno));
+    }
+    if ((uid != (uid_t)-1 || gid != (gid_t)-1) && fchownat(fd, "", uid, gid, AT_EMPTY_PATH) < 0)
+        return fail(err, errlen, "%s: chown %ld:%ld: %s", path, uid == (uid_t)-1 ? -1L : (long)uid,
+                    gid == (gid_t)-1 ? -1L : (long)gid, strerror(errno));
+    return 0;
+}
+
+int fw_sock_set_perms(const char *path, const struct fw_sock_file *bound, int mode, uid_t uid,
+                      gid_t gid, char *err, size_t errlen)
+{
+    if (mode < 0 && uid == (uid_t)-1 && gid == (gid_t)-1)
+        return 0;
+    int fd = open_bound(path, bound, err, errlen);
+    if (fd < 0)
+        return -1;
+    int rc = chperms_fd(fd, path, mode, uid, gid, err, errlen);
+    close(fd);
+    return rc;
+}
+
+int fw_sock_listen(const struct fw_sock_addr *addr, int backlog, int mode,
+                   struct fw_sock_file *bound, char *err, size_t errlen)
+{
+    const char *path = ((const struct sockaddr_un *)&addr->ss)->sun_path;
+    struct fw_sock_file file = { 0 };
+    if (addr->family == AF_UNIX &&
+        (fw_sock_check_dir(path, err, errlen) < 0 || clear_unix_path(addr, err, errlen) < 0))
         return -1;
     int fd = socket(addr->family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (fd < 0)
@@ -166,17 +278,31 @@ int fw_sock_listen(const struct fw_sock_addr *addr, int backlog, int mode, char 
         fail(err, errlen, "%s: bind: %s", addr->text, strerror(errno));
         goto fail;
     }
-    if (addr->family == AF_UNIX && mode >= 0) {
-        const char *path = ((const struct sockaddr_un *)&addr->ss)->sun_path;
-        if (chmod(path, (mode_t)mode) < 0) {
-            fail(err, errlen, "%s: chmod %04o: %s", addr->text, (unsigned)mode, strerror(errno));
+    if (addr->family == AF_UNIX) {
+        /* Taken at once, so that a later chmod or chown can tell this file
+         * from one renamed over it; a symlink here already is refused. */
+        int pfd = open(path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+        struct stat st;
+        if (pfd < 0 || fstat(pfd, &st) < 0 || !S_ISSOCK(st.st_mode)) {
+            fail(err, errlen, "%s: the socket file was replaced right after bind()%s%s", addr->text,
+                 pfd < 0 ? ": " : "", pfd < 0 ? strerror(errno) : "");
+            if (pfd >= 0)
+                close(pfd);
             goto fail;
         }
+        file.dev = st.st_dev;
+        file.ino = st.st_ino;
+        int rc = chperms_fd(pfd, path, mode, (uid_t)-1, (gid_t)-1, err, errlen);
+        close(pfd);
+        if (rc < 0)
+            goto fail;
     }
     if (listen(fd, backlog > 0 ? backlog : SOMAXCONN) < 0) {
         fail(err, errlen, "%s: listen: %s", addr->text, strerror(errno));
         goto fail;
     }
+    if (bound)
+        *bound = file;
     return fd;
 fail:
     close(fd);

@@ -6,6 +6,7 @@
 
 #include <stddef.h>
 #include <sys/socket.h>
+#include <sys/types.h>
 
 struct fw_sock_addr {
     int family; /* AF_UNIX, AF_INET or AF_INET6 */
@@ -18,11 +19,33 @@ struct fw_sock_addr {
  * "*:80" or ":80" (any IPv4). */
 int fw_sock_parse(const char *spec, struct fw_sock_addr *out, char *err, size_t errlen);
 
-/* Bound, listening, O_NONBLOCK and FD_CLOEXEC. For a unix path, a stale socket
- * file is replaced; a live one (something accepts on it) or a non-socket file
- * is an error. mode < 0 keeps the umask's mode. Returns the fd or -1. */
-int fw_sock_listen(const struct fw_sock_addr *addr, int backlog, int mode, char *err,
-                   size_t errlen);
+/* The file bind() created for a unix listener, as found right after it:
+ * whoever can write its directory can put something else under its name. */
+struct fw_sock_file {
+    dev_t dev;
+    ino_t ino;
+};
+
+/* Bound, listening, O_NONBLOCK and FD_CLOEXEC. For a unix path, the
+ * directories must pass fw_sock_check_dir(), a stale socket file is
+ * replaced, and a live one (something accepts on it) or a non-socket file is
+ * an error; mode < 0 keeps the umask's mode, and bound (may be NULL)
+ * receives the socket file's identity. Returns the fd or -1. */
+int fw_sock_listen(const struct fw_sock_addr *addr, int backlog, int mode,
+                   struct fw_sock_file *bound, char *err, size_t errlen);
+
+/* 0 if no directory on the way to the unix socket path (symlinks resolved)
+ * is writable by every user without the sticky bit: in one, anyone can
+ * rename something of theirs over the socket. Else -1, errno set (ENOENT if
+ * a directory does not exist yet) and err says which directory. */
+int fw_sock_check_dir(const char *path, char *err, size_t errlen);
+
+/* Sets the mode (mode < 0: unchanged) and owner ((uid_t)-1 / (gid_t)-1:
+ * unchanged) of the socket file bind() created, and only if path still
+ * names it: a symlink or any other file there now is an error, never
+ * followed. */
+int fw_sock_set_perms(const char *path, const struct fw_sock_file *bound, int mode, uid_t uid,
+                      gid_t gid, char *err, size_t errlen);
 
 /* 1 if fd is a listening stream socket, 0 if not, -1 if fd is not open. */
 int fw_sock_is_listener(int fd);

@@ -267,7 +267,7 @@ struct fw_control *fw_control_new(struct fw_loop *loop, const char *path, gid_t 
                                   fw_control_fn fn, void *data)
 {
     struct fw_sock_addr addr;
-    char err[256];
+    char err[512];
     if (fw_sock_parse(path, &addr, err, sizeof(err)) < 0 || addr.family != AF_UNIX) {
         fw_log(FW_LOG_ERR, "control socket %s: %s", path,
                addr.family != AF_UNIX ? "not a unix socket path" : err);
@@ -277,13 +277,16 @@ struct fw_control *fw_control_new(struct fw_loop *loop, const char *path, gid_t 
         fw_log_errno(FW_LOG_ERR, "control socket %s: creating its directory", path);
         return NULL;
     }
-    int fd = fw_sock_listen(&addr, 64, group != (gid_t)-1 ? 0660 : 0600, err, sizeof(err));
+    struct fw_sock_file bound;
+    int fd = fw_sock_listen(&addr, 64, group != (gid_t)-1 ? 0660 : 0600, &bound, err, sizeof(err));
     if (fd < 0) {
         fw_log(FW_LOG_ERR, "control socket: %s", err);
         return NULL;
     }
-    if (group != (gid_t)-1 && chown(path, (uid_t)-1, group) < 0) {
-        fw_log_errno(FW_LOG_ERR, "control socket %s: chown to group %u", path, (unsigned)group);
+    /* On the file that was bound only: chown(path) would follow a symlink
+     * renamed over it, giving the group whatever file it points to. */
+    if (fw_sock_set_perms(path, &bound, -1, (uid_t)-1, group, err, sizeof(err)) < 0) {
+        fw_log(FW_LOG_ERR, "control socket: group %u: %s", (unsigned)group, err);
         close(fd);
         unlink(path);
         return NULL;

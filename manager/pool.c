@@ -75,6 +75,7 @@ struct fw_pool {
     int pending_fd, old_listen_fd;
     char pending_unix_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
     char old_unix_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+    struct fw_sock_file unix_file, pending_file; /* what bind() made at unix_path, pending's */
     struct proc *procs;
     unsigned processes; /* fixed: how many (scale overrides the configured number) */
     uint32_t generation;
@@ -138,20 +139,15 @@ static struct listen_perms listen_perms(const struct fw_conf_pool *c)
     };
 }
 
-static int chown_listener(const char *path, struct listen_perms lp)
+/* path receives the unix socket's path (to unlink at the end), or "", and
+ * file the identity of the socket file, which a later chmod/chown needs. */
+static int open_listener(const struct fw_conf_pool *c, char *path, size_t path_size,
+                         struct fw_sock_file *file)
 {
-    if (lp.uid == (uid_t)-1 && lp.gid == (gid_t)-1)
-        return 0;
-    return chown(path, lp.uid, lp.gid);
-}
-
-/* path receives the unix socket's path (to unlink at the end), or "". */
-static int open_listener(const struct fw_conf_pool *c, char *path, size_t path_size)
-{
-    char err[256];
+    char err[512];
     struct listen_perms lp = listen_perms(c);
     path[0] = '\0';
-    int fd = fw_sock_listen(&c->listen_addr, c->listen_backlog, lp.mode, err, sizeof(err));
+    int fd = fw_sock_listen(&c->listen_addr, c->listen_backlog, lp.mode, file, err, sizeof(err));
     if (fd < 0) {
         fw_log(FW_LOG_ERR, "[pool %s] %s", c->name, err);
         return -1;
@@ -159,8 +155,8 @@ static int open_listener(const struct fw_conf_pool *c, char *path, size_t path_s
     if (c->listen_addr.family == AF_UNIX) {
         const char *p = ((const struct sockaddr_un *)&c->listen_addr.ss)->sun_path;
         snprintf(path, path_size, "%s", p);
-        if (chown_listener(p, lp) < 0) {
-            fw_log_errno(FW_LOG_ERR, "[pool %s] chown %s", c->name, p);
+        if (fw_sock_set_perms(p, file, -1, lp.uid, lp.gid, err, sizeof(err)) < 0) {
+            fw_log(FW_LOG_ERR, "[pool %s] %s", c->name, err);
             close(fd);
             unlink(p);
             path[0] = '\0';
@@ -198,8 +194,8 @@ struct fw_pool *fw_pool_new(const struct fw_conf_pool *conf, const struct fw_poo
         /* Workers need it non-blocking; systemd's path stays its own. */
         pool->listen_fd = inherited_fd;
         fw_sock_set_nonblock(inherited_fd, 1);
-    } else if ((pool->listen_fd = open_listener(conf, pool->unix_path, sizeof(pool->unix_path))) <
-               0) {
+    } else if ((pool->listen_fd = open_listener(conf, pool->unix_path, sizeof(pool->unix_path),
+                                                &pool->unix_file)) < 0) {
         free(pool);
         return NULL;
     }
@@ -901,8 +897,8 @@ int fw_pool_prepare_listen(struct fw_pool *pool, const struct fw_conf_pool *conf
     close_listener(&pool->pending_fd, pool->pending_unix_path);
     if (strcmp(pool->conf->listen_addr.text, conf->listen_addr.text) == 0)
         return 0;
-    pool->pending_fd =
-        open_listener(conf, pool->pending_unix_path, sizeof(pool->pending_unix_path));
+    pool->pending_fd = open_listener(conf, pool->pending_unix_path, sizeof(pool->pending_unix_path),
+                                     &pool->pending_file);
     return pool->pending_fd < 0 ? -1 : 0;
 }
 
@@ -923,6 +919,7 @@ void fw_pool_reconfigure(struct fw_pool *pool, const struct fw_conf_pool *conf)
         memcpy(pool->old_unix_path, pool->unix_path, sizeof(pool->unix_path));
         pool->listen_fd = pool->pending_fd;
         memcpy(pool->unix_path, pool->pending_unix_path, sizeof(pool->unix_path));
+        pool->unix_file = pool->pending_file;
         pool->pending_fd = -1;
         pool->pending_unix_path[0] = '\0';
     } else if (pool->unix_path[0] &&
@@ -931,9 +928,10 @@ void fw_pool_reconfigure(struct fw_pool *pool, const struct fw_conf_pool *conf)
                 conf->listen_gid != pool->conf->listen_gid || conf->uid != pool->conf->uid ||
                 conf->gid != pool->conf->gid)) {
         struct listen_perms lp = listen_perms(conf);
-        if (chmod(pool->unix_path, (mode_t)lp.mode) < 0 || chown_listener(pool->unix_path, lp) < 0)
-            fw_log_errno(FW_LOG_WARN, "[pool %s] applying listen_mode/owner to %s", conf->name,
-                         pool->unix_path);
+        char err[512];
+        if (fw_sock_set_perms(pool->unix_path, &pool->unix_file, lp.mode, lp.uid, lp.gid, err,
+                              sizeof(err)) < 0)
+            fw_log(FW_LOG_ERR, "[pool %s] listen_mode/owner not applied: %s", conf->name, err);
     }
     if (conf->processes != pool->conf->processes || conf->pm != pool->conf->pm)
         pool->processes = conf->processes;
