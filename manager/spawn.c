@@ -8,6 +8,7 @@
 #include "fcgi/slot.h"
 #include "fcgi/wconf.h"
 #include "fcgi/worker.h"
+#include "lib/fd.h"
 #include "lib/log.h"
 #include "lib/sock.h"
 
@@ -133,8 +134,9 @@ static int arrange_fds(const int src[N_CHILD_FDS], int exe_src)
             return -1;
     if (dup3(exe, CHILD_EXE_FD, O_CLOEXEC) < 0)
         return -1;
-    close_range(CHILD_EXE_FD + 1, ~0U, 0);
-    return 0;
+    /* Unchecked, close_range() on a kernel before 5.9 left every fd of the
+     * master open in the app. */
+    return fw_fd_close_from(CHILD_EXE_FD + 1);
 }
 
 /* The settings of this worker alone, for the image it execs. */
