@@ -86,6 +86,12 @@ struct fw_conf_pool {
     uint64_t keepalive_timeout_ms; /* idle kept FastCGI connection; default 60 s */
     uint64_t client_timeout_ms;    /* web server silent mid-request; default 60 s */
     uint64_t rlimit_nofile;        /* workers' RLIMIT_NOFILE; 0: raised to the hard limit */
+    uint64_t rlimit_core_bytes;    /* RLIMIT_CORE; UINT64_MAX: inherited */
+
+    /* the worker's process */
+    bool clear_env; /* default true: HOME, USER, LOGNAME, SHELL, PATH of the user, LANG/LC_* */
+    char *chdir;    /* NULL: the user's home, else / */
+    int umask;      /* -1: inherited */
 
     /* Python */
     char *python_home;

@@ -35,6 +35,8 @@ static const char *numeric_ip(const char *item)
 #define DURATION(name, offset)                                                                     \
     FW_CONF_KEY_RANGE((name), FW_CONF_T_DURATION, (offset), 0, FW_UNITS_DURATION_MAX_MS)
 
+_Static_assert(FW_CONF_POOL_NKEYS <= FW_CONF_SCHEMA_MAX_KEYS, "the schema reader's tables");
+
 static const struct fw_conf_key pool_keys[FW_CONF_POOL_NKEYS] = {
     [FW_CONF_POOL_LISTEN] = FW_CONF_KEY("listen", FW_CONF_T_STRING, P(listen)),
     [FW_CONF_POOL_LISTEN_MODE] = FW_CONF_KEY("listen_mode", FW_CONF_T_MODE, P(listen_mode)),
@@ -71,6 +73,10 @@ static const struct fw_conf_key pool_keys[FW_CONF_POOL_NKEYS] = {
     /* 0: the hard limit. Above the kernel's usual nr_open cap nothing runs. */
     [FW_CONF_POOL_RLIMIT_NOFILE] =
         FW_CONF_KEY_RANGE("rlimit_nofile", FW_CONF_T_U64, P(rlimit_nofile), 0, 1048576),
+    [FW_CONF_POOL_RLIMIT_CORE] = SIZE("rlimit_core", P(rlimit_core_bytes), 0),
+    [FW_CONF_POOL_CLEAR_ENV] = FW_CONF_KEY("clear_env", FW_CONF_T_BOOL, P(clear_env)),
+    [FW_CONF_POOL_CHDIR] = FW_CONF_KEY("chdir", FW_CONF_T_PATH, P(chdir)),
+    [FW_CONF_POOL_UMASK] = FW_CONF_KEY("umask", FW_CONF_T_MODE, P(umask)),
     [FW_CONF_POOL_PYTHON_HOME] = FW_CONF_KEY("python_home", FW_CONF_T_PATH, P(python_home)),
     [FW_CONF_POOL_PYTHON_PATH] = FW_CONF_KEY_LIST("python_path", FW_CONF_T_PATH_LIST,
                                                   P(python_path), P(n_python_path), NULL),
@@ -136,6 +142,9 @@ void fw_conf_pool_init(struct fw_conf_pool *pool)
     pool->max_params_bytes = 1024 * 1024;
     pool->keepalive_timeout_ms = 60 * 1000;
     pool->client_timeout_ms = 60 * 1000;
+    pool->rlimit_core_bytes = UINT64_MAX;
+    pool->clear_env = true;
+    pool->umask = -1;
 }
 
 static void read_dynamic(struct fw_conf_reader *r, struct fw_conf_pool *pool,
@@ -370,6 +379,7 @@ void fw_conf_pool_free(struct fw_conf_pool *pool)
     free(pool->user);
     free(pool->group);
     free(pool->python_home);
+    free(pool->chdir);
     free_list(pool->python_path, pool->n_python_path);
     for (size_t i = 0; i < pool->n_env; i++) {
         free(pool->env[i].name);
@@ -428,6 +438,8 @@ bool fw_conf_pool_equal(const struct fw_conf_pool *a, const struct fw_conf_pool 
         a->max_params_bytes != b->max_params_bytes ||
         a->keepalive_timeout_ms != b->keepalive_timeout_ms ||
         a->client_timeout_ms != b->client_timeout_ms || a->rlimit_nofile != b->rlimit_nofile ||
+        a->rlimit_core_bytes != b->rlimit_core_bytes || a->clear_env != b->clear_env ||
+        a->umask != b->umask || !str_eq(a->chdir, b->chdir) ||
         !str_eq(a->python_home, b->python_home) ||
         !strv_eq(a->python_path, a->n_python_path, b->python_path, b->n_python_path) ||
         !strv_eq(a->watch, a->n_watch, b->watch, b->n_watch) || a->n_env != b->n_env ||

@@ -51,7 +51,7 @@ struct fw_conf_key {
     }
 
 /* The most keys one table may have. */
-#define FW_CONF_SCHEMA_MAX_KEYS 32
+#define FW_CONF_SCHEMA_MAX_KEYS 64
 
 struct fw_conf_schema {
     const char *what; /* "pool setting": for "unknown pool setting 'x'" */

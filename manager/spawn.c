@@ -22,6 +22,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -200,6 +201,97 @@ static int settings_fd(const struct fw_spawn_request *req)
     return fd;
 }
 
+/* NAME=VALUE, malloc'd (the child execs right after: nothing is freed). */
+static char *pair(const char *name, const char *value)
+{
+    char *s = malloc(strlen(name) + strlen(value) + 2);
+    if (s)
+        sprintf(s, "%s=%s", name, value);
+    return s;
+}
+
+static bool kept_from_manager(const char *entry)
+{
+    /* The locale, and our own sanitizer settings (test builds). */
+    return strncmp(entry, "LANG=", 5) == 0 || strncmp(entry, "LANGUAGE=", 9) == 0 ||
+           strncmp(entry, "LC_", 3) == 0 || strncmp(entry, "ASAN_OPTIONS=", 13) == 0 ||
+           strncmp(entry, "UBSAN_OPTIONS=", 14) == 0 || strncmp(entry, "LSAN_OPTIONS=", 13) == 0;
+}
+
+/* The worker's environment: with clear_env (the default) the pool user's
+ * HOME, USER, LOGNAME, SHELL and a PATH, the manager's locale, then env:;
+ * else the manager's environment with env: on top (php-fpm's clear_env,
+ * the same default). NULL on out of memory. */
+static char **worker_environ(const struct fw_conf_pool *pool, const struct passwd *pw)
+{
+    extern char **environ;
+    size_t n = 0;
+    for (char **e = environ; *e; e++)
+        n++;
+    char **out = calloc(n + pool->n_env + 8, sizeof(*out));
+    if (!out)
+        return NULL;
+    size_t k = 0;
+    if (pool->clear_env) {
+        if (pw) {
+            out[k++] = pair("HOME", pw->pw_dir);
+            out[k++] = pair("USER", pw->pw_name);
+            out[k++] = pair("LOGNAME", pw->pw_name);
+            out[k++] = pair("SHELL", pw->pw_shell && pw->pw_shell[0] ? pw->pw_shell : "/bin/sh");
+        }
+        out[k++] = pair("PATH", getuid() == 0 ? "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:"
+                                                "/sbin:/bin"
+                                              : "/usr/local/bin:/usr/bin:/bin");
+        for (char **e = environ; *e; e++)
+            if (kept_from_manager(*e))
+                out[k++] = *e;
+    } else {
+        for (char **e = environ; *e; e++)
+            out[k++] = *e;
+    }
+    /* env: wins: a later entry of the same name replaces an earlier one. */
+    for (size_t i = 0; i < pool->n_env; i++) {
+        size_t len = strlen(pool->env[i].name);
+        size_t j = 0;
+        while (j < k && !(out[j] && strncmp(out[j], pool->env[i].name, len) == 0 &&
+                          out[j][len] == '='))
+            j++;
+        out[j == k ? k++ : j] = pair(pool->env[i].name, pool->env[i].value);
+    }
+    for (size_t i = 0; i < k; i++)
+        if (!out[i])
+            return NULL;
+    return out;
+}
+
+/* umask:, rlimit_core:, the working directory. After the credentials
+ * change: chdir must work as the pool's user. */
+static int set_up_process(const struct fw_conf_pool *pool, const struct passwd *pw)
+{
+    if (pool->umask >= 0)
+        umask((mode_t)pool->umask);
+    if (pool->rlimit_core_bytes != UINT64_MAX) {
+        struct rlimit rl;
+        getrlimit(RLIMIT_CORE, &rl);
+        rlim_t want = (rlim_t)pool->rlimit_core_bytes;
+        struct rlimit set = { want, want > rl.rlim_max ? want : rl.rlim_max };
+        if (setrlimit(RLIMIT_CORE, &set) < 0) {
+            set.rlim_max = rl.rlim_max;
+            set.rlim_cur = want < rl.rlim_max ? want : rl.rlim_max;
+            if (setrlimit(RLIMIT_CORE, &set) < 0)
+                fw_log_errno(FW_LOG_WARN, "[pool %s] rlimit_core", pool->name);
+        }
+    }
+    const char *dir = pool->chdir;
+    if (!dir)
+        dir = pw && pw->pw_dir && access(pw->pw_dir, X_OK) == 0 ? pw->pw_dir : "/";
+    if (chdir(dir) < 0) {
+        fw_log_errno(FW_LOG_ERR, "[pool %s] chdir %s", pool->name, dir);
+        return -1;
+    }
+    return 0;
+}
+
 /* The forked child: it holds the whole configuration (the master's memory)
  * only until it execs a fresh image of the manager's binary with this
  * worker's settings, fds and slot, so the app's address space has nothing
@@ -234,14 +326,22 @@ static void child(const struct fw_spawn_request *req, int out_fd, int channel_fd
     prctl(PR_SET_PDEATHSIG, SIGTERM);
     if (getppid() != master)
         _exit(FW_EXIT_FAILURE);
-    for (size_t i = 0; i < pool->n_env; i++)
-        setenv(pool->env[i].name, pool->env[i].value, 1);
+    struct passwd pwbuf, *pw = NULL;
+    char pwtext[4096];
+    if (getpwuid_r(geteuid(), &pwbuf, pwtext, sizeof(pwtext), &pw) != 0)
+        pw = NULL;
+    if (set_up_process(pool, pw) < 0)
+        _exit(FW_EXIT_CONFIG);
+    char **envp = worker_environ(pool, pw);
+    if (!envp) {
+        fw_log(FW_LOG_ERR, "out of memory building the worker's environment");
+        _exit(FW_EXIT_INIT);
+    }
     /* argv[0] is what ps shows. */
     char title[160];
     snprintf(title, sizeof(title), "fcgiwsgi: pool %s gen %u", pool->name, req->generation);
     char *argv[] = { title, (char *)FW_SPAWN_WORKER_ARG, NULL };
-    extern char **environ;
-    syscall(SYS_execveat, CHILD_EXE_FD, "", argv, environ, AT_EMPTY_PATH);
+    syscall(SYS_execveat, CHILD_EXE_FD, "", argv, envp, AT_EMPTY_PATH);
     fw_log_errno(FW_LOG_ERR, "exec of the worker image");
     _exit(FW_EXIT_INIT);
 }
