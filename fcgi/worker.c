@@ -373,6 +373,10 @@ static void from_master(struct worker *w)
     if (n < 0)
         return;
     struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+    if (byte >= FW_WORKER_MSG_LOG_LEVEL && byte <= FW_WORKER_MSG_LOG_LEVEL + FW_LOG_DEBUG) {
+        fw_log_set_level((enum fw_log_level)(byte - FW_WORKER_MSG_LOG_LEVEL));
+        return;
+    }
     if (byte == FW_WORKER_MSG_SERVE) {
         start_accepting(w);
         return;

@@ -40,6 +40,8 @@ enum fw_worker_msg {
     FW_WORKER_MSG_RESTART = 'P',     /* the app called fcgiwsgi.request_restart() */
     FW_WORKER_MSG_LOG_FD = 'L',      /* master to worker, with an fd (SCM_RIGHTS): the new log */
     FW_WORKER_MSG_SERVE = 'S',       /* master to worker after LOAD_FAILED: accept anyway */
+    FW_WORKER_MSG_LOG_LEVEL = '0',   /* master to worker, '0' + enum fw_log_level: log_level
+                                        changed by a reload */
 };
 
 struct fw_worker_config {

@@ -357,6 +357,7 @@ static int reload(struct manager *m, struct fw_buf *out)
         fw_buf_printf(out, "warning: a pid_file change takes effect at the next start\n");
     bool log_changed = strcmp(cfg->log ? cfg->log : "stderr", m->cfg->log ? m->cfg->log : "stderr");
     int level = cfg->log_level ? fw_log_level_parse(cfg->log_level) : FW_LOG_NOTICE;
+    bool level_changed = level >= 0 && level != (int)fw_log_get_level();
     if (level >= 0)
         fw_log_set_level((enum fw_log_level)level);
 
@@ -415,6 +416,12 @@ static int reload(struct manager *m, struct fw_buf *out)
     if (log_changed && reopen_logs(m) < 0)
         fw_buf_printf(out, "warning: cannot open the new log %s; still logging to the old one\n",
                       cfg->log);
+    if (level_changed) {
+        for (size_t i = 0; i < m->n_pools; i++)
+            fw_pool_set_log_level(m->pools[i], (enum fw_log_level)level);
+        fw_buf_printf(out, "log_level: now %s, in the running workers too\n",
+                      cfg->log_level ? cfg->log_level : "notice");
+    }
     free_unused_configs(m);
     free(added);
     free(changed);

@@ -1032,3 +1032,12 @@ unsigned fw_pool_cut(const struct fw_pool *pool)
 {
     return pool->cut;
 }
+
+void fw_pool_set_log_level(struct fw_pool *pool, enum fw_log_level level)
+{
+    char byte = (char)(FW_WORKER_MSG_LOG_LEVEL + (int)level);
+    for (struct proc *p = pool->procs; p; p = p->next)
+        if (p->channel_fd >= 0 && send(p->channel_fd, &byte, 1, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+            fw_log_errno(FW_LOG_WARN, "[pool %s pid %ld] telling the new log_level",
+                         pool->conf->name, (long)p->pid);
+}

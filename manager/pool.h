@@ -9,6 +9,8 @@
 #ifndef FW_POOL_H
 #define FW_POOL_H
 
+#include "lib/log.h"
+
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -141,5 +143,8 @@ void fw_pool_set_log_fd(struct fw_pool *pool, int log_fd);
 /* Workers that had to be killed, or cut their requests, at graceful_timeout
  * while the pool stopped: the manager then exits non-zero. */
 unsigned fw_pool_cut(const struct fw_pool *pool);
+
+/* A reload changed log_level: running workers take it at once. */
+void fw_pool_set_log_level(struct fw_pool *pool, enum fw_log_level level);
 
 #endif

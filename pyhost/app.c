@@ -166,7 +166,7 @@ static int load(struct fw_app *app)
         if (!app->fwmod)
             goto fail;
         Py_XSETREF(app->errors,
-                   fw_logstream_new(fw_module_state(app->fwmod), app->tag, FW_LOG_NOTICE));
+                   fw_logstream_new(fw_module_state(app->fwmod), app->tag, FW_LOG_WARN));
         Py_XSETREF(app->group_obj, PyUnicode_DecodeFSDefault(app->group));
         Py_XSETREF(app->script_obj, PyUnicode_DecodeFSDefault(app->script));
         if (!app->errors || !app->group_obj || !app->script_obj)

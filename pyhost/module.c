@@ -74,9 +74,11 @@ int fw_module_redirect_std(PyObject *module, const char *group)
     struct fw_modstate *st = fw_module_state(module);
     char tag[512];
     snprintf(tag, sizeof(tag), "%s stdout", group);
-    PyObject *out = fw_logstream_new(st, tag, FW_LOG_NOTICE);
+    /* stderr carries what goes wrong (Python's logging writes there): it
+     * must show under log_level warn; plain output is info. */
+    PyObject *out = fw_logstream_new(st, tag, FW_LOG_INFO);
     snprintf(tag, sizeof(tag), "%s stderr", group);
-    PyObject *err = fw_logstream_new(st, tag, FW_LOG_NOTICE);
+    PyObject *err = fw_logstream_new(st, tag, FW_LOG_WARN);
     int rc = -1;
     if (!out || !err)
         goto done;
