@@ -234,9 +234,9 @@ m0 = mark(r)
 res = req(a, '/print?tag4242')
 is_((res.status, res.body), (200, b'done'), 'print(): the body is exactly what the app returned')
 unlike(bytes(res.stdout) + bytes(res.stderr), rb'marker', 'no printed text in FCGI_STDOUT or FCGI_STDERR')
-log_has(r, r'notice \[responder pid \d+\] ' + ESC_APP + r' stdout: print-marker-tag4242\n',
+log_has(r, r'info \[responder pid \d+\] ' + ESC_APP + r' stdout: print-marker-tag4242\n',
         'print() is logged, tagged with the group', after=m0)
-log_has(r, r'notice \[responder pid \d+\] ' + ESC_APP + r' stderr: stderr-marker-tag4242\n',
+log_has(r, r'warn \[responder pid \d+\] ' + ESC_APP + r' stderr: stderr-marker-tag4242\n',
         'sys.stderr is logged, tagged with the group', after=m0)
 
 is_(r.alive(), True, 'the responder survived every app error')
@@ -263,7 +263,7 @@ for t in workers:
 for t in workers:
     t.join(60)
 is_([results.get(n) for n in range(8)], [(200, b'printed')] * 8, '8 concurrent printing requests answered')
-line_re = re.compile(r'^[-0-9]+ [0-9:.]+ notice \[responder pid \d+\] (.*) stdout: (MARK(\d\d)-(\d{3})-([A-Z]*))$')
+line_re = re.compile(r'^[-0-9]+ [0-9:.]+ info \[responder pid \d+\] (.*) stdout: (MARK(\d\d)-(\d{3})-([A-Z]*))$')
 try:
     wait_for(lambda: r.output()[m0:].count('MARK') >= 1600, timeout=10, what='1600 printed lines')
 except TimeoutError:
