@@ -50,6 +50,7 @@ struct proc {
     int64_t started_ms;
     bool startup_timed_out;
     bool load_failed;        /* serving 500s: its app did not import */
+    bool asked_to_retire;    /* it asks once (max_requests, memory_limit, out of fds) */
     int64_t kill_at_ms;      /* stopping: SIGKILL past this */
     int64_t idle_since_ms;   /* running with no request in progress since then; 0 if busy */
     uint64_t seen_requests;  /* requests counter when last looked at */
@@ -344,7 +345,7 @@ static void abort_recycle(struct fw_pool *pool, const char *why)
     for (struct proc *p = pool->procs; p; p = p->next) {
         if (p->generation > old)
             stop_proc(p, "its generation was abandoned");
-        else if (p->state == PROC_RETIRING)
+        else if (p->state == PROC_RETIRING && !p->asked_to_retire)
             set_state(p, PROC_RUNNING, "the recycle was abandoned");
     }
     snprintf(pool->last_recycle, sizeof(pool->last_recycle),
@@ -456,6 +457,9 @@ static void on_channel(struct fw_loop *loop, int fd, uint32_t events, void *data
                           "ready");
             break;
         case FW_WORKER_MSG_RETIRE:
+            /* Also while the recycle retires it: if that recycle is
+             * abandoned, this one still stands. */
+            p->asked_to_retire = true;
             if (p->state == PROC_RUNNING)
                 set_state(p, PROC_RETIRING, "it asked to be replaced");
             break;
