@@ -8,6 +8,7 @@
 #include "control.h"
 #include "lib/buf.h"
 #include "lib/log.h"
+#include "listener.h"
 #include "loop.h"
 #include "pool.h"
 #include "scoreboard.h"
@@ -58,6 +59,7 @@ struct manager {
     struct fw_config *cfg;
     struct fw_loop *loop;
     struct fw_scoreboard *scoreboard;
+    struct fw_listeners *listeners;
     struct fw_watch *watch;
     struct fw_control *control;
     struct fw_pool_env env;
@@ -756,11 +758,13 @@ static int setup(struct manager *m)
         return -1;
     }
     m->pools = calloc(cfg->n_pools ? cfg->n_pools : 1, sizeof(*m->pools));
-    if (!m->pools)
+    m->listeners = fw_listeners_new();
+    if (!m->pools || !m->listeners)
         return -1;
     m->env = (struct fw_pool_env){
         .loop = m->loop,
         .scoreboard = m->scoreboard,
+        .listeners = m->listeners,
         .log_fd = m->log_fd,
         .child_sigmask = &m->child_sigmask,
         .on_recycled = on_recycled,
@@ -833,6 +837,7 @@ out:
     free(m.removed);
     free(m.pools);
     free_unused_configs(&m);
+    fw_listeners_free(m.listeners);
     fw_scoreboard_free(m.scoreboard);
     fw_loop_free(m.loop);
     if (m.sigfd >= 0)

@@ -9,6 +9,7 @@
 #include "fcgi/worker.h"
 #include "lib/log.h"
 #include "lib/sock.h"
+#include "listener.h"
 #include "loop.h"
 #include "output.h"
 #include "scoreboard.h"
@@ -140,40 +141,84 @@ static struct listen_perms listen_perms(const struct fw_conf_pool *c)
     };
 }
 
+/* A socket another pool holds for the same address (reload renamed the pool,
+ * or gave its address to another): opening it again would find it in use.
+ * Mode and owner are applied to the file the holder bound, and only to it. */
+static int share_listener(struct fw_listeners *ls, const struct fw_conf_pool *c, char *path,
+                          size_t path_size, struct fw_sock_file *file)
+{
+    char from[128];
+    int fd = fw_listeners_share(ls, c->listen_addr.text, c->name, from, sizeof(from), file);
+    if (fd < 0)
+        return -1;
+    if (c->listen_addr.family == AF_UNIX) {
+        const char *p = ((const struct sockaddr_un *)&c->listen_addr.ss)->sun_path;
+        struct listen_perms lp = listen_perms(c);
+        char err[512];
+        snprintf(path, path_size, "%s", p);
+        if (fw_sock_set_perms(p, file, lp.mode, lp.uid, lp.gid, err, sizeof(err)) < 0)
+            fw_log(FW_LOG_WARN, "[pool %s] %s", c->name, err);
+    }
+    fw_log(FW_LOG_NOTICE, "[pool %s] listening on %s, the socket pool %s held (handed over)",
+           c->name, c->listen_addr.text, from);
+    return fd;
+}
+
 /* path receives the unix socket's path (to unlink at the end), or "", and
  * file the identity of the socket file, which a later chmod/chown needs. */
-static int open_listener(const struct fw_conf_pool *c, char *path, size_t path_size,
-                         struct fw_sock_file *file)
+static int open_listener(struct fw_listeners *ls, const struct fw_conf_pool *c, char *path,
+                         size_t path_size, struct fw_sock_file *file)
 {
     char err[512];
     struct listen_perms lp = listen_perms(c);
     path[0] = '\0';
+    if (ls) {
+        int fd = share_listener(ls, c, path, path_size, file);
+        if (fd >= 0 || errno != ENOENT) {
+            if (fd < 0)
+                fw_log_errno(FW_LOG_ERR, "[pool %s] sharing the socket on %s", c->name,
+                             c->listen_addr.text);
+            return fd;
+        }
+    }
     int fd = fw_sock_listen(&c->listen_addr, c->listen_backlog, lp.mode, file, err, sizeof(err));
     if (fd < 0) {
         fw_log(FW_LOG_ERR, "[pool %s] %s", c->name, err);
         return -1;
     }
-    if (c->listen_addr.family == AF_UNIX) {
-        const char *p = ((const struct sockaddr_un *)&c->listen_addr.ss)->sun_path;
-        snprintf(path, path_size, "%s", p);
-        if (fw_sock_set_perms(p, file, -1, lp.uid, lp.gid, err, sizeof(err)) < 0) {
-            fw_log(FW_LOG_ERR, "[pool %s] %s", c->name, err);
-            close(fd);
-            unlink(p);
-            path[0] = '\0';
-            return -1;
-        }
+    const char *p = c->listen_addr.family == AF_UNIX
+                        ? ((const struct sockaddr_un *)&c->listen_addr.ss)->sun_path
+                        : NULL;
+    if (p && fw_sock_set_perms(p, file, -1, lp.uid, lp.gid, err, sizeof(err)) < 0) {
+        fw_log(FW_LOG_ERR, "[pool %s] %s", c->name, err);
+        goto fail;
     }
+    if (ls && fw_listeners_add(ls, c->listen_addr.text, fd, c->name, file) < 0) {
+        fw_log_errno(FW_LOG_ERR, "[pool %s] recording its socket", c->name);
+        goto fail;
+    }
+    if (p)
+        snprintf(path, path_size, "%s", p);
     fw_log(FW_LOG_NOTICE, "[pool %s] listening on %s", c->name, c->listen_addr.text);
     return fd;
+fail:
+    close(fd);
+    if (p)
+        unlink(p);
+    return -1;
 }
 
-static void close_listener(int *fd, char *path)
+/* The path goes with the socket's last holder: a pool that handed its
+ * socket over leaves it to the taker. */
+static void close_listener(struct fw_pool *pool, int *fd, char *path)
 {
-    if (*fd >= 0)
+    bool last = true;
+    if (*fd >= 0) {
+        last = fw_listeners_drop(pool->env.listeners, *fd);
         close(*fd);
+    }
     *fd = -1;
-    if (path[0])
+    if (path[0] && last)
         unlink(path);
     path[0] = '\0';
 }
@@ -195,8 +240,13 @@ struct fw_pool *fw_pool_new(const struct fw_conf_pool *conf, const struct fw_poo
         /* Workers need it non-blocking; systemd's path stays its own. */
         pool->listen_fd = inherited_fd;
         fw_sock_set_nonblock(inherited_fd, 1);
-    } else if ((pool->listen_fd = open_listener(conf, pool->unix_path, sizeof(pool->unix_path),
-                                                &pool->unix_file)) < 0) {
+        if (env->listeners && fw_listeners_add(env->listeners, conf->listen_addr.text, inherited_fd,
+                                               conf->name, NULL) < 0) {
+            free(pool);
+            return NULL;
+        }
+    } else if ((pool->listen_fd = open_listener(env->listeners, conf, pool->unix_path,
+                                                sizeof(pool->unix_path), &pool->unix_file)) < 0) {
         free(pool);
         return NULL;
     }
@@ -205,7 +255,7 @@ struct fw_pool *fw_pool_new(const struct fw_conf_pool *conf, const struct fw_poo
 
 static void close_old_listener(struct fw_pool *pool)
 {
-    close_listener(&pool->old_listen_fd, pool->old_unix_path);
+    close_listener(pool, &pool->old_listen_fd, pool->old_unix_path);
 }
 
 static void close_proc_fds(struct proc *p)
@@ -272,9 +322,9 @@ void fw_pool_free(struct fw_pool *pool)
         p = next;
     }
     report_dropped_output(pool, true);
-    close_listener(&pool->listen_fd, pool->unix_path);
+    close_listener(pool, &pool->listen_fd, pool->unix_path);
     close_old_listener(pool);
-    close_listener(&pool->pending_fd, pool->pending_unix_path);
+    close_listener(pool, &pool->pending_fd, pool->pending_unix_path);
     free(pool);
 }
 
@@ -898,17 +948,17 @@ const struct fw_conf_pool *fw_pool_conf(const struct fw_pool *pool)
 
 int fw_pool_prepare_listen(struct fw_pool *pool, const struct fw_conf_pool *conf)
 {
-    close_listener(&pool->pending_fd, pool->pending_unix_path);
+    close_listener(pool, &pool->pending_fd, pool->pending_unix_path);
     if (strcmp(pool->conf->listen_addr.text, conf->listen_addr.text) == 0)
         return 0;
-    pool->pending_fd = open_listener(conf, pool->pending_unix_path, sizeof(pool->pending_unix_path),
-                                     &pool->pending_file);
+    pool->pending_fd = open_listener(pool->env.listeners, conf, pool->pending_unix_path,
+                                     sizeof(pool->pending_unix_path), &pool->pending_file);
     return pool->pending_fd < 0 ? -1 : 0;
 }
 
 void fw_pool_cancel_listen(struct fw_pool *pool)
 {
-    close_listener(&pool->pending_fd, pool->pending_unix_path);
+    close_listener(pool, &pool->pending_fd, pool->pending_unix_path);
 }
 
 void fw_pool_reconfigure(struct fw_pool *pool, const struct fw_conf_pool *conf)

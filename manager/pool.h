@@ -20,6 +20,7 @@
 
 struct fw_loop;
 struct fw_scoreboard;
+struct fw_listeners;
 struct fw_pool;
 
 /* How a recycle ended: seq numbers recycles per pool (1, 2, ...); ok is
@@ -32,6 +33,7 @@ typedef void (*fw_pool_recycled_fn)(struct fw_pool *pool, uint64_t seq, bool ok,
 struct fw_pool_env {
     struct fw_loop *loop;
     struct fw_scoreboard *scoreboard;
+    struct fw_listeners *listeners; /* shared by all pools; may be NULL */
     int log_fd;
     const sigset_t *child_sigmask;
     fw_pool_recycled_fn on_recycled; /* may be NULL */
@@ -39,7 +41,9 @@ struct fw_pool_env {
 };
 
 /* Opens the listening socket, or adopts inherited_fd (socket activation;
- * -1 if none). NULL on error (logged). */
+ * -1 if none). A socket another pool holds for the same address (one that
+ * reload removes or moves away) is shared instead (listener.h). NULL on
+ * error (logged). */
 struct fw_pool *fw_pool_new(const struct fw_conf_pool *conf, const struct fw_pool_env *env,
                             int inherited_fd);
 void fw_pool_free(struct fw_pool *pool);
@@ -73,14 +77,15 @@ bool fw_pool_stopped(const struct fw_pool *pool);
 int fw_pool_scale(struct fw_pool *pool, unsigned processes);
 
 /* reload, step 1: when conf listens on another address, its socket is
- * opened now, beside the old one. -1 if it cannot be (logged); undo with
- * fw_pool_cancel_listen. */
+ * opened now, beside the old one (or shared, as in fw_pool_new). -1 if it
+ * cannot be (logged); undo with fw_pool_cancel_listen. */
 int fw_pool_prepare_listen(struct fw_pool *pool, const struct fw_conf_pool *conf);
 void fw_pool_cancel_listen(struct fw_pool *pool);
 /* Step 2: conf (same name; kept alive by the caller as long as the pool)
  * becomes the pool's. New workers get the socket opened in step 1; the old
  * one is closed once the next recycle (the caller's to start) has ended
- * well. The configured process count replaces a `scale` only if it changed. */
+ * well. The configured process
+ * count replaces a `scale` only if it changed. */
 void fw_pool_reconfigure(struct fw_pool *pool, const struct fw_conf_pool *conf);
 const struct fw_conf_pool *fw_pool_conf(const struct fw_pool *pool);
 
