@@ -75,6 +75,7 @@ struct fw_pool {
     /* reload to another address: the new socket is opened first (pending),
      * and the old one is closed once the recycle to the new address ends. */
     int pending_fd, old_listen_fd;
+    uint64_t old_listen_seq; /* the recycle whose good end closes old_listen_fd */
     char pending_unix_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
     char old_unix_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
     struct fw_sock_file unix_file, pending_file; /* what bind() made at unix_path, pending's */
@@ -356,7 +357,7 @@ static void finish_recycle(struct fw_pool *pool, bool ok)
     pool->recycle_active = false;
     pool->recycle_done_seq = pool->recycle_seq;
     pool->last_recycle_ok = ok;
-    if (ok)
+    if (ok && pool->recycle_seq >= pool->old_listen_seq)
         close_old_listener(pool);
     if (pool->env.on_recycled)
         pool->env.on_recycled(pool, pool->recycle_seq, ok, pool->last_recycle, pool->env.data);
@@ -976,6 +977,10 @@ void fw_pool_reconfigure(struct fw_pool *pool, const struct fw_conf_pool *conf)
         pool->unix_file = pool->pending_file;
         pool->pending_fd = -1;
         pool->pending_unix_path[0] = '\0';
+        /* A recycle running now started its workers on the old socket: if
+         * it ends well and the one queued behind it fails, they still
+         * serve there. */
+        pool->old_listen_seq = pool->recycle_seq + 1;
     } else if (pool->unix_path[0] &&
                (conf->listen_mode != pool->conf->listen_mode ||
                 conf->listen_uid != pool->conf->listen_uid ||

@@ -83,8 +83,9 @@ int fw_pool_prepare_listen(struct fw_pool *pool, const struct fw_conf_pool *conf
 void fw_pool_cancel_listen(struct fw_pool *pool);
 /* Step 2: conf (same name; kept alive by the caller as long as the pool)
  * becomes the pool's. New workers get the socket opened in step 1; the old
- * one is closed once the next recycle (the caller's to start) has ended
- * well. The configured process
+ * one is closed once the next recycle to start (the caller's to start; one
+ * queued behind a running recycle counts, not the running one, whose
+ * workers are on the old socket) has ended well. The configured process
  * count replaces a `scale` only if it changed. */
 void fw_pool_reconfigure(struct fw_pool *pool, const struct fw_conf_pool *conf);
 const struct fw_conf_pool *fw_pool_conf(const struct fw_pool *pool);
