@@ -18,6 +18,7 @@ struct row {
     char *holder;
     int fd;
     struct fw_sock_file file; /* a unix socket's bound file; zero otherwise */
+    bool path_ours;           /* false: systemd passed it, its path is not ours to remove */
 };
 
 struct fw_listeners {
@@ -43,7 +44,7 @@ void fw_listeners_free(struct fw_listeners *ls)
 }
 
 int fw_listeners_add(struct fw_listeners *ls, const char *addr, int fd, const char *holder,
-                     const struct fw_sock_file *file)
+                     const struct fw_sock_file *file, bool path_ours)
 {
     if (ls->n == ls->cap) {
         size_t cap = ls->cap ? ls->cap * 2 : 8;
@@ -53,7 +54,7 @@ int fw_listeners_add(struct fw_listeners *ls, const char *addr, int fd, const ch
         ls->rows = rows;
         ls->cap = cap;
     }
-    struct row r = { strdup(addr), strdup(holder), fd, { 0 } };
+    struct row r = { strdup(addr), strdup(holder), fd, { 0 }, path_ours };
     if (file)
         r.file = *file;
     if (!r.addr || !r.holder) {
@@ -67,7 +68,7 @@ int fw_listeners_add(struct fw_listeners *ls, const char *addr, int fd, const ch
 }
 
 int fw_listeners_share(struct fw_listeners *ls, const char *addr, const char *holder, char *from,
-                       size_t from_size, struct fw_sock_file *file)
+                       size_t from_size, struct fw_sock_file *file, bool *path_ours)
 {
     for (size_t i = 0; i < ls->n; i++) {
         if (strcmp(ls->rows[i].addr, addr) != 0)
@@ -78,7 +79,8 @@ int fw_listeners_share(struct fw_listeners *ls, const char *addr, const char *ho
         snprintf(from, from_size, "%s", ls->rows[i].holder);
         if (file)
             *file = ls->rows[i].file;
-        if (fw_listeners_add(ls, addr, fd, holder, &ls->rows[i].file) < 0) {
+        *path_ours = ls->rows[i].path_ours;
+        if (fw_listeners_add(ls, addr, fd, holder, &ls->rows[i].file, *path_ours) < 0) {
             close(fd);
             return -1;
         }

@@ -19,16 +19,17 @@ void fw_listeners_free(struct fw_listeners *ls);
 
 /* fd is holder's socket on addr (the address's text, as configured); file
  * (may be NULL) the unix socket's bound file, which a later chmod/chown must
- * check (see fw_sock_set_perms). -1 on ENOMEM. */
+ * check (see fw_sock_set_perms); path_ours is false for one systemd passed,
+ * whose path is not ours to remove. -1 on ENOMEM. */
 int fw_listeners_add(struct fw_listeners *ls, const char *addr, int fd, const char *holder,
-                     const struct fw_sock_file *file);
+                     const struct fw_sock_file *file, bool path_ours);
 
 /* A new fd (close-on-exec) on the socket already open for addr, recorded for
  * holder; from receives the name of a pool that holds it, file (may be
- * NULL) its bound file. -1 if no socket is open for addr (errno ENOENT), or
- * on a dup or ENOMEM failure. */
+ * NULL) its bound file, path_ours what fw_listeners_add was told. -1 if no
+ * socket is open for addr (errno ENOENT), or on a dup or ENOMEM failure. */
 int fw_listeners_share(struct fw_listeners *ls, const char *addr, const char *holder, char *from,
-                       size_t from_size, struct fw_sock_file *file);
+                       size_t from_size, struct fw_sock_file *file, bool *path_ours);
 
 /* fd's holder lets go (and closes it): true if no other fd is left on its
  * socket, or fd was never recorded: then a unix path is the caller's to

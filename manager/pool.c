@@ -149,10 +149,12 @@ static int share_listener(struct fw_listeners *ls, const struct fw_conf_pool *c,
                           size_t path_size, struct fw_sock_file *file)
 {
     char from[128];
-    int fd = fw_listeners_share(ls, c->listen_addr.text, c->name, from, sizeof(from), file);
+    bool path_ours;
+    int fd = fw_listeners_share(ls, c->listen_addr.text, c->name, from, sizeof(from), file,
+                                &path_ours);
     if (fd < 0)
         return -1;
-    if (c->listen_addr.family == AF_UNIX) {
+    if (c->listen_addr.family == AF_UNIX && path_ours) {
         const char *p = ((const struct sockaddr_un *)&c->listen_addr.ss)->sun_path;
         struct listen_perms lp = listen_perms(c);
         char err[512];
@@ -194,7 +196,7 @@ static int open_listener(struct fw_listeners *ls, const struct fw_conf_pool *c, 
         fw_log(FW_LOG_ERR, "[pool %s] %s", c->name, err);
         goto fail;
     }
-    if (ls && fw_listeners_add(ls, c->listen_addr.text, fd, c->name, file) < 0) {
+    if (ls && fw_listeners_add(ls, c->listen_addr.text, fd, c->name, file, true) < 0) {
         fw_log_errno(FW_LOG_ERR, "[pool %s] recording its socket", c->name);
         goto fail;
     }
@@ -242,7 +244,7 @@ struct fw_pool *fw_pool_new(const struct fw_conf_pool *conf, const struct fw_poo
         pool->listen_fd = inherited_fd;
         fw_sock_set_nonblock(inherited_fd, 1);
         if (env->listeners && fw_listeners_add(env->listeners, conf->listen_addr.text, inherited_fd,
-                                               conf->name, NULL) < 0) {
+                                               conf->name, NULL, false) < 0) {
             free(pool);
             return NULL;
         }
