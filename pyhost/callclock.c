@@ -71,7 +71,14 @@ int64_t fw_callclock_app_ms(struct fw_callclock *c, int64_t now, uint64_t *numbe
     return ms > 0 ? ms : 0;
 }
 
-static int raise_timeout(struct fw_callclock *c, const char *what)
+static bool same_call(struct fw_callclock *c, uint64_t number, struct fw_interp *in)
+{
+    return atomic_load(&c->number) == number && atomic_load(&c->start_ms) &&
+           atomic_load(&c->interp) == in;
+}
+
+static int raise_timeout(struct fw_callclock *c, uint64_t number, struct fw_interp *in,
+                         const char *what)
 {
     PyObject *mod = PyImport_ImportModule("fcgiwsgi");
     if (!mod) {
@@ -79,6 +86,15 @@ static int raise_timeout(struct fw_callclock *c, const char *what)
         return -1;
     }
     PyObject *exc = fw_module_state(mod)->request_timeout;
+    /* The stack dump (traceback.format_stack) and the import run Python,
+     * and the eval loop hands the GIL to other threads: the request thread
+     * may have ended its call meanwhile, and an exception raised now would
+     * fire in its next request (t/soak: a POST answered 504 after 10 ms).
+     * Nothing between this check and the raise can release the GIL. */
+    if (!same_call(c, number, in)) {
+        Py_DECREF(mod);
+        return 0;
+    }
     int n = exc ? PyThreadState_SetAsyncExc(c->ident, exc) : 0;
     Py_DECREF(mod);
     if (n != 1) {
@@ -99,10 +115,9 @@ int fw_callclock_interrupt(struct fw_pythread *self, struct fw_callclock *c, uin
         return 0;
     fw_interp_enter(self, in);
     int rc = 0;
-    if (atomic_load(&c->number) == number && atomic_load(&c->start_ms) &&
-        atomic_load(&c->interp) == in) {
+    if (same_call(c, number, in)) {
         fw_stacks_log_thread(c->ident, what);
-        rc = raise_timeout(c, what);
+        rc = raise_timeout(c, number, in, what);
     }
     fw_interp_leave(self);
     return rc;
