@@ -91,11 +91,20 @@ static void log_shortage(struct fw_accept *a, int64_t now)
            a->fd_limit, shed, failed, failed ? " (the app holds the fds)" : "");
 }
 
+/* Waiting connections are what fills the fds only if there are many: a
+ * few are requests that just arrived, and closing them for an app that
+ * holds the fds would fail each in turn (the soak saw it: each accept shed
+ * the one before). */
+static size_t sheddable(struct fw_accept *a, size_t n)
+{
+    return fw_waitset_waiting(a->ws) >= reserve(a) ? fw_waitset_shed(a->ws, n) : 0;
+}
+
 /* Near the limit: close some waiting connections; with none to close, the
  * fds are the app's (or its requests'), and only a new worker helps. */
 static void make_room(struct fw_accept *a, size_t n)
 {
-    size_t closed = fw_waitset_shed(a->ws, n);
+    size_t closed = sheddable(a, n);
     atomic_fetch_add(&a->shed, closed);
     if (!closed) {
         atomic_fetch_add(&a->failed, 1);
@@ -106,7 +115,7 @@ static void make_room(struct fw_accept *a, size_t n)
 
 static void out_of_fds(struct fw_accept *a)
 {
-    size_t closed = fw_waitset_shed(a->ws, SHED_BATCH);
+    size_t closed = sheddable(a, SHED_BATCH);
     if (closed > 0) {
         atomic_fetch_add(&a->shed, closed);
     } else {
