@@ -89,6 +89,37 @@ static int test_config(const char *path)
     return 0;
 }
 
+/* ps shows a process's argv strings: the master's title goes over its own
+ * argv and environ, which the kernel lays out one after the other (what
+ * nginx does), once environ has moved to the heap. Nothing reads argv after
+ * this (the config path was copied by the loader). */
+static void set_title(int argc, char **argv, const char *title)
+{
+    extern char **environ;
+    char *end = argv[0] + strlen(argv[0]) + 1;
+    for (int i = 1; i < argc && argv[i] == end; i++)
+        end += strlen(argv[i]) + 1;
+    size_t n = 0;
+    while (environ[n])
+        n++;
+    char **copy = calloc(n + 1, sizeof(*copy));
+    if (!copy)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        if (environ[i] == end)
+            end += strlen(environ[i]) + 1;
+        if (!(copy[i] = strdup(environ[i])))
+            return;
+    }
+    environ = copy;
+    size_t room = (size_t)(end - argv[0]);
+    snprintf(argv[0], room, "%s", title);
+    size_t used = strlen(argv[0]);
+    memset(argv[0] + used, 0, room - used);
+    for (int i = 1; i < argc; i++)
+        argv[i] = NULL;
+}
+
 int main(int argc, char **argv)
 {
     /* A worker image, exec'd by the master's child (manager/spawn.c). */
@@ -106,5 +137,8 @@ int main(int argc, char **argv)
     fw_conf_errors_free(&errs);
     if (!cfg)
         return EXIT_USAGE; /* nothing a restart could fix */
+    char title[300];
+    snprintf(title, sizeof(title), "fcgiwsgi: master (%s)", cfg->path);
+    set_title(argc, argv, title);
     return fw_manager_run(cfg);
 }

@@ -62,6 +62,9 @@ is_((p['env'].get('LANG'), p['env'].get('LC_TIME')), ('C.UTF-8', 'C'), 'LANG and
 is_(p['cwd'], me.pw_dir if os.path.isdir(me.pw_dir) else '/', "the working directory is the "
     "user's home")
 is_(p['cmdline'], 'fcgiwsgi: pool plain gen 0', 'the process title names the pool')
+with open('/proc/%d/cmdline' % m.pid, 'rb') as f:
+    is_(f.read().split(b'\0')[0].decode(), 'fcgiwsgi: master (%s)' % cfg,
+        "the master's title names its configuration")
 t = look(tuned)
 is_(t['env'].get('MANAGER_ONLY_SECRET'), 'm-secret', 'clear_env: false keeps the environment')
 is_(t['cwd'], work, 'chdir:')
