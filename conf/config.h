@@ -163,4 +163,7 @@ bool fw_conf_pool_equal(const struct fw_conf_pool *a, const struct fw_conf_pool 
 /* Total apps over all pools (for "configuration OK (N pools, M apps)"). */
 size_t fw_conf_app_count(const struct fw_config *cfg);
 
+/* The libyaml this was built with, for --version. */
+const char *fw_conf_yaml_version(void);
+
 #endif

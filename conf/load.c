@@ -285,3 +285,8 @@ size_t fw_conf_app_count(const struct fw_config *cfg)
         n += cfg->pools[i].n_apps;
     return n;
 }
+
+const char *fw_conf_yaml_version(void)
+{
+    return yaml_get_version_string();
+}

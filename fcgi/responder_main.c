@@ -58,7 +58,7 @@ static void usage(FILE *out)
             "  --no-preload              import SCRIPT on the first request, not at start\n"
             "  --log FILE                log to FILE instead of stderr\n"
             "  --log-level LEVEL         err, warn, notice (default), info or debug\n"
-            "  --help, --version\n");
+            "  -h, --help, -v, --version\n");
 }
 
 enum {
@@ -157,7 +157,9 @@ int main(int argc, char **argv)
     fw_log_set_prefix(prefix);
 
     int opt;
-    while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "hv", options, NULL)) != -1) {
+        if (opt == 'h' || opt == 'v')
+            opt = opt == 'h' ? OPT_HELP : OPT_VERSION;
         switch (opt) {
         case OPT_LISTEN: listen_addr = optarg; break;
         case OPT_SOCKET_MODE: {
@@ -236,7 +238,14 @@ int main(int argc, char **argv)
             break;
         }
         case OPT_HELP: usage(stdout); return 0;
-        case OPT_VERSION: printf("fcgiwsgi-responder %s\n", PACKAGE_VERSION); return 0;
+        case OPT_VERSION: {
+            char py[32];
+            fw_host_python_version(py, sizeof(py));
+            printf("fcgiwsgi-responder %s\nCPython %s (embedded)\nFastCGI: fcgiwsgi's own record "
+                   "codec\n",
+                   PACKAGE_VERSION, py);
+            return 0;
+        }
         default: usage(stderr); return FW_EXIT_CONFIG;
         }
     }

@@ -246,7 +246,9 @@ int main(int argc, char **argv)
             break;
         }
         case 'h': usage(stdout); return 0;
-        case 'v': printf("fcgiwsgi-ctl %s\n", PACKAGE_VERSION); return 0;
+        case 'v':
+            printf("fcgiwsgi-ctl %s\nlibyaml %s\n", PACKAGE_VERSION, fw_conf_yaml_version());
+            return 0;
         default: usage(stderr); return FW_CTL_USAGE;
         }
     }

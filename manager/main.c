@@ -5,6 +5,7 @@
 #include "conf/config.h"
 #include "manager/manager.h"
 #include "manager/spawn.h"
+#include "pyhost/host.h"
 
 #include <getopt.h>
 #include <stdbool.h>
@@ -35,6 +36,15 @@ static void usage(FILE *out)
                  "  -v, --version      the version\n");
 }
 
+static void print_version(void)
+{
+    char py[32];
+    fw_host_python_version(py, sizeof(py));
+    printf("fcgiwsgi %s\nCPython %s (embedded in the workers)\nlibyaml %s\n"
+           "FastCGI: fcgiwsgi's own record codec\n",
+           PACKAGE_VERSION, py, fw_conf_yaml_version());
+}
+
 /* Returns -1 to exit with `*status`, or 0 to go on. */
 static int parse_options(int argc, char **argv, struct options *o, int *status)
 {
@@ -56,7 +66,7 @@ static int parse_options(int argc, char **argv, struct options *o, int *status)
             *status = 0;
             return -1;
         case 'v':
-            printf("fcgiwsgi %s\n", PACKAGE_VERSION);
+            print_version();
             *status = 0;
             return -1;
         default:

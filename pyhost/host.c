@@ -142,3 +142,10 @@ void fw_host_stop(void)
     if (Py_FinalizeEx() < 0)
         fw_log(FW_LOG_WARN, "Python finalization reported an error (e.g. flushing stdout)");
 }
+
+void fw_host_python_version(char *out, size_t cap)
+{
+    const char *v = Py_GetVersion();
+    size_t n = strcspn(v, " ");
+    snprintf(out, cap, "%.*s", (int)n, v);
+}

@@ -27,4 +27,8 @@ struct fw_pythread *fw_host_main_thread(void);
  * thread as fw_host_start; every other thread has detached. */
 void fw_host_stop(void);
 
+/* The embedded CPython's version ("3.11.2"), without starting it: for
+ * --version. */
+void fw_host_python_version(char *out, size_t cap);
+
 #endif
