@@ -797,9 +797,11 @@ bool fw_pool_reap(struct fw_pool *pool, pid_t pid, int status)
     fw_log(expected ? FW_LOG_NOTICE : FW_LOG_WARN, "[pool %s pid %ld] exited (%s) after %lld ms%s",
            pool->conf->name, (long)pid, how, (long long)age, expected ? "" : ", unexpectedly");
     /* A worker that left its requests cut at its own graceful_timeout (it
-     * exits 1 then: see fcgi/worker.c) during the pool's stop. */
+     * exits 1 then: see fcgi/worker.c) during the pool's stop. One that
+     * exits 4 left only a request stuck past request_timeout, which had its
+     * 504. */
     if (pool->stopping && p->kill_at_ms && WIFEXITED(status) &&
-        (WEXITSTATUS(status) == FW_EXIT_FAILURE || WEXITSTATUS(status) == FW_EXIT_TIMEOUT))
+        WEXITSTATUS(status) == FW_EXIT_FAILURE)
         pool->cut++;
     /* What is left in the pipe, within one budget: a subprocess the worker
      * started may hold the pipe open and keep writing. Closing our end
