@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 static atomic_int log_fd = 2;
+static atomic_bool stderr_too; /* errors and warnings also on fd 2, while starting */
 static atomic_int log_level = FW_LOG_NOTICE;
 static char log_prefix[128];
 
@@ -308,6 +309,16 @@ out:
     pthread_mutex_unlock(&nb.lock);
 }
 
+/* The line to the log, and to stderr too while starting (see log.h). */
+static void emit_line(enum fw_log_level level, const char *line, size_t len)
+{
+    emit(line, len);
+    if (atomic_load(&stderr_too) && level <= FW_LOG_WARN && atomic_load(&log_fd) != 2) {
+        ssize_t w = write(2, line, len);
+        (void)w;
+    }
+}
+
 void fw_log_write(enum fw_log_level level, const char *func, int errnum, const char *fmt, ...)
 {
     if ((int)level > atomic_load(&log_level))
@@ -355,18 +366,23 @@ void fw_log_write(enum fw_log_level level, const char *func, int errnum, const c
         memcpy(escaped, buf, hlen);
         size_t e = hlen + copy_escaped(escaped + hlen, buf + hlen, n - 1 - hlen);
         escaped[e++] = '\n';
-        emit(escaped, e);
+        emit_line(level, escaped, e);
         free(escaped);
     } else {
         /* Out of memory for the escapes: the line still must not split. */
         for (size_t i = hlen; escapes && i < n - 1; i++)
             if (must_escape((unsigned char)buf[i]))
                 buf[i] = '?';
-        emit(buf, n);
+        emit_line(level, buf, n);
     }
     if (buf != stackbuf)
         free(buf);
     errno = saved_errno;
+}
+
+void fw_log_set_stderr_too(bool on)
+{
+    atomic_store(&stderr_too, on);
 }
 
 void fw_log_block(enum fw_log_level level, const char *tag, const char *text, size_t len)

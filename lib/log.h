@@ -8,6 +8,8 @@
 #ifndef FW_LOG_H
 #define FW_LOG_H
 
+#include <stdbool.h>
+
 #include <errno.h>
 #include <stddef.h>
 
@@ -34,6 +36,9 @@ void fw_log_set_fd(int fd);
  * to any later fw_log_open. */
 void fw_log_set_deadline(int deadline_ms);
 void fw_log_set_level(enum fw_log_level max_level);
+/* While on, err and warn lines also go to stderr when the log is elsewhere:
+ * what stops a start must reach the terminal or systemd's status. */
+void fw_log_set_stderr_too(bool on);
 enum fw_log_level fw_log_get_level(void);
 /* Parse "err".."debug"; -1 if unknown. */
 int fw_log_level_parse(const char *name);

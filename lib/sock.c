@@ -122,6 +122,26 @@ int fw_sock_parse(const char *spec, struct fw_sock_addr *out, char *err, size_t 
     return 0;
 }
 
+pid_t fw_sock_unix_owner(const char *path)
+{
+    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    if (strlen(path) >= sizeof(sa.sun_path))
+        return 0;
+    memcpy(sa.sun_path, path, strlen(path) + 1);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return 0;
+    pid_t pid = 0;
+    struct ucred cred;
+    socklen_t len = sizeof(cred);
+    /* A listening unix socket's peer credentials are its listener's. */
+    if (connect(fd, (const struct sockaddr *)&sa, sizeof(sa)) == 0 &&
+        getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0)
+        pid = cred.pid;
+    close(fd);
+    return pid;
+}
+
 /* A unix socket file left by a crashed run refuses connections; a live one
  * accepts. Only the stale kind may be removed. */
 static int clear_unix_path(const struct fw_sock_addr *addr, char *err, size_t errlen)
@@ -141,8 +161,14 @@ static int clear_unix_path(const struct fw_sock_addr *addr, char *err, size_t er
     int rc = connect(fd, (const struct sockaddr *)&addr->ss, addr->len);
     int saved = errno;
     close(fd);
-    if (rc == 0)
+    if (rc == 0) {
+        pid_t pid = fw_sock_unix_owner(path);
+        errno = EADDRINUSE;
+        if (pid > 0)
+            return fail(err, errlen, "%s is in use by a running server (pid %ld)", path,
+                        (long)pid);
         return fail(err, errlen, "%s is in use by a running server", path);
+    }
     if (saved != ECONNREFUSED)
         return fail(err, errlen, "%s: cannot tell whether it is in use: %s", path, strerror(saved));
     if (unlink(path) < 0 && errno != ENOENT)

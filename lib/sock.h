@@ -61,4 +61,8 @@ void fw_sock_peer_text(const struct sockaddr *peer, char *buf, size_t size);
 int fw_sock_set_nonblock(int fd, int on);
 int fw_sock_set_cloexec(int fd, int on);
 
+/* The pid of the process listening on the unix socket path, or 0 (none,
+ * or not a socket anyone accepts on). */
+pid_t fw_sock_unix_owner(const char *path);
+
 #endif

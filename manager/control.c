@@ -280,7 +280,12 @@ struct fw_control *fw_control_new(struct fw_loop *loop, const char *path, gid_t 
     struct fw_sock_file bound;
     int fd = fw_sock_listen(&addr, 64, group != (gid_t)-1 ? 0660 : 0600, &bound, err, sizeof(err));
     if (fd < 0) {
-        fw_log(FW_LOG_ERR, "control socket: %s", err);
+        pid_t owner = errno == EADDRINUSE ? fw_sock_unix_owner(path) : 0;
+        if (owner > 0)
+            fw_log(FW_LOG_ERR, "fcgiwsgi is already running (pid %ld): %s is its control socket",
+                   (long)owner, path);
+        else
+            fw_log(FW_LOG_ERR, "control socket: %s", err);
         return NULL;
     }
     /* On the file that was bound only: chown(path) would follow a symlink

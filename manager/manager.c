@@ -723,6 +723,8 @@ static int setup(struct manager *m)
             fw_log_errno(FW_LOG_ERR, "cannot open log %s", cfg->log);
             return -1;
         }
+        /* Until the start is done: a second manager, a port in use. */
+        fw_log_set_stderr_too(true);
     }
     sigset_t mask;
     sigemptyset(&mask);
@@ -805,6 +807,7 @@ int fw_manager_run(struct fw_config *cfg)
     for (size_t i = 0; i < m.n_pools; i++)
         watch_pool(&m, m.pools[i]);
     fw_log(FW_LOG_NOTICE, "fcgiwsgi %s started: %zu pools", PACKAGE_VERSION, m.n_pools);
+    fw_log_set_stderr_too(false);
     sd_notify("READY=1\nSTATUS=running");
     if (fw_loop_run(m.loop) == 0)
         status = 0;

@@ -52,7 +52,13 @@ int main(void)
     int fd2 = fw_sock_listen(&a, 16, -1, NULL, err, sizeof(err));
     ok(fd2 < 0, "a live socket is not stolen");
     ok(strstr(err, "in use") != NULL, "error says it is in use");
+    is(errno, EADDRINUSE, "EADDRINUSE");
+    is(fw_sock_unix_owner(path), getpid(), "the listener's pid, from SO_PEERCRED");
+    char want[64];
+    snprintf(want, sizeof(want), "(pid %ld)", (long)getpid());
+    ok(strstr(err, want) != NULL, "the error names it");
     close(fd);
+    is(fw_sock_unix_owner(path), 0, "no listener: no pid");
     fd2 = fw_sock_listen(&a, 16, -1, NULL, err, sizeof(err));
     ok(fd2 >= 0, "a stale socket file is replaced");
     close(fd2);
