@@ -166,4 +166,11 @@ size_t fw_conf_app_count(const struct fw_config *cfg);
 /* The libyaml this was built with, for --version. */
 const char *fw_conf_yaml_version(void);
 
+#define FW_CONF_DEFAULT_CONTROL "/run/fcgiwsgi/ctl.sock"
+
+/* The control socket's path from file's top-level `control:` alone (the
+ * default if it has none), resolved like the loader does; nothing else of
+ * the file, or of its includes, is read or checked. NULL with err set. */
+char *fw_conf_control_path(const char *file, char *err, size_t errlen);
+
 #endif

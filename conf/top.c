@@ -212,7 +212,7 @@ static int read_custom(struct fw_conf_reader *r, size_t i, void *obj, void *ctx)
 static void finish_main(struct fw_conf_top *t, const struct fw_conf_mark *m)
 {
     struct fw_config *cfg = t->cfg;
-    if (!cfg->control && !(cfg->control = strdup("/run/fcgiwsgi/ctl.sock")))
+    if (!cfg->control && !(cfg->control = strdup(FW_CONF_DEFAULT_CONTROL)))
         goto nomem;
     if (!cfg->log && !(cfg->log = strdup("stderr")))
         goto nomem;

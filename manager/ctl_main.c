@@ -78,20 +78,16 @@ static bool valid_command(int argc, char **argv)
     return false;
 }
 
+/* Only `control:`: a broken pool file must not keep the operator from the
+ * manager (whose reload then reports it with its position). */
 static char *socket_from_config(const char *path)
 {
-    struct fw_conf_errors errs = { 0 };
-    struct fw_config *cfg = fw_conf_load(path, &errs);
-    if (!cfg) {
-        fw_conf_errors_print(&errs, stderr);
-        fprintf(stderr, "fcgiwsgi-ctl: cannot take the control socket from %s (use -s SOCKET)\n",
-                path);
-    }
-    fw_conf_errors_free(&errs);
-    if (!cfg)
-        return NULL;
-    char *sock = strdup(cfg->control);
-    fw_conf_free(cfg);
+    char err[512] = "";
+    char *sock = fw_conf_control_path(path, err, sizeof(err));
+    if (!sock)
+        fprintf(stderr, "fcgiwsgi-ctl: %s\nfcgiwsgi-ctl: cannot take the control socket from %s "
+                        "(use -s SOCKET)\n",
+                err, path);
     return sock;
 }
 
