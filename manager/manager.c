@@ -243,9 +243,11 @@ static int reopen_logs(struct manager *m)
     return 0;
 }
 
-static void on_watched_change(void *data)
+static void on_watched_change(void *data, const char *path)
 {
-    fw_pool_restart(data, "a watched file changed");
+    char why[1100];
+    snprintf(why, sizeof(why), "a watched file changed: %s", path);
+    fw_pool_restart(data, why);
 }
 
 /* Every app script and every `watch:` file recycles its pool when it

@@ -371,10 +371,13 @@ static void notify(struct fw_watch *w)
             return;
         fw_watch_fn fn = e->fn;
         void *data = e->data;
+        /* A copy: the callback may remove the entry that holds it. */
+        char path[1024];
+        snprintf(path, sizeof(path), "%s", e->path);
         for (; e; e = e->next)
             if (e->fn == fn && e->data == data)
                 e->fire = false;
-        fn(data);
+        fn(data, path);
     }
 }
 

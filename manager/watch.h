@@ -13,7 +13,8 @@ struct fw_loop;
 struct fw_watch;
 
 /* Called once per debounced burst of changes to any path registered with this data. */
-typedef void (*fw_watch_fn)(void *data);
+/* path: the first of (fn, data)'s files that changed, for the log. */
+typedef void (*fw_watch_fn)(void *data, const char *path);
 
 /* debounce_ms: quiet time after the last event before paths are compared (a
  * burst is cut at 10 x debounce_ms however busy it is). poll_ms: how often

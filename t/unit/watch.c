@@ -53,9 +53,10 @@ struct scenario {
 
 static char root[] = "/tmp/fw-watch-XXXXXX";
 
-static void on_change(void *data)
+static void on_change(void *data, const char *path)
 {
     struct counter *c = data;
+    (void)path;
     c->calls++;
     c->last_ms = fw_loop_now_ms();
 }
