@@ -30,7 +30,10 @@ static void usage(FILE *out)
             "Controls a running fcgiwsgi manager.\n"
             "\n"
             "Commands:\n"
-            "  status [POOL] [--json]   pools, workers, generations, last recycle, back-off\n"
+            "  status [POOL] [--json] [--check]\n"
+            "                           pools, workers, generations, last recycle, back-off;\n"
+            "                           --check: exit 1 if a pool has no ready worker, is\n"
+            "                           backing off, or its last recycle failed\n"
             "  restart POOL... | --all  rolling recycle; returns when it has ended, and fails\n"
             "                           with the reason (e.g. the import error) if the new\n"
             "                           generation could not get ready\n"
@@ -64,7 +67,7 @@ static bool valid_command(int argc, char **argv)
 {
     const char *c = argv[0];
     if (!strcmp(c, "status"))
-        return argc <= 3;
+        return argc <= 4;
     if (!strcmp(c, "restart"))
         return argc >= 2;
     if (!strcmp(c, "reload") || !strcmp(c, "reopen-logs"))

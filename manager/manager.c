@@ -555,17 +555,43 @@ static void cmd_restart(struct manager *m, struct fw_ctl_client *c, int argc, ch
     settle_waiters(m, NULL); /* those with nothing to replace are done already */
 }
 
+/* status --check: what monitoring must hear about, one line per pool that
+ * has it. A pool stopped on purpose (`fcgiwsgi-ctl stop`) is not one. */
+static bool check_pools(struct fw_buf *out, struct fw_pool *const *pools, size_t n)
+{
+    bool bad = false;
+    for (size_t i = 0; i < n; i++) {
+        struct fw_pool_info info;
+        fw_pool_info(pools[i], &info);
+        if (info.stopped)
+            continue;
+        const char *why = NULL;
+        if (info.workers[FW_POOL_WORKER_IDLE] + info.workers[FW_POOL_WORKER_BUSY] == 0)
+            why = "no ready worker";
+        else if (info.backoff_ms > 0)
+            why = "backing off after crashes";
+        else if (info.last_recycle[0] && !info.last_recycle_ok)
+            why = "its last recycle failed";
+        if (why && out)
+            fw_buf_printf(out, "check: pool %s: %s\n", info.name, why);
+        bad |= why != NULL;
+    }
+    return bad;
+}
+
 static void cmd_status(struct manager *m, struct fw_ctl_client *c, int argc, char **argv)
 {
-    bool json = false;
+    bool json = false, check = false;
     const char *only = NULL;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--json") == 0)
             json = true;
+        else if (strcmp(argv[i], "--check") == 0)
+            check = true;
         else if (!only && argv[i][0] != '-')
             only = argv[i];
         else {
-            fw_control_reply(c, FW_CTL_USAGE, "usage: status [POOL] [--json]");
+            fw_control_reply(c, FW_CTL_USAGE, "usage: status [POOL] [--json] [--check]");
             return;
         }
     }
@@ -588,7 +614,10 @@ static void cmd_status(struct manager *m, struct fw_ctl_client *c, int argc, cha
         fw_status_json(&out, &sm, pools, n);
     else
         fw_status_text(&out, &sm, pools, n);
-    fw_control_reply(c, fw_buf_failed(&out) ? FW_CTL_ERROR : FW_CTL_OK,
+    /* With --json the exit status alone says it: the output stays one
+     * document. */
+    bool bad = check && check_pools(json ? NULL : &out, pools, n);
+    fw_control_reply(c, fw_buf_failed(&out) ? FW_CTL_ERROR : bad ? FW_CTL_FAILED : FW_CTL_OK,
                      fw_buf_failed(&out) ? "out of memory" : fw_buf_str(&out));
     fw_buf_free(&out);
 }
