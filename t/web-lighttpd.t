@@ -30,8 +30,10 @@ A = ('127.0.0.1', lt.port)
 T = ('127.0.0.1', tls_port) if tls else None
 web_matrix(A, '/app', 'lighttpd socket', big=True, tls_addr=T, stream=True)
 web_matrix(A, '', 'lighttpd socket', tls_addr=T)
-# lighttpd 1.4.69 now and then exits 1 from a SIGTERM on a loaded machine
-# with nothing in its error log; a crash (a signal) still fails here.
+# lighttpd 1.4.69 exits 1 from a SIGTERM when a client connection is still
+# open at the end (src/server.c: `if (NULL == srv->conns) rc = 0;`), which
+# the test's own last keep-alive connection may be; a crash (a signal)
+# still fails here.
 rc = lt.stop()
 if rc:
     diag('lighttpd exited %d; its stderr:\n%s' % (rc, lt.tail(30)))
@@ -63,7 +65,8 @@ is_([ppid(p) for p in pids], [lt2.pid, lt2.pid],
 ok(len(set(pids)) == 2, 'lighttpd spawn: one responder per app', got=pids)
 web_matrix(A2, '/app', 'lighttpd spawn', tls_addr=T2, stream=True)
 web_matrix(A2, '', 'lighttpd spawn', big=True, tls_addr=T2)
-is_(lt2.stop(), 0, 'lighttpd (spawn) stops with 0')
+rc = lt2.stop()
+ok(rc in (0, 1), 'lighttpd (spawn) stops by itself (status %d)' % rc)
 gone = []
 try:
     wait_for(lambda: all(not os.path.exists('/proc/%d' % p) or ppid(p) != lt2.pid for p in pids),
