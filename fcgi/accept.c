@@ -8,13 +8,12 @@
 
 #include "conn.h"
 #include "waitset.h"
+#include "lib/fd.h"
 #include "lib/log.h"
 #include "lib/sock.h"
 #include "pyhost/callclock.h"
 
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <poll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -61,7 +60,6 @@ void fw_accept_init(struct fw_accept *a, int listen_fd, struct fw_waitset *ws,
                       ? (size_t)rl.rlim_cur
                       : NOFILE_DEFAULT_MAX;
     a->counted_ms = 0;
-    a->proc_fd = -1;
     atomic_store(&a->paused_until_ms, 0);
     atomic_store(&a->starved, false);
     atomic_store(&a->logged_ms, 0);
@@ -178,34 +176,14 @@ struct fw_conn *fw_accept_one(struct fw_accept *a, bool stopping)
     return c;
 }
 
-/* Open fds, from /proc: an fd number only says where the lowest hole is,
- * and an app that leaks leaves its holes low. Read with getdents64 into a
- * stack buffer on a directory fd kept open: opendir() would allocate on
- * every tick. */
-static size_t count_fds(struct fw_accept *a)
-{
-    if (a->proc_fd < 0)
-        a->proc_fd = open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (a->proc_fd < 0 || lseek(a->proc_fd, 0, SEEK_SET) < 0)
-        return 0;
-    size_t n = 0;
-    char buf[4096];
-    ssize_t got;
-    while ((got = getdents64(a->proc_fd, buf, sizeof(buf))) > 0) {
-        for (ssize_t off = 0; off < got;) {
-            struct dirent64 *d = (struct dirent64 *)(buf + off);
-            n += d->d_name[0] != '.';
-            off += d->d_reclen;
-        }
-    }
-    return n;
-}
-
 bool fw_accept_tick(struct fw_accept *a, int64_t now, bool stopping)
 {
     if (!stopping && now - a->counted_ms >= 500) {
         a->counted_ms = now;
-        if (count_fds(a) + reserve(a) >= a->fd_limit)
+        /* An fd's number only says where the lowest hole is, and an app
+         * that leaks leaves its holes low: count them. */
+        long open_fds = fw_fd_count();
+        if (open_fds >= 0 && (size_t)open_fds + reserve(a) >= a->fd_limit)
             make_room(a, SHED_BATCH);
     }
     int64_t until = atomic_load(&a->paused_until_ms);
@@ -217,11 +195,4 @@ bool fw_accept_tick(struct fw_accept *a, int64_t now, bool stopping)
     if (atomic_load(&a->shed) || atomic_load(&a->failed))
         log_shortage(a, now);
     return atomic_exchange(&a->starved, false);
-}
-
-void fw_accept_end(struct fw_accept *a)
-{
-    if (a->proc_fd >= 0)
-        close(a->proc_fd);
-    a->proc_fd = -1;
 }

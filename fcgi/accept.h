@@ -29,7 +29,6 @@ struct fw_accept {
     size_t n_allowed_clients;
     size_t fd_limit;                 /* RLIMIT_NOFILE */
     int64_t counted_ms;              /* main thread: when open fds were last counted */
-    int proc_fd;                     /* main thread: /proc/self/fd, once opened */
     _Atomic int64_t paused_until_ms; /* 0: not paused */
     atomic_bool starved;             /* accept failed with nothing to close */
     _Atomic int64_t logged_ms;
@@ -52,7 +51,5 @@ struct fw_conn *fw_accept_one(struct fw_accept *a, bool stopping);
  * stopping). Returns true once after accept starved: the worker should ask
  * for a replacement. */
 bool fw_accept_tick(struct fw_accept *a, int64_t now_ms, bool stopping);
-
-void fw_accept_end(struct fw_accept *a);
 
 #endif

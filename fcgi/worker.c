@@ -477,7 +477,7 @@ static bool config_in_range(const struct fw_worker_config *cfg)
 
 int fw_worker_run(const struct fw_worker_config *cfg)
 {
-    struct worker w = { .cfg = cfg, .acc = { .proc_fd = -1 } };
+    struct worker w = { .cfg = cfg };
     struct thread *threads = NULL;
     unsigned started = 0;
     int status = FW_EXIT_INIT;
@@ -603,7 +603,6 @@ out:
         fw_host_stop();
     }
     fw_apps_free(&w.apps);
-    fw_accept_end(&w.acc);
     fw_waitset_free(w.ws);
     if (status == FW_EXIT_OK)
         fw_log(FW_LOG_NOTICE, "stopped");

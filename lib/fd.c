@@ -11,10 +11,12 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-/* Reads /proc/self/fd with getdents64 into a stack buffer: opendir()
- * allocates, which a child of a threaded process must not do. Closing
- * while reading is safe: the directory's offsets are fd numbers. */
-static int close_listed(int lowfd)
+/* Calls fn for each open descriptor >= lowfd but the directory's own, read
+ * from /proc/self/fd with getdents64 into a stack buffer: opendir()
+ * allocates, which a child of a threaded process must not do (and a
+ * periodic count would keep doing). Closing while reading is safe: the
+ * directory's offsets are fd numbers. */
+static int each_listed(int lowfd, void (*fn)(int fd, void *arg), void *arg)
 {
     int dir = open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dir < 0)
@@ -28,7 +30,7 @@ static int close_listed(int lowfd)
             char *end;
             long fd = strtol(d->d_name, &end, 10);
             if (*end == '\0' && end != d->d_name && fd >= lowfd && fd != dir)
-                close((int)fd);
+                fn((int)fd, arg);
         }
     }
     int saved = errno;
@@ -40,9 +42,27 @@ static int close_listed(int lowfd)
     return 0;
 }
 
+static void close_one(int fd, void *arg)
+{
+    (void)arg;
+    close(fd);
+}
+
+static void count_one(int fd, void *arg)
+{
+    (void)fd;
+    (*(size_t *)arg)++;
+}
+
+long fw_fd_count(void)
+{
+    size_t n = 0;
+    return each_listed(0, count_one, &n) == 0 ? (long)n : -1;
+}
+
 int fw_fd_close_each_from(int lowfd)
 {
-    if (close_listed(lowfd) == 0)
+    if (each_listed(lowfd, close_one, NULL) == 0)
         return 0;
     /* No /proc (a chroot, a container without it): every possible number. */
     struct rlimit rl;

@@ -14,4 +14,8 @@ int fw_fd_close_from(int lowfd);
  * read. Async-signal-safe (no allocation), so it may run after fork(). */
 int fw_fd_close_each_from(int lowfd);
 
+/* How many descriptors the process has open, from /proc/self/fd without
+ * allocating; -1 if it cannot be read. */
+long fw_fd_count(void);
+
 #endif
