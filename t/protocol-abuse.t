@@ -24,6 +24,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), 'lib'))
 from fwtest import *  # noqa: E402,F401
+from fwtest import _sanitized  # noqa: E402
 
 APP = app_path('abuse_app.wsgi')
 RESPONDER = program('fcgiwsgi-responder')
@@ -52,9 +53,18 @@ if MISSING:
 # by default), so peak RSS would count every request's garbage: a small
 # quarantine keeps use-after-free detection for recent frees and lets peak
 # RSS measure what a case holds at once.
-ENV = {'ASAN_OPTIONS': ':'.join(x for x in (os.environ.get('ASAN_OPTIONS'),
-                                            'quarantine_size_mb=1',
-                                            'thread_local_quarantine_size_kb=64') if x)}
+ASAN_QUARANTINE_KB = 1024
+ASAN_THREAD_QUARANTINE_KB = 64
+ENV = {'ASAN_OPTIONS': ':'.join(x for x in (
+    os.environ.get('ASAN_OPTIONS'), 'quarantine_size_mb=%d' % (ASAN_QUARANTINE_KB // 1024),
+    'thread_local_quarantine_size_kb=%d' % ASAN_THREAD_QUARANTINE_KB) if x)}
+
+
+def threads_of(t):
+    try:
+        return len(os.listdir('/proc/%d/task' % t.pid))
+    except OSError:
+        return t.threads
 
 # ------------------------------------------------------------------ helpers
 
@@ -105,6 +115,12 @@ class Responder:
             time.sleep(0.05)
         self.base_fd = fd_count(self.pid)
         self.base_hwm = proc_status_kb(self.pid, 'VmHWM')
+        # Under AddressSanitizer the quarantine below keeps up to its size of
+        # freed blocks resident on top of what a case holds (seen: +1052 KiB
+        # for a case that holds +300 KiB in a plain build), so it is allowed.
+        self.limit_kb = MEM_LIMIT_KB
+        if _sanitized(self.pid):
+            self.limit_kb += ASAN_QUARANTINE_KB + ASAN_THREAD_QUARANTINE_KB * (threads_of(self) + 1)
         diag('responder pid %d (threads %d): %d fds, VmHWM %d KiB after warm-up'
              % (self.pid, self.threads, self.base_fd, self.base_hwm))
 
@@ -182,11 +198,11 @@ def after(t, label):
         time.sleep(0.05)
     good &= is_(fd_count(t.pid), t.base_fd, '%s: the worker holds no more fds than before' % label)
     hwm = proc_status_kb(t.pid, 'VmHWM') or 1 << 30
-    good &= ok(hwm - t.base_hwm < MEM_LIMIT_KB,
+    good &= ok(hwm - t.base_hwm < t.limit_kb,
                '%s: peak RSS grew less than 2 x max_params since the start (+%d KiB)'
                % (label, hwm - t.base_hwm),
                got='+%d KiB (VmHWM %d KiB)' % (hwm - t.base_hwm, hwm),
-               expected='< +%d KiB' % MEM_LIMIT_KB)
+               expected='< +%d KiB' % t.limit_kb)
     if not good or not p.alive():
         diag('%s: replacing the worker (pid %d) for the cases after this one' % (label, t.pid))
         p.stop()
