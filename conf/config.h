@@ -79,6 +79,7 @@ struct fw_conf_pool {
     uint64_t max_requests_jitter; /* default 0 */
     uint64_t memory_limit_bytes;  /* 0: none */
     uint64_t request_timeout_ms;  /* 0: none */
+    uint64_t slowlog_timeout_ms;  /* 0: none */
     uint64_t graceful_timeout_ms; /* default 30 s */
     uint64_t startup_timeout_ms;  /* default 60 s */
     uint64_t max_body_bytes;      /* 0: none */

@@ -60,6 +60,7 @@ static const struct fw_conf_key pool_keys[FW_CONF_POOL_NKEYS] = {
         FW_CONF_KEY_RANGE("max_requests_jitter", FW_CONF_T_U64, P(max_requests_jitter), 0, MAX_REQ),
     [FW_CONF_POOL_MEMORY_LIMIT] = SIZE("memory_limit", P(memory_limit_bytes), 0),
     [FW_CONF_POOL_REQUEST_TIMEOUT] = DURATION("request_timeout", P(request_timeout_ms)),
+    [FW_CONF_POOL_SLOWLOG_TIMEOUT] = DURATION("slowlog_timeout", P(slowlog_timeout_ms)),
     [FW_CONF_POOL_GRACEFUL_TIMEOUT] = DURATION("graceful_timeout", P(graceful_timeout_ms)),
     [FW_CONF_POOL_STARTUP_TIMEOUT] = DURATION("startup_timeout", P(startup_timeout_ms)),
     [FW_CONF_POOL_IDLE_TIMEOUT] = DURATION("idle_timeout", P(idle_timeout_ms)),
@@ -433,6 +434,7 @@ bool fw_conf_pool_equal(const struct fw_conf_pool *a, const struct fw_conf_pool 
         a->max_requests != b->max_requests || a->max_requests_jitter != b->max_requests_jitter ||
         a->memory_limit_bytes != b->memory_limit_bytes ||
         a->request_timeout_ms != b->request_timeout_ms ||
+        a->slowlog_timeout_ms != b->slowlog_timeout_ms ||
         a->graceful_timeout_ms != b->graceful_timeout_ms ||
         a->startup_timeout_ms != b->startup_timeout_ms || a->max_body_bytes != b->max_body_bytes ||
         a->max_params_bytes != b->max_params_bytes ||

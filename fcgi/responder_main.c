@@ -50,6 +50,8 @@ static void usage(FILE *out)
             "                            (default 60s; 0: never)\n"
             "  --request-timeout TIME    interrupt an app call running this long (its own\n"
             "                            time, not waits on the client; default 0: never)\n"
+            "  --slowlog-timeout TIME    log the Python stack of an app call running this\n"
+            "                            long, once, and let it run (default 0: never)\n"
             "  --graceful-timeout TIME   on stop, cut requests still running after this\n"
             "                            (default 30s; 0: never)\n"
             "  --multiprocess            set wsgi.multiprocess (several responders serve the app)\n"
@@ -74,6 +76,7 @@ enum {
     OPT_KEEPALIVE_TIMEOUT,
     OPT_CLIENT_TIMEOUT,
     OPT_REQUEST_TIMEOUT,
+    OPT_SLOWLOG_TIMEOUT,
     OPT_GRACEFUL_TIMEOUT,
     OPT_MULTIPROCESS,
     OPT_PYTHON_PATH,
@@ -98,6 +101,7 @@ static const struct option options[] = {
     { "keepalive-timeout", required_argument, NULL, OPT_KEEPALIVE_TIMEOUT },
     { "client-timeout", required_argument, NULL, OPT_CLIENT_TIMEOUT },
     { "request-timeout", required_argument, NULL, OPT_REQUEST_TIMEOUT },
+    { "slowlog-timeout", required_argument, NULL, OPT_SLOWLOG_TIMEOUT },
     { "graceful-timeout", required_argument, NULL, OPT_GRACEFUL_TIMEOUT },
     { "multiprocess", no_argument, NULL, OPT_MULTIPROCESS },
     { "python-path", required_argument, NULL, OPT_PYTHON_PATH },
@@ -209,6 +213,11 @@ int main(int argc, char **argv)
         case OPT_REQUEST_TIMEOUT:
             if (fw_units_parse_duration_bounded(optarg, &cfg.request_timeout_ms) < 0)
                 return bad("--request-timeout %s: expected a duration such as 30s, at most 576h",
+                           optarg);
+            break;
+        case OPT_SLOWLOG_TIMEOUT:
+            if (fw_units_parse_duration_bounded(optarg, &cfg.slowlog_timeout_ms) < 0)
+                return bad("--slowlog-timeout %s: expected a duration such as 5s, at most 576h",
                            optarg);
             break;
         case OPT_GRACEFUL_TIMEOUT:

@@ -1,5 +1,7 @@
 /* One request is interrupted at a time: while one is being unwound, others
- * past the limit wait their turn. A call that holds the GIL makes every
+ * past the limit wait their turn. A slow request (slowlog_timeout) gets its
+ * stack logged once per call and runs on; the dump is the interrupter's
+ * work too, since it needs the GIL. A call that holds the GIL makes every
  * other thread's call run long too, and the one to blame is the one that
  * has run longest, not the first in index order. */
 #include "config.h"
@@ -24,6 +26,8 @@ struct watched {
     struct fw_conn_thread *_Atomic ct;
     /* The main thread's. */
     bool pending; /* an interrupt was asked for call `number` */
+    bool slow_asked; /* a stack was asked for call `slow_number` */
+    uint64_t slow_number;
     bool stuck;
     bool answer_due; /* stuck, and its 504 not written yet */
     uint64_t number;
@@ -33,10 +37,14 @@ struct watched {
     int result; /* RESULT_NONE, or what fw_callclock_interrupt returned */
     int64_t raised_ms;
     char what[224]; /* method and URI, for its log lines */
+    bool ask_stack;
+    uint64_t stack_number;
+    char stack_what[224];
 };
 
 struct fw_watchdog {
-    uint64_t timeout_ms;
+    uint64_t timeout_ms; /* 0: no request_timeout */
+    uint64_t slowlog_ms; /* 0: no slow log */
     unsigned n;
     struct watched *w;
     pthread_mutex_t lock;
@@ -54,10 +62,25 @@ static void *interrupter(void *arg)
         fw_log(FW_LOG_ERR, "request_timeout: out of memory; requests cannot be interrupted");
     pthread_mutex_lock(&wd->lock);
     while (!wd->quit) {
-        struct watched *e = NULL;
+        struct watched *e = NULL, *slow = NULL;
         for (unsigned i = 0; i < wd->n && !e; i++)
             if (wd->w[i].ask)
                 e = &wd->w[i];
+        for (unsigned i = 0; i < wd->n && !e && !slow; i++)
+            if (wd->w[i].ask_stack)
+                slow = &wd->w[i];
+        if (slow) {
+            slow->ask_stack = false;
+            struct fw_conn_thread *ct = atomic_load(&slow->ct);
+            uint64_t number = slow->stack_number;
+            char what[sizeof(slow->stack_what) + 16];
+            snprintf(what, sizeof(what), "slow request %s", slow->stack_what);
+            pthread_mutex_unlock(&wd->lock);
+            if (py && ct)
+                fw_callclock_log_stack(py, fw_conn_clock(ct), number, what);
+            pthread_mutex_lock(&wd->lock);
+            continue;
+        }
         if (!e) {
             pthread_cond_wait(&wd->cond, &wd->lock);
             continue;
@@ -78,7 +101,8 @@ static void *interrupter(void *arg)
     return NULL;
 }
 
-struct fw_watchdog *fw_watchdog_new(uint64_t request_timeout_ms, unsigned n_threads)
+struct fw_watchdog *fw_watchdog_new(uint64_t request_timeout_ms, uint64_t slowlog_timeout_ms,
+                                    unsigned n_threads)
 {
     struct fw_watchdog *wd = calloc(1, sizeof(*wd));
     if (!wd || !(wd->w = calloc(n_threads, sizeof(*wd->w)))) {
@@ -87,6 +111,7 @@ struct fw_watchdog *fw_watchdog_new(uint64_t request_timeout_ms, unsigned n_thre
         return NULL;
     }
     wd->timeout_ms = request_timeout_ms;
+    wd->slowlog_ms = slowlog_timeout_ms;
     wd->n = n_threads;
     pthread_mutex_init(&wd->lock, NULL);
     pthread_cond_init(&wd->cond, NULL);
@@ -172,9 +197,37 @@ void fw_watchdog_answer(struct fw_watchdog *wd)
     }
 }
 
+/* Each call past slowlog_timeout, once: a line now, its stack from the
+ * interrupter. */
+static void slow_check(struct fw_watchdog *wd, int64_t now)
+{
+    for (unsigned i = 0; i < wd->n; i++) {
+        struct watched *e = &wd->w[i];
+        uint64_t number = 0;
+        int64_t ms = e->stuck ? -1 : app_ms(e, now, &number);
+        if (ms <= (int64_t)wd->slowlog_ms || (e->slow_asked && e->slow_number == number))
+            continue;
+        e->slow_asked = true;
+        e->slow_number = number;
+        pthread_mutex_lock(&wd->lock);
+        e->ask_stack = true;
+        e->stack_number = number;
+        snprintf(e->stack_what, sizeof(e->stack_what), "%.200s", fw_conn_uri(atomic_load(&e->ct)));
+        pthread_cond_signal(&wd->cond);
+        pthread_mutex_unlock(&wd->lock);
+        fw_log(FW_LOG_WARN, "%s: slow: the app has run for %lld ms, past slowlog_timeout "
+                            "(%llu ms); its stack follows",
+               e->stack_what, (long long)ms, (unsigned long long)wd->slowlog_ms);
+    }
+}
+
 unsigned fw_watchdog_check(struct fw_watchdog *wd, int64_t now)
 {
     if (!wd)
+        return 0;
+    if (wd->slowlog_ms)
+        slow_check(wd, now);
+    if (!wd->timeout_ms)
         return 0;
     unsigned stuck = 0;
     bool pending = false;

@@ -25,6 +25,8 @@ enum tag {
     T_GRACEFUL_TIMEOUT,
     T_GENERATION,
     T_LOG_LEVEL,
+    T_SLOWLOG_TIMEOUT,
+    T_NUM_END, /* a new number goes above: the decoder checks against it */
     /* strings */
     T_POOL = 32,
     T_LOG_PREFIX,
@@ -111,6 +113,7 @@ unsigned char *fw_wconf_encode(const struct fw_worker_config *c, const struct fw
     put_num(&o, T_MEMORY_LIMIT, c->memory_limit_bytes);
     put_num(&o, T_REQUEST_TIMEOUT, c->request_timeout_ms);
     put_num(&o, T_GRACEFUL_TIMEOUT, c->graceful_timeout_ms);
+    put_num(&o, T_SLOWLOG_TIMEOUT, c->slowlog_timeout_ms);
     put_num(&o, T_GENERATION, c->generation);
     put_num(&o, T_LOG_LEVEL, (uint64_t)x->log_level);
     put_str(&o, T_POOL, c->pool);
@@ -187,7 +190,7 @@ int fw_wconf_decode(const unsigned char *buf, size_t len, struct fw_wconf *w, ch
     int rc;
     while ((rc = next(buf, len, &pos, &r)) == 1) {
         if (r.tag < T_POOL) {
-            if (r.len != 8 || r.tag < T_THREADS || r.tag > T_LOG_LEVEL)
+            if (r.len != 8 || r.tag < T_THREADS || r.tag >= T_NUM_END)
                 return fail(err, errlen, "bad number record");
             continue;
         }
@@ -240,6 +243,7 @@ int fw_wconf_decode(const unsigned char *buf, size_t len, struct fw_wconf *w, ch
         case T_MEMORY_LIMIT: c->memory_limit_bytes = num(&r); break;
         case T_REQUEST_TIMEOUT: c->request_timeout_ms = num(&r); break;
         case T_GRACEFUL_TIMEOUT: c->graceful_timeout_ms = num(&r); break;
+        case T_SLOWLOG_TIMEOUT: c->slowlog_timeout_ms = num(&r); break;
         case T_GENERATION: c->generation = (unsigned)num(&r); break;
         case T_LOG_LEVEL: w->extra.log_level = (int)(num(&r) & 7); break;
         case T_POOL: c->pool = str; break;
@@ -252,6 +256,7 @@ int fw_wconf_decode(const unsigned char *buf, size_t len, struct fw_wconf *w, ch
         case T_APP_CALLABLE: w->apps[app].callable = str; break;
         case T_APP_GROUP: w->apps[app].group = str; break;
         case T_APP_MOUNT: w->apps[app].mount = str; break;
+        case T_NUM_END: break; /* refused by the first pass */
         }
     }
     for (size_t i = 0; i < c->n_apps; i++)

@@ -36,8 +36,8 @@
 #include <time.h>
 #include <unistd.h>
 
-/* The main loop's tick while stopping or with request_timeout (the sweep
- * and the watchdog); the slot's figures are refreshed every 500 ms. */
+/* The main loop's tick while stopping or with request_timeout or
+ * slowlog_timeout (the sweep and the watchdog); the slot's figures are refreshed every 500 ms. */
 #define TICK_FAST_MS 50
 static const int handled_signals[] = { SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1, SIGUSR2 };
 
@@ -550,7 +550,8 @@ int fw_worker_run(const struct fw_worker_config *cfg)
         .pool = cfg->pool,
         .generation = cfg->generation,
     };
-    if (cfg->request_timeout_ms && !(w.wd = fw_watchdog_new(cfg->request_timeout_ms, nthreads)))
+    if ((cfg->request_timeout_ms || cfg->slowlog_timeout_ms) &&
+        !(w.wd = fw_watchdog_new(cfg->request_timeout_ms, cfg->slowlog_timeout_ms, nthreads)))
         goto out;
     threads = calloc(nthreads, sizeof(*threads));
     if (!threads)

@@ -75,6 +75,7 @@ struct fw_worker_config {
     uint64_t memory_limit_bytes;
     uint64_t request_timeout_ms; /* app time (waits on the client excluded); 0: none */
     uint64_t graceful_timeout_ms; /* a stopping worker exits after this, cutting what runs; 0: never */
+    uint64_t slowlog_timeout_ms;  /* an app call running this long has its stack logged; 0: never */
     const char *pool;            /* its name: fcgiwsgi.pool, and default groups "POOL|MOUNT" */
     unsigned generation;
 };

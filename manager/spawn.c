@@ -172,6 +172,7 @@ static int settings_fd(const struct fw_spawn_request *req)
         .n_allowed_clients = pool->n_allowed_clients,
         .memory_limit_bytes = pool->memory_limit_bytes,
         .request_timeout_ms = pool->request_timeout_ms,
+        .slowlog_timeout_ms = pool->slowlog_timeout_ms,
         .graceful_timeout_ms = pool->graceful_timeout_ms,
         .pool = pool->name,
         .generation = req->generation,

@@ -116,8 +116,24 @@ int fw_callclock_interrupt(struct fw_pythread *self, struct fw_callclock *c, uin
     fw_interp_enter(self, in);
     int rc = 0;
     if (same_call(c, number, in)) {
-        fw_stacks_log_thread(c->ident, what);
+        fw_stacks_log_thread(c->ident, FW_LOG_ERR, what);
         rc = raise_timeout(c, number, in, what);
+    }
+    fw_interp_leave(self);
+    return rc;
+}
+
+int fw_callclock_log_stack(struct fw_pythread *self, struct fw_callclock *c, uint64_t number,
+                           const char *what)
+{
+    struct fw_interp *in = atomic_load(&c->interp);
+    if (!in)
+        return 0;
+    fw_interp_enter(self, in);
+    int rc = 0;
+    if (same_call(c, number, in)) {
+        fw_stacks_log_thread(c->ident, FW_LOG_WARN, what);
+        rc = 1;
     }
     fw_interp_leave(self);
     return rc;

@@ -50,4 +50,10 @@ int64_t fw_callclock_app_ms(struct fw_callclock *c, int64_t now, uint64_t *numbe
 int fw_callclock_interrupt(struct fw_pythread *self, struct fw_callclock *c, uint64_t number,
                            const char *what);
 
+/* The same without the exception (slowlog_timeout): if call `number` is
+ * still running, logs its Python stack at warn. Returns 1 if logged, 0 if
+ * that call is over. */
+int fw_callclock_log_stack(struct fw_pythread *self, struct fw_callclock *c, uint64_t number,
+                           const char *what);
+
 #endif

@@ -17,7 +17,8 @@ static const char one_code[] =
     "_fw_stacks = ''.join(traceback.format_stack(_f)) if _f else ''\n";
 
 /* Runs code with `_fw_ident` set and logs the `_fw_stacks` it leaves. */
-static void run_dump(const char *code, unsigned long ident, const char *tag)
+static void run_dump(const char *code, unsigned long ident, enum fw_log_level level,
+                     const char *tag)
 {
     PyObject *globals = PyDict_New();
     PyObject *r = NULL;
@@ -39,9 +40,9 @@ static void run_dump(const char *code, unsigned long ident, const char *tag)
     if (!s)
         goto fail;
     if (len)
-        fw_log_block(FW_LOG_ERR, tag, s, (size_t)len);
+        fw_log_block(level, tag, s, (size_t)len);
     else
-        fw_log(FW_LOG_ERR, "%s: no Python frame", tag);
+        fw_log(level, "%s: no Python frame", tag);
     Py_DECREF(r);
     Py_DECREF(globals);
     return;
@@ -51,9 +52,9 @@ fail:
     Py_XDECREF(globals);
 }
 
-void fw_stacks_log_thread(unsigned long ident, const char *what)
+void fw_stacks_log_thread(unsigned long ident, enum fw_log_level level, const char *what)
 {
     char tag[300];
     snprintf(tag, sizeof(tag), "stack (%s)", what);
-    run_dump(one_code, ident, tag);
+    run_dump(one_code, ident, level, tag);
 }

@@ -4,8 +4,10 @@
 #ifndef FW_STACKS_H
 #define FW_STACKS_H
 
-/* The stack of one thread (its Python ident), tagged with `what`. GIL held,
- * in any interpreter. */
-void fw_stacks_log_thread(unsigned long ident, const char *what);
+#include "lib/log.h"
+
+/* The stack of one thread (its Python ident), tagged with `what`, at
+ * `level`. GIL held, in any interpreter. */
+void fw_stacks_log_thread(unsigned long ident, enum fw_log_level level, const char *what);
 
 #endif

@@ -368,6 +368,7 @@ static const char *const all_keys[] = {
     "max_requests_jitter",
     "memory_limit",
     "request_timeout",
+    "slowlog_timeout",
     "graceful_timeout",
     "startup_timeout",
     "max_body",

@@ -24,7 +24,7 @@ int main(void)
         .preload = true, .host = { .python_home = "/opt/venv", .python_path = paths,
                                    .n_python_path = 2 },
         .max_requests = 1000, .allowed_clients = clients, .n_allowed_clients = 1,
-        .memory_limit_bytes = 1 << 30, .request_timeout_ms = 5000,
+        .memory_limit_bytes = 1 << 30, .request_timeout_ms = 5000, .slowlog_timeout_ms = 700,
         .graceful_timeout_ms = 30000, .pool = "www", .generation = 7,
     };
     struct fw_wconf_extra extra = { .log_level = 3, .log_prefix = "pool www pid 42" };
@@ -49,6 +49,7 @@ int main(void)
     is(c->max_requests, 1000, "max_requests");
     is(c->memory_limit_bytes, 1 << 30, "memory_limit");
     is(c->request_timeout_ms, 5000, "request_timeout");
+    is(c->slowlog_timeout_ms, 700, "slowlog_timeout");
     is(c->graceful_timeout_ms, 30000, "graceful_timeout");
     is_str(c->pool, "www", "pool");
     is(c->generation, 7, "generation");
