@@ -51,7 +51,7 @@ struct fw_conf_pool {
     /* listen */
     char *listen; /* as written */
     struct fw_sock_addr listen_addr;
-    int listen_mode;                   /* unix sockets; -1: default 0660 */
+    int listen_mode;                   /* unix sockets; default 0660 */
     char *listen_owner, *listen_group; /* NULL: the pool's user/group */
     uid_t listen_uid;                  /* listen_owner's, else uid; (uid_t)-1 if neither */
     gid_t listen_gid;                  /* listen_group's, else gid; (gid_t)-1 if neither */

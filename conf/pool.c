@@ -101,7 +101,7 @@ static const struct fw_conf_key dynamic_keys[D_NKEYS] = {
     [D_MAX_SPARE] = FW_CONF_KEY_RANGE("max_spare", FW_CONF_T_UNSIGNED, D(max_spare), 0, N_PROC),
     [D_IDLE] = DURATION("idle_timeout", D(idle_timeout_ms)),
 };
-static const struct fw_conf_schema dynamic_schema = {
+const struct fw_conf_schema fw_conf_pool_processes_schema = {
     "'processes' setting", dynamic_keys, D_NKEYS, NULL, NULL,
 };
 
@@ -118,7 +118,7 @@ static const char *elsewhere(const char *key)
         return "is a top-level setting, not a pool setting";
     if (fw_conf_schema_find(&fw_conf_app_schema, key) >= 0)
         return "is an app setting: put it in an entry of 'apps:'";
-    if (fw_conf_schema_find(&dynamic_schema, key) >= 0)
+    if (fw_conf_schema_find(&fw_conf_pool_processes_schema, key) >= 0)
         return "belongs in a dynamic 'processes: {min, max, min_spare, max_spare}'";
     return NULL;
 }
@@ -126,7 +126,7 @@ static const char *elsewhere(const char *key)
 void fw_conf_pool_init(struct fw_conf_pool *pool)
 {
     memset(pool, 0, sizeof(*pool));
-    pool->listen_mode = -1;
+    pool->listen_mode = 0660;
     pool->listen_uid = (uid_t)-1;
     pool->listen_gid = (gid_t)-1;
     pool->listen_backlog = 511;
@@ -155,7 +155,7 @@ static void read_dynamic(struct fw_conf_reader *r, struct fw_conf_pool *pool,
     struct fw_conf_mark m[D_NKEYS];
     yaml_mark_t start = r->ev.start_mark;
     size_t before = fw_conf_error_count(r->errs);
-    if (fw_conf_schema_read(r, &dynamic_schema, &d, m, NULL) < 0)
+    if (fw_conf_schema_read(r, &fw_conf_pool_processes_schema, &d, m, NULL) < 0)
         return;
     if (!m[D_MAX].line) {
         fw_conf_reader_error(r, start,

@@ -66,6 +66,8 @@ struct fw_conf_pool_marks {
 #define FW_CONF_MAX_REQUESTS 1000000000ULL
 
 extern const struct fw_conf_schema fw_conf_pool_schema;
+/* A dynamic pool's `processes: {min, max, min_spare, max_spare, idle_timeout}`. */
+extern const struct fw_conf_schema fw_conf_pool_processes_schema;
 
 /* Fills in the defaults that config.h documents. */
 void fw_conf_pool_init(struct fw_conf_pool *pool);

@@ -4,7 +4,10 @@
 
 #include "conf/schema.h"
 
+#include "conf/app.h"
+#include "conf/pool.h"
 #include "conf/suggest.h"
+#include "conf/top.h"
 #include "conf/value.h"
 
 #include <stdbool.h>
@@ -16,6 +19,18 @@ int fw_conf_schema_find(const struct fw_conf_schema *schema, const char *name)
         if (!strcmp(schema->keys[i].name, name))
             return (int)i;
     return -1;
+}
+
+const struct fw_conf_table *fw_conf_schema_tables(size_t *n)
+{
+    static const struct fw_conf_table tables[] = {
+        { "top", &fw_conf_top_schema },
+        { "pool", &fw_conf_pool_schema },
+        { "processes", &fw_conf_pool_processes_schema },
+        { "app", &fw_conf_app_schema },
+    };
+    *n = sizeof(tables) / sizeof(tables[0]);
+    return tables;
 }
 
 static void unknown_key(struct fw_conf_reader *r, const struct fw_conf_schema *schema,

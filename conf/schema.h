@@ -76,4 +76,15 @@ int fw_conf_schema_read(struct fw_conf_reader *r, const struct fw_conf_schema *s
 /* Index of name in schema, or -1. */
 int fw_conf_schema_find(const struct fw_conf_schema *schema, const char *name);
 
+/* Every table of settings a configuration file holds, by where it sits:
+ * "top", "pool", "processes" (a dynamic pool's mapping) and "app". What
+ * documents the settings is checked against these (t/man.t compares
+ * fcgiwsgi.yaml(5) and conf/fcgiwsgi.yaml.example with them), so a table
+ * added to the loader belongs here too. *n gets the number of tables. */
+struct fw_conf_table {
+    const char *section;
+    const struct fw_conf_schema *schema;
+};
+const struct fw_conf_table *fw_conf_schema_tables(size_t *n);
+
 #endif

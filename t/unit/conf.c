@@ -8,6 +8,7 @@
 #include "conf/config.h"
 #include "conf/pool.h"
 #include "conf/top.h"
+#include "schema_field.h"
 #include "tap.h"
 
 #include <ctype.h>
@@ -329,7 +330,7 @@ static void test_defaults(void)
     }
     check_defaults(cfg, "default");
     const struct fw_conf_pool *p = &cfg->pools[0];
-    ok(p->listen_mode == -1 && p->uid != (uid_t)-1 && p->listen_uid == p->uid, "listen owner");
+    ok(p->listen_mode == 0660 && p->uid != (uid_t)-1 && p->listen_uid == p->uid, "listen owner");
     char want[PATH_MAX + 32];
     snprintf(want, sizeof(want), "unix:%s/m.sock", tmpdir);
     is_str(p->listen_addr.text, want, "relative unix listen is relative to the file");
@@ -338,58 +339,20 @@ static void test_defaults(void)
     fw_conf_errors_free(&errs);
 }
 
-static const char *const all_keys[] = {
-    "control",
-    "control_group",
-    "log",
-    "log_level",
-    "pid_file",
-    "include",
-    "pools",
-    "listen",
-    "listen_mode",
-    "listen_owner",
-    "listen_group",
-    "listen_backlog",
-    "allowed_clients",
-    "user",
-    "group",
-    "allow_root",
-    "processes",
-    "min",
-    "max",
-    "min_spare",
-    "max_spare",
-    "idle_timeout",
-    "threads",
-    "multiprocess",
-    "preload",
-    "max_requests",
-    "max_requests_jitter",
-    "memory_limit",
-    "request_timeout",
-    "slowlog_timeout",
-    "graceful_timeout",
-    "startup_timeout",
-    "max_body",
-    "max_params",
-    "keepalive_timeout",
-    "client_timeout",
-    "rlimit_nofile",
-    "rlimit_core",
-    "clear_env",
-    "chdir",
-    "umask",
-    "python_home",
-    "python_path",
-    "env",
-    "watch",
-    "apps",
-    "mount",
-    "script",
-    "callable",
-    "application_group",
-};
+/* Each typed setting of a table holds the same in a and b (objects of the
+ * table's struct); what differs is reported. */
+static void same_settings(const struct fw_conf_schema *schema, const void *a, const void *b,
+                          const char *what)
+{
+    for (size_t i = 0; i < schema->n_keys; i++) {
+        const struct fw_conf_key *k = &schema->keys[i];
+        char x[512], y[512], msg[200];
+        if (schema_field_text(k, a, x, sizeof(x)) < 0 || schema_field_text(k, b, y, sizeof(y)) < 0)
+            continue;
+        snprintf(msg, sizeof(msg), "%s: '#%s:' states its default", what, k->name);
+        is_str(y, x, msg);
+    }
+}
 
 /* The example documents every setting at its default: loaded as it is, and
  * with every "#name: value" line uncommented, it must give the same
@@ -420,12 +383,16 @@ static void test_example(void)
         out[n++] = text[i];
     }
     ok(uncommented >= 19, "the example has commented defaults");
-    for (size_t i = 0; i < sizeof(all_keys) / sizeof(all_keys[0]); i++) {
-        char key[64], msg[100];
-        snprintf(key, sizeof(key), "%s:", all_keys[i]);
-        snprintf(msg, sizeof(msg), "the example documents '%s'", all_keys[i]);
-        ok(strstr(text, key) != NULL, msg);
-    }
+    size_t n_tables;
+    const struct fw_conf_table *tables = fw_conf_schema_tables(&n_tables);
+    for (size_t t = 0; t < n_tables; t++)
+        for (size_t i = 0; i < tables[t].schema->n_keys; i++) {
+            const char *name = tables[t].schema->keys[i].name;
+            char key[64], msg[100];
+            snprintf(key, sizeof(key), "%s:", name);
+            snprintf(msg, sizeof(msg), "the example documents '%s'", name);
+            ok(strstr(text, key) != NULL, msg);
+        }
     struct fw_conf_errors errs = { 0 };
     struct fw_config *all = fw_conf_load_string(path, out, n, &errs);
     if (!ok(all && fw_conf_error_count(&errs) == 0, "the example with every default uncommented"))
@@ -434,6 +401,10 @@ static void test_example(void)
     if (all) {
         check_defaults(cfg, "example");
         check_defaults(all, "example uncommented");
+        same_settings(&fw_conf_top_schema, cfg, all, "example");
+        same_settings(&fw_conf_pool_schema, &cfg->pools[0], &all->pools[0], "example pool");
+        same_settings(&fw_conf_app_schema, &cfg->pools[0].apps[0], &all->pools[0].apps[0],
+                      "example app");
         is(all->pools[0].listen_mode, 0660, "listen_mode default written out");
         ok(!memcmp(&all->pools[0].listen_addr, &cfg->pools[0].listen_addr,
                    sizeof(cfg->pools[0].listen_addr)),
@@ -599,9 +570,10 @@ static void check_ranges(const struct fw_conf_schema *s)
 
 static void test_ranges(void)
 {
-    check_ranges(&fw_conf_top_schema);
-    check_ranges(&fw_conf_pool_schema);
-    check_ranges(&fw_conf_app_schema);
+    size_t n;
+    const struct fw_conf_table *tables = fw_conf_schema_tables(&n);
+    for (size_t i = 0; i < n; i++)
+        check_ranges(tables[i].schema);
 }
 
 static void test_multiprocess(void)
