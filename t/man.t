@@ -8,7 +8,8 @@
 # tables (printed by t/unit/schema_keys, which reads conf/schema.h's
 # fw_conf_schema_tables()), and so are the settings the example
 # conf/fcgiwsgi.yaml.example writes. A setting added to the loader fails
-# here until both document it.
+# here until both document it. The programs' pages name the options (and
+# fcgiwsgi-ctl's the commands) that their --help lists, and no other.
 import os
 import re
 import shutil
@@ -84,6 +85,31 @@ for p, path in pages.items():
     like(r.stdout, r'(?m)^NAME\n\s+%s\s' % re.escape(name), 'man -l %s: NAME names it' % p)
     wide = [line for line in r.stdout.splitlines() if len(line) > WIDTH]
     is_(wide, [], 'man -l %s: no line past %d columns' % (p, WIDTH))
+
+# ---- the programs' options and commands: page and --help ------------------------
+
+def page_source(name):
+    with open(pages[name]) as f:
+        return f.read()
+
+
+for prog in ('fcgiwsgi', 'fcgiwsgi-ctl', 'fcgiwsgi-responder'):
+    r = run([program(prog), '--help'])
+    helped = set(re.findall(r'--[a-z][a-z-]+', r.stdout))
+    documented = {'--' + o for o in re.findall(r'\bFl -([a-z][a-z-]+)', page_source(prog + '.8'))}
+    ok(helped and helped == documented, '%s(8) documents the options --help lists, and no other'
+       % prog, got='--help only: %s; page only: %s' % (sorted(helped - documented),
+                                                      sorted(documented - helped)))
+r = run([program('fcgiwsgi-ctl'), '--help'])
+block = r.stdout.split('Commands:', 1)[-1].split('\n\n', 1)[0]
+helped = set(re.findall(r'(?m)^  ([a-z][a-z-]+)', block)) | set(re.findall(r' / ([a-z][a-z-]+)',
+                                                                              block))
+commands = page_source('fcgiwsgi-ctl.8').split('.Sh COMMANDS', 1)[-1].split('.Sh ', 1)[0]
+documented = set(re.findall(r'(?m)^\.It Ic ([a-z][a-z-]+)', commands))
+ok(len(helped) >= 8 and helped == documented,
+   'fcgiwsgi-ctl(8) documents the commands --help lists, and no other',
+   got='--help only: %s; page only: %s' % (sorted(helped - documented),
+                                          sorted(documented - helped)))
 
 # ---- the settings: page, example and the loader's tables ---------------------
 
