@@ -147,7 +147,7 @@ struct fw_conn *fw_accept_one(struct fw_accept *a, bool stopping)
             out_of_fds(a);
             return NULL;
         }
-        fw_log_errno(FW_LOG_ERR, "accept");
+        fw_log_errno(FW_LOG_ERR, "accepting a connection");
         if (errno == ENOBUFS || errno == ENOMEM)
             poll(NULL, 0, 100); /* out of memory: give the others time to free some */
         return NULL;

@@ -183,7 +183,7 @@ enum fw_waitset_event fw_waitset_next(struct fw_waitset *ws, struct fw_conn **co
         struct epoll_event ev;
         int n = epoll_wait(ws->epfd, &ev, 1, -1);
         if (n < 0 && errno != EINTR) {
-            fw_log_errno(FW_LOG_ERR, "epoll_wait");
+            fw_log_errno(FW_LOG_ERR, "waiting for connections (epoll_wait)");
             return FW_WAITSET_STOP;
         }
         if (n <= 0)

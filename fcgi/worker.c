@@ -562,7 +562,7 @@ int fw_worker_run(const struct fw_worker_config *cfg)
         int rc = pthread_create(&threads[i].tid, NULL, request_thread, &threads[i]);
         if (rc != 0) {
             errno = rc;
-            fw_log_errno(FW_LOG_ERR, "pthread_create");
+            fw_log_errno(FW_LOG_ERR, "starting a request thread");
             break;
         }
         threads[i].started = true;

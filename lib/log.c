@@ -342,6 +342,10 @@ void fw_log_write(enum fw_log_level level, const char *func, int errnum, const c
     char errtext[128] = "";
     if (errnum)
         snprintf(errtext, sizeof(errtext), ": %s", strerror(errnum));
+    /* The function's name only at debug: above it, a line must read well to
+     * an operator on its own, and C names are noise there. */
+    if (level != FW_LOG_DEBUG)
+        func = NULL;
     size_t flen = func ? strlen(func) + 2 : 0;
     /* Long lines are kept whole: a traceback or an app's line may be long. */
     size_t need = hlen + flen + (size_t)mlen + strlen(errtext) + 2;

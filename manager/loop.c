@@ -118,7 +118,7 @@ int fw_loop_run(struct fw_loop *loop)
         if (n < 0) {
             if (errno == EINTR)
                 continue;
-            fw_log_errno(FW_LOG_ERR, "epoll_wait");
+            fw_log_errno(FW_LOG_ERR, "event loop: epoll_wait");
             return -1;
         }
         for (int i = 0; i < n && !loop->stop; i++) {

@@ -767,12 +767,12 @@ static int setup(struct manager *m)
     signal(SIGPIPE, SIG_IGN);
     m->sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
     if (m->sigfd < 0) {
-        fw_log_errno(FW_LOG_ERR, "signalfd");
+        fw_log_errno(FW_LOG_ERR, "creating the signal fd");
         return -1;
     }
     m->loop = fw_loop_new(TICK_MS, on_tick, m);
     if (!m->loop || fw_loop_add(m->loop, m->sigfd, EPOLLIN, on_signal, m) < 0) {
-        fw_log_errno(FW_LOG_ERR, "event loop");
+        fw_log_errno(FW_LOG_ERR, "creating the event loop");
         return -1;
     }
     /* A second manager on the same control socket is refused here, before
@@ -787,7 +787,7 @@ static int setup(struct manager *m)
     size_t slots = scoreboard_slots(cfg);
     m->scoreboard = fw_scoreboard_new(slots);
     if (!m->scoreboard) {
-        fw_log_errno(FW_LOG_ERR, "scoreboard (%zu slots)", slots);
+        fw_log_errno(FW_LOG_ERR, "creating the scoreboard (%zu slots)", slots);
         return -1;
     }
     m->pools = calloc(cfg->n_pools ? cfg->n_pools : 1, sizeof(*m->pools));

@@ -327,7 +327,7 @@ static void arm(struct fw_watch *w)
         its.it_value.tv_nsec = (at % 1000) * 1000000;
     }
     if (timerfd_settime(w->timer_fd, TFD_TIMER_ABSTIME, &its, NULL) < 0)
-        fw_log_errno(FW_LOG_ERR, "timerfd_settime");
+        fw_log_errno(FW_LOG_ERR, "arming the timer of watched files");
 }
 
 static void activity(struct fw_watch *w, int64_t now)
@@ -409,7 +409,7 @@ static void on_timer(struct fw_loop *loop, int fd, uint32_t events, void *data)
     struct fw_watch *w = data;
     uint64_t expirations;
     if (read(fd, &expirations, sizeof(expirations)) < 0 && errno != EAGAIN)
-        fw_log_errno(FW_LOG_ERR, "read timerfd");
+        fw_log_errno(FW_LOG_ERR, "reading the timer of watched files");
     int64_t now = fw_loop_now_ms();
     if (w->burst) {
         /* Polled paths show activity only when looked at: look now, at
@@ -478,7 +478,7 @@ static void on_inotify(struct fw_loop *loop, int fd, uint32_t events, void *data
             continue;
         if (n < 0) {
             if (errno != EAGAIN)
-                fw_log_errno(FW_LOG_ERR, "read inotify");
+                fw_log_errno(FW_LOG_ERR, "reading inotify events of watched files");
             break;
         }
         if (n == 0)

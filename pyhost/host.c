@@ -113,7 +113,7 @@ int fw_host_start(const struct fw_host_config *cfg)
     host_main_state = PyEval_SaveThread();
     host_thread = fw_interp_thread_attach();
     if (!host_thread) {
-        fw_log(FW_LOG_ERR, "out of memory");
+        fw_log(FW_LOG_ERR, "out of memory attaching the main thread to Python");
         return -1;
     }
     return 0;

@@ -44,7 +44,7 @@ new = open(log).read()
 old = open(log + '.1').read()
 ok('printed-by-the-app after' in new and 'printed-by-the-app after' not in old,
    "workers' lines go to the new file after SIGUSR1, none to the rotated one")
-is_(new.count('from_master: log reopened'), 2, 'each of the 2 workers switched to the new file')
+is_(new.count('] log reopened'), 2, 'each of the 2 workers switched to the new file')
 m.signal(signal.SIGTERM)
 is_(m.wait(20), 0, 'stops with 0')
 check_log_clean(log)

@@ -71,7 +71,7 @@ for _ in range(20):
     fcgi_request(sock, params=PARAMS)
 import re  # noqa: E402
 import signal  # noqa: E402
-healed_pids = {int(p) for p in re.findall(r'\[pool web pid (\d+)\] \S+: every app is imported now',
+healed_pids = {int(p) for p in re.findall(r'\[pool web pid (\d+)\] every app is imported now',
                                            open(log).read())}
 ok(healed_pids, 'a worker whose retry succeeded says so (%s)' % sorted(healed_pids))
 live = {int(p) for p in re.findall(r'\[pool web pid (\d+)\] spawned', open(log).read())}

@@ -16,6 +16,7 @@ tuple, 'HOST:PORT' or '[v6addr]:PORT'.
 """
 
 import atexit
+import glob
 import http.client
 import os
 import re
@@ -42,7 +43,7 @@ __all__ = [
     'start_nginx', 'nginx_bad_log_lines', 'log_bad_lines', 'build_dir',
     'src_dir', 'program', 'app_path', 'start_responder', 'check_log_clean',
     'manager_config', 'ctl', 'Load',
-    'BAD_LOG_PATTERNS',
+    'BAD_LOG_PATTERNS', 'c_function_names', 'log_function_name_lines',
     'FCGI_VERSION_1', 'FCGI_BEGIN_REQUEST', 'FCGI_ABORT_REQUEST',
     'FCGI_END_REQUEST', 'FCGI_PARAMS', 'FCGI_STDIN', 'FCGI_STDOUT',
     'FCGI_STDERR', 'FCGI_DATA', 'FCGI_GET_VALUES', 'FCGI_GET_VALUES_RESULT',
@@ -1203,9 +1204,46 @@ class Load:
         return min(ends) if ends else None
 
 
+_C_FUNCTION_NAMES = []
+# A tag that is a word of its own, not the function of the same name.
+_LOG_TAG_WORDS = {'reload'}
+_LEVEL_HEAD = re.compile(r'^\S+ \S+ (err|warn|notice|info) (?:\[[^]]*\] )?([A-Za-z_][A-Za-z0-9_]*): ')
+
+
+def c_function_names():
+    """The names of every function defined in our C sources (a definition
+    starts at column 0: `type name(`, the style every file follows)."""
+    if not _C_FUNCTION_NAMES:
+        names = set()
+        defn = re.compile(r'^[a-z][A-Za-z0-9_ *]*[ *]([a-z_][a-z0-9_]*)\(', re.M)
+        for d in ('fcgi', 'pyhost', 'manager', 'lib', 'conf'):
+            for f in glob.glob(os.path.join(src_dir(), d, '*.c')):
+                with open(f, encoding='utf-8', errors='replace') as fh:
+                    names.update(defn.findall(fh.read()))
+        if len(names) < 100:
+            raise RuntimeError('found only %d C function names in %s' % (len(names), src_dir()))
+        _C_FUNCTION_NAMES.append(names - _LOG_TAG_WORDS)
+    return _C_FUNCTION_NAMES[0]
+
+
+def log_function_name_lines(text):
+    """Lines above debug whose message starts with one of our C function
+    names and a colon: such names are for debug lines only."""
+    names = c_function_names()
+    out = []
+    for ln in text.splitlines():
+        m = _LEVEL_HEAD.match(ln)
+        if m and m.group(2) in names:
+            out.append(ln)
+    return out
+
+
 def check_log_clean(proc_or_path, name=None, patterns=BAD_LOG_PATTERNS):
-    """One test: the log has no crash, sanitizer or validator line."""
+    """One test: the log has no crash, sanitizer or validator line, and no
+    line above debug that names a C function."""
     bad = log_bad_lines(proc_or_path, patterns)
+    path = proc_or_path.log if isinstance(proc_or_path, Process) else proc_or_path
+    bad += log_function_name_lines(_read_text(path))
     label = getattr(proc_or_path, 'log', proc_or_path)
     return ok(not bad, name or 'no crash or sanitizer lines in %s' % os.path.basename(label),
               got='\n'.join(bad[:20]), expected='no such lines')

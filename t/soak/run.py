@@ -473,7 +473,7 @@ def log_counts(path, limit):
         ('crit/alert/sanitizer lines', re.compile(r'\b(crit|alert)\b|AddressSanitizer|runtime error')),
     )
     exit_re = re.compile(r'\[pool (\S+) pid \d+\] exited \((.*?)\) after \d+ ms(, unexpectedly)?')
-    retire_re = re.compile(r'\[pool (\S+) pid \d+\] retire: (.*?): asking the master for a replacement')
+    retire_re = re.compile(r'\[pool (\S+) pid \d+\] (.*?): asking the master for a replacement')
     with open(path, 'rb') as f:
         for raw in f:
             limit -= len(raw)

@@ -49,7 +49,7 @@ static void deadline_mode(void)
     buf[n > 0 ? n : 0] = '\0';
     ok(strstr(buf, " log lines dropped (log not writable)\n") != NULL,
        "the lost lines are counted");
-    ok(strstr(buf, "deadline_mode: after the drain\n") != NULL, "then the line is written");
+    ok(strstr(buf, "] after the drain\n") != NULL, "then the line is written");
     const char *count = strstr(buf, "] ");
     long dropped = count ? strtol(count + 2, NULL, 10) : 0;
     ok(dropped > 0 && dropped < 20000, "the count is of the lines that did not fit");
@@ -83,10 +83,20 @@ int main(void)
     errno = ENOENT;
     fw_log_errno(FW_LOG_ERR, "open %s", "x");
     char *text = read_all(fd);
-    ok(strstr(text, " notice [pool blog pid 7] main: hello 42\n") != NULL, "line format");
+    ok(strstr(text, " notice [pool blog pid 7] hello 42\n") != NULL,
+       "line format: no function name above debug");
     ok(strstr(text, "dropped") == NULL, "level filter");
-    ok(strstr(text, " err [pool blog pid 7] main: open x: No such file or directory\n") != NULL,
+    ok(strstr(text, " err [pool blog pid 7] open x: No such file or directory\n") != NULL,
        "errno text");
+
+    if (ftruncate(fd, 0) < 0 || lseek(fd, 0, SEEK_SET) < 0)
+        diag("cannot reset the temp file");
+    fw_log_set_level(FW_LOG_DEBUG);
+    fw_log(FW_LOG_DEBUG, "probe %d", 1);
+    fw_log_set_level(FW_LOG_NOTICE);
+    text = read_all(fd);
+    ok(strstr(text, " debug [pool blog pid 7] main: probe 1\n") != NULL,
+       "debug lines keep the function name");
 
     if (ftruncate(fd, 0) < 0 || lseek(fd, 0, SEEK_SET) < 0)
         diag("cannot reset the temp file");
@@ -115,7 +125,7 @@ int main(void)
         diag("cannot reset the temp file");
     fw_log(FW_LOG_WARN, "SCRIPT_FILENAME %s is not a file", "/x\r\nFORGED\x1b[2J\x7f\tend");
     text = read_all(fd);
-    ok(strstr(text, "main: SCRIPT_FILENAME /x\\x0d\\x0aFORGED\\x1b[2J\\x7f\tend is not a file\n") !=
+    ok(strstr(text, "] SCRIPT_FILENAME /x\\x0d\\x0aFORGED\\x1b[2J\\x7f\tend is not a file\n") !=
            NULL,
        "controls in a line written as \\xHH, TAB kept");
     ok(strchr(text, '\n') == text + strlen(text) - 1, "... and it stays one line");
