@@ -93,6 +93,7 @@ struct fw_conf_pool {
     bool clear_env; /* default true: HOME, USER, LOGNAME, SHELL, PATH of the user, LANG/LC_* */
     char *chdir;    /* NULL: the user's home, else / */
     int umask;      /* -1: inherited */
+    char *log;      /* as the top-level log (stderr, a path, syslog[:PATH]); NULL: that one */
 
     /* Python */
     char *python_home;
@@ -114,7 +115,8 @@ struct fw_config {
     char *control;       /* control socket path; default /run/fcgiwsgi/ctl.sock */
     char *control_group; /* NULL: root and the manager's user only */
     gid_t control_gid;   /* resolved; (gid_t)-1 */
-    char *log;           /* "stderr" (default) or a path */
+    char *log;           /* "stderr" (default), a path, "syslog" or "syslog:PATH" */
+    int log_facility;    /* for syslog: LOG_DAEMON (default), LOG_USER, LOG_LOCAL0..7 */
     char *log_level;     /* err, warn, notice (default), info, debug */
     char *pid_file;      /* NULL: none */
     struct fw_conf_pool *pools;

@@ -78,6 +78,7 @@ static const struct fw_conf_key pool_keys[FW_CONF_POOL_NKEYS] = {
     [FW_CONF_POOL_CLEAR_ENV] = FW_CONF_KEY("clear_env", FW_CONF_T_BOOL, P(clear_env)),
     [FW_CONF_POOL_CHDIR] = FW_CONF_KEY("chdir", FW_CONF_T_PATH, P(chdir)),
     [FW_CONF_POOL_UMASK] = FW_CONF_KEY("umask", FW_CONF_T_MODE, P(umask)),
+    [FW_CONF_POOL_LOG] = FW_CONF_KEY("log", FW_CONF_T_CUSTOM, 0),
     [FW_CONF_POOL_PYTHON_HOME] = FW_CONF_KEY("python_home", FW_CONF_T_PATH, P(python_home)),
     [FW_CONF_POOL_PYTHON_PATH] = FW_CONF_KEY_LIST("python_path", FW_CONF_T_PATH_LIST,
                                                   P(python_path), P(n_python_path), NULL),
@@ -282,6 +283,7 @@ static int read_custom(struct fw_conf_reader *r, size_t i, void *obj, void *ctx)
     case FW_CONF_POOL_PROCESSES: read_processes(r, pool, ctx); return 0;
     case FW_CONF_POOL_ENV: read_env(r, pool); return 0;
     case FW_CONF_POOL_APPS: return fw_conf_app_read_list(r, pool);
+    case FW_CONF_POOL_LOG: return fw_conf_value_log(r, "log", &pool->log);
     case FW_CONF_POOL_MULTIPROCESS:
         /* The enum follows the order of mp[]. */
         if (fw_conf_value_choice(r, "multiprocess", mp, 3, &choice) < 0)
@@ -381,6 +383,7 @@ void fw_conf_pool_free(struct fw_conf_pool *pool)
     free(pool->group);
     free(pool->python_home);
     free(pool->chdir);
+    free(pool->log);
     free_list(pool->python_path, pool->n_python_path);
     for (size_t i = 0; i < pool->n_env; i++) {
         free(pool->env[i].name);
@@ -441,7 +444,7 @@ bool fw_conf_pool_equal(const struct fw_conf_pool *a, const struct fw_conf_pool 
         a->keepalive_timeout_ms != b->keepalive_timeout_ms ||
         a->client_timeout_ms != b->client_timeout_ms || a->rlimit_nofile != b->rlimit_nofile ||
         a->rlimit_core_bytes != b->rlimit_core_bytes || a->clear_env != b->clear_env ||
-        a->umask != b->umask || !str_eq(a->chdir, b->chdir) ||
+        a->umask != b->umask || !str_eq(a->chdir, b->chdir) || !str_eq(a->log, b->log) ||
         !str_eq(a->python_home, b->python_home) ||
         !strv_eq(a->python_path, a->n_python_path, b->python_path, b->n_python_path) ||
         !strv_eq(a->watch, a->n_watch, b->watch, b->n_watch) || a->n_env != b->n_env ||

@@ -8,19 +8,33 @@
 #include "conf/account.h"
 #include "conf/errors.h"
 #include "conf/path.h"
+#include "conf/validate.h"
 #include "conf/value.h"
+#include "lib/syslog.h"
 
 #include <stdlib.h>
 #include <string.h>
 #include <sys/un.h>
+#include <syslog.h>
 
-enum { T_CONTROL, T_CONTROL_GROUP, T_LOG, T_LOG_LEVEL, T_PID_FILE, T_INCLUDE, T_POOLS, T_NKEYS };
+enum {
+    T_CONTROL,
+    T_CONTROL_GROUP,
+    T_LOG,
+    T_LOG_LEVEL,
+    T_LOG_FACILITY,
+    T_PID_FILE,
+    T_INCLUDE,
+    T_POOLS,
+    T_NKEYS
+};
 #define C(field) offsetof(struct fw_config, field)
 static const struct fw_conf_key top_keys[T_NKEYS] = {
     [T_CONTROL] = FW_CONF_KEY("control", FW_CONF_T_PATH, C(control)),
     [T_CONTROL_GROUP] = FW_CONF_KEY("control_group", FW_CONF_T_STRING, C(control_group)),
     [T_LOG] = FW_CONF_KEY("log", FW_CONF_T_CUSTOM, 0),
     [T_LOG_LEVEL] = FW_CONF_KEY("log_level", FW_CONF_T_CUSTOM, 0),
+    [T_LOG_FACILITY] = FW_CONF_KEY("log_facility", FW_CONF_T_CUSTOM, 0),
     [T_PID_FILE] = FW_CONF_KEY("pid_file", FW_CONF_T_PATH, C(pid_file)),
     [T_INCLUDE] = FW_CONF_KEY("include", FW_CONF_T_CUSTOM, 0),
     [T_POOLS] = FW_CONF_KEY("pools", FW_CONF_T_CUSTOM, 0),
@@ -169,23 +183,11 @@ static void read_include(struct fw_conf_reader *r, struct fw_conf_top *t)
         fw_conf_reader_error(r, start, "'include' is an empty list: leave the key out instead");
 }
 
-static void read_log(struct fw_conf_reader *r, struct fw_config *cfg)
-{
-    const char *v = fw_conf_value_scalar(r, "log", "stderr or the path of a file");
-    if (!v)
-        return;
-    if (!*v) {
-        fw_conf_reader_error(r, r->ev.start_mark, "'log' must not be empty");
-        return;
-    }
-    cfg->log = strcmp(v, "stderr") ? fw_conf_path_join(r->dir, v) : strdup(v);
-    if (!cfg->log)
-        fw_conf_reader_error(r, r->ev.start_mark, "out of memory");
-}
-
 static int read_custom(struct fw_conf_reader *r, size_t i, void *obj, void *ctx)
 {
     static const char *const levels[] = { "err", "warn", "notice", "info", "debug" };
+    static const char *const facilities[] = { "daemon", "user",   "local0", "local1", "local2",
+                                              "local3", "local4", "local5", "local6", "local7" };
     struct fw_conf_top *t = ctx;
     struct fw_config *cfg = obj;
     size_t level;
@@ -198,7 +200,11 @@ static int read_custom(struct fw_conf_reader *r, size_t i, void *obj, void *ctx)
     } else if (!strcmp(name, "include")) {
         read_include(r, t);
     } else if (!strcmp(name, "log")) {
-        read_log(r, cfg);
+        fw_conf_value_log(r, "log", &cfg->log);
+    } else if (!strcmp(name, "log_facility")) {
+        if (fw_conf_value_choice(r, "log_facility", facilities, 10, &level) < 0)
+            return -1;
+        cfg->log_facility = fw_syslog_facility_parse(facilities[level]);
     } else if (!strcmp(name, "log_level")) {
         if (fw_conf_value_choice(r, "log_level", levels, 5, &level) < 0)
             return -1;
@@ -218,6 +224,14 @@ static void finish_main(struct fw_conf_top *t, const struct fw_conf_mark *m)
         goto nomem;
     if (!cfg->log_level && !(cfg->log_level = strdup("notice")))
         goto nomem;
+    if (!m[T_LOG_FACILITY].line)
+        cfg->log_facility = LOG_DAEMON;
+    else if (cfg->log_facility && !fw_syslog_target_path(cfg->log)) /* 0: refused above */
+        fw_conf_mark_warning(t->errs, m[T_LOG_FACILITY],
+                             "'log_facility' applies to syslog; 'log' is %s (a pool's 'log' may "
+                             "still be syslog)",
+                             cfg->log);
+    fw_conf_check_log(t->errs, m[T_LOG], cfg->log);
     if (strlen(cfg->control) >= sizeof(((struct sockaddr_un *)0)->sun_path))
         fw_conf_mark_error(t->errs, m[T_CONTROL],
                            "'control' is too long for a unix socket path (at most %zu bytes)",

@@ -7,13 +7,16 @@
 
 #include "conf/errors.h"
 #include "conf/reader.h"
+#include "conf/path.h"
 #include "conf/strset.h"
+#include "lib/syslog.h"
 
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -64,10 +67,43 @@ static void check_root(const struct fw_conf_pool *pool, const struct fw_conf_mar
                            pool->name);
 }
 
+void fw_conf_check_log(struct fw_conf_errors *errs, struct fw_conf_mark mark, const char *target)
+{
+    struct stat st;
+    const char *sys = fw_syslog_target_path(target);
+    if (!target || !strcmp(target, "stderr"))
+        return;
+    if (sys) {
+        if (strlen(sys) >= sizeof(((struct sockaddr_un *)0)->sun_path))
+            fw_conf_mark_error(errs, mark, "'log': %s is too long for a unix socket path", sys);
+        else if (stat(sys, &st) < 0 || !S_ISSOCK(st.st_mode))
+            fw_conf_mark_warning(errs, mark,
+                                 "'log': no syslog socket at %s (yet): lines are dropped until "
+                                 "one is there",
+                                 sys);
+        return;
+    }
+    char *dir = fw_conf_path_dir(target);
+    if (!dir) {
+        fw_conf_mark_error(errs, mark, "out of memory");
+        return;
+    }
+    if (stat(dir, &st) < 0)
+        fw_conf_mark_error(errs, mark, "'log' %s: its directory %s: %s", target, dir,
+                           strerror(errno));
+    else if (!S_ISDIR(st.st_mode))
+        fw_conf_mark_error(errs, mark, "'log' %s: %s is not a directory", target, dir);
+    else if (stat(target, &st) == 0 && S_ISDIR(st.st_mode))
+        fw_conf_mark_error(errs, mark, "'log' %s is a directory, not a file", target);
+    free(dir);
+}
+
 static void check_pool(const struct fw_conf_pool *pool, const struct fw_conf_mark *m,
                        struct fw_conf_errors *errs)
 {
     check_listen(pool, m, errs);
+    if (pool->log)
+        fw_conf_check_log(errs, m[FW_CONF_POOL_LOG], pool->log);
     check_root(pool, m, errs);
     if (pool->max_requests_jitter > 0 && pool->max_requests == 0)
         fw_conf_mark_warning(errs, m[FW_CONF_POOL_MAX_REQUESTS_JITTER],

@@ -6,6 +6,7 @@
 #include "conf/value.h"
 
 #include "conf/path.h"
+#include "lib/syslog.h"
 #include "lib/units.h"
 
 #include <errno.h>
@@ -64,6 +65,34 @@ int fw_conf_value_path(struct fw_conf_reader *r, const char *key, char **out)
         return -1;
     }
     if (!(*out = fw_conf_path_join(r->dir, v))) {
+        fw_conf_reader_error(r, r->ev.start_mark, "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
+int fw_conf_value_log(struct fw_conf_reader *r, const char *key, char **out)
+{
+    const char *v = fw_conf_value_scalar(r, key, "stderr, syslog, syslog:SOCKET or the path of a file");
+    if (!v)
+        return -1;
+    const char *sys = fw_syslog_target_path(v);
+    if (!*v || (sys && !*sys) || (!sys && !strncmp(v, "syslog:", 7))) {
+        fw_conf_reader_error(r, r->ev.start_mark,
+                             "'%s' must be stderr, syslog, syslog:SOCKET or the path of a file", key);
+        return -1;
+    }
+    char *path = NULL;
+    if (!strcmp(v, "stderr") || !strcmp(v, "syslog")) {
+        *out = strdup(v);
+    } else if ((path = fw_conf_path_join(r->dir, sys ? sys : v))) {
+        *out = sys ? malloc(strlen(path) + 8) : path;
+        if (sys && *out)
+            sprintf(*out, "syslog:%s", path);
+        if (sys)
+            free(path);
+    }
+    if (!*out) {
         fw_conf_reader_error(r, r->ev.start_mark, "out of memory");
         return -1;
     }

@@ -22,6 +22,9 @@ const char *fw_conf_value_scalar(struct fw_conf_reader *r, const char *key, cons
 int fw_conf_value_string(struct fw_conf_reader *r, const char *key, char **out);
 /* A path, made absolute against the directory of the file (r->dir). */
 int fw_conf_value_path(struct fw_conf_reader *r, const char *key, char **out);
+/* A log target: "stderr", "syslog", "syslog:PATH" (another syslog
+ * socket) or the path of a file; paths made absolute as above. */
+int fw_conf_value_log(struct fw_conf_reader *r, const char *key, char **out);
 /* true or false (also True/TRUE/False/FALSE); YAML 1.1's yes/no/on/off are
  * refused with a hint, since they differ between YAML versions. */
 int fw_conf_value_bool(struct fw_conf_reader *r, const char *key, bool *out);

@@ -26,10 +26,12 @@ enum tag {
     T_GENERATION,
     T_LOG_LEVEL,
     T_SLOWLOG_TIMEOUT,
+    T_LOG_FACILITY,
     T_NUM_END, /* a new number goes above: the decoder checks against it */
     /* strings */
     T_POOL = 32,
     T_LOG_PREFIX,
+    T_LOG_SYSLOG,
     T_PYTHON_HOME,
     T_PYTHON_PATH,
     T_ALLOWED_CLIENT,
@@ -116,8 +118,10 @@ unsigned char *fw_wconf_encode(const struct fw_worker_config *c, const struct fw
     put_num(&o, T_SLOWLOG_TIMEOUT, c->slowlog_timeout_ms);
     put_num(&o, T_GENERATION, c->generation);
     put_num(&o, T_LOG_LEVEL, (uint64_t)x->log_level);
+    put_num(&o, T_LOG_FACILITY, (uint64_t)x->log_facility);
     put_str(&o, T_POOL, c->pool);
     put_str(&o, T_LOG_PREFIX, x->log_prefix);
+    put_str(&o, T_LOG_SYSLOG, x->log_syslog);
     put_str(&o, T_PYTHON_HOME, c->host.python_home);
     for (size_t i = 0; i < c->host.n_python_path; i++)
         put_str(&o, T_PYTHON_PATH, c->host.python_path[i]);
@@ -246,8 +250,13 @@ int fw_wconf_decode(const unsigned char *buf, size_t len, struct fw_wconf *w, ch
         case T_SLOWLOG_TIMEOUT: c->slowlog_timeout_ms = num(&r); break;
         case T_GENERATION: c->generation = (unsigned)num(&r); break;
         case T_LOG_LEVEL: w->extra.log_level = (int)(num(&r) & 7); break;
+        case T_LOG_FACILITY:
+            /* A facility is a multiple of 8, local7 (23 << 3) the highest. */
+            w->extra.log_facility = num(&r) > (23 << 3) ? (3 << 3) : (int)(num(&r) & ~7ull);
+            break;
         case T_POOL: c->pool = str; break;
         case T_LOG_PREFIX: w->extra.log_prefix = str; break;
+        case T_LOG_SYSLOG: w->extra.log_syslog = str; break;
         case T_PYTHON_HOME: c->host.python_home = str; break;
         case T_PYTHON_PATH: w->python_path[c->host.n_python_path++] = str; break;
         case T_ALLOWED_CLIENT: w->allowed_clients[c->n_allowed_clients++] = str; break;

@@ -20,6 +20,8 @@
 struct fw_wconf_extra {
     int log_level;
     const char *log_prefix;
+    const char *log_syslog; /* the log fd is a syslog socket for this path; NULL: a file */
+    int log_facility;       /* for syslog */
 };
 
 /* Encodes cfg into a malloc'd buffer. NULL on out of memory. */

@@ -387,6 +387,12 @@ static void from_master(struct worker *w)
         c->cmsg_type == SCM_RIGHTS) {
         int fd;
         memcpy(&fd, CMSG_DATA(c), sizeof(fd));
+        /* A syslog socket is never sent (pool.h); a file is no place for
+         * syslog lines. */
+        if (fw_log_sink_syslog_path(NULL)) {
+            close(fd);
+            return;
+        }
         if (w->cfg->log_fd >= 0 && dup2(fd, w->cfg->log_fd) < 0)
             fw_log_errno(FW_LOG_ERR, "switching to the reopened log");
         close(fd);

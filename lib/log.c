@@ -194,6 +194,11 @@ void fw_log_set_syslog(const char *ident, int facility)
     syslog_facility = facility;
 }
 
+int fw_log_syslog_facility(void)
+{
+    return syslog_facility;
+}
+
 static int64_t monotonic_ms(void)
 {
     struct timespec ts;

@@ -61,6 +61,7 @@ void fw_log_set_prefix(const char *prefix);
 /* For syslog lines: the ident (default "fcgiwsgi") and the facility
  * (LOG_DAEMON by default). Set before threads start. */
 void fw_log_set_syslog(const char *ident, int facility);
+int fw_log_syslog_facility(void);
 
 /* Makes target the main log: "stderr", "syslog" (/dev/log), "syslog:PATH"
  * (another syslog socket) or the path of a file, opened in append mode;

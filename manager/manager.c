@@ -8,7 +8,9 @@
 #include "control.h"
 #include "lib/buf.h"
 #include "lib/log.h"
+#include "lib/syslog.h"
 #include "listener.h"
+#include "logs.h"
 #include "loop.h"
 #include "pool.h"
 #include "scoreboard.h"
@@ -70,7 +72,7 @@ struct manager {
     struct old_config *old_configs;
     struct waiter *waiters;
     int sigfd;
-    int log_fd; /* what workers write to: a copy of the log file, or stderr */
+    struct fw_logs *logs; /* pools' own logs */
     sigset_t child_sigmask;
     int64_t started_ms;
     bool stopping;
@@ -207,40 +209,55 @@ static void begin_stop(struct manager *m, const char *why, bool now)
         fw_loop_stop(m->loop);
 }
 
-static bool log_is_file(const struct fw_config *cfg)
+static bool log_is_stderr(const struct fw_config *cfg)
 {
-    return cfg->log && strcmp(cfg->log, "stderr") != 0;
+    return !cfg->log || strcmp(cfg->log, "stderr") == 0;
 }
 
-static void set_log_fd(struct manager *m, int fd)
+/* A pool's own log, opened with its group for a file it creates: its
+ * users may read what their app logged. */
+static int pool_log(struct manager *m, const struct fw_config *cfg, const struct fw_conf_pool *c,
+                    struct fw_log_sink **out)
 {
-    m->env.log_fd = fd;
+    long group = c->gid == (gid_t)-1 ? -1 : (long)c->gid;
+    if (fw_logs_get(m->logs, c->log, cfg->log, group, out) == 0)
+        return 0;
+    fw_log_errno(FW_LOG_ERR, "[pool %s] cannot open its log %s", c->name, c->log);
+    return -1;
+}
+
+static bool log_in_use(struct fw_log_sink *sink, void *data)
+{
+    struct manager *m = data;
     for (size_t i = 0; i < m->n_pools; i++)
-        fw_pool_set_log_fd(m->pools[i], fd);
+        if (fw_pool_log(m->pools[i]) == sink)
+            return true;
     for (size_t i = 0; i < m->n_removed; i++)
-        fw_pool_set_log_fd(m->removed[i], fd);
-    if (m->log_fd > 2)
-        close(m->log_fd);
-    m->log_fd = fd;
+        if (fw_pool_log(m->removed[i]) == sink)
+            return true;
+    return false;
 }
 
-/* USR1 (logrotate): the master reopens the file, and hands workers the new
- * fd, since they may have dropped the privileges needed to open it. */
+/* USR1 (logrotate): the master reopens its files (and reconnects its
+ * syslog sockets), and hands workers the new fds, since they may have
+ * dropped the privileges needed to open them. */
 static int reopen_logs(struct manager *m)
 {
     const char *log = m->cfg->log;
-    if (!log_is_file(m->cfg))
-        return 0;
-    int fd = open(log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
-    if (fd < 0 || fw_log_open(log) < 0) {
+    int rc = 0;
+    if (!log_is_stderr(m->cfg) && fw_log_open(log) < 0) {
         fw_log_errno(FW_LOG_ERR, "reopening log %s", log);
-        if (fd >= 0)
-            close(fd);
-        return -1;
+        rc = -1;
     }
-    set_log_fd(m, fd);
-    fw_log(FW_LOG_NOTICE, "log reopened");
-    return 0;
+    if (fw_logs_reopen(m->logs) < 0)
+        rc = -1;
+    for (size_t i = 0; i < m->n_pools; i++)
+        fw_pool_log_reopened(m->pools[i]);
+    for (size_t i = 0; i < m->n_removed; i++)
+        fw_pool_log_reopened(m->removed[i]);
+    if (rc == 0 && (!log_is_stderr(m->cfg) || fw_logs_count(m->logs)))
+        fw_log(FW_LOG_NOTICE, "log reopened");
+    return rc;
 }
 
 static void on_watched_change(void *data, const char *path)
@@ -259,10 +276,12 @@ static void watch_pool(struct manager *m, struct fw_pool *pool)
     const struct fw_conf_pool *c = fw_pool_conf(pool);
     for (size_t a = 0; a < c->n_apps; a++)
         if (fw_watch_add(m->watch, c->apps[a].script, on_watched_change, pool) < 0)
-            fw_log(FW_LOG_WARN, "[pool %s] cannot watch %s", c->name, c->apps[a].script);
+            fw_log_to(fw_pool_log(pool), FW_LOG_WARN, "[pool %s] cannot watch %s", c->name,
+                      c->apps[a].script);
     for (size_t f = 0; f < c->n_watch; f++)
         if (fw_watch_add(m->watch, c->watch[f], on_watched_change, pool) < 0)
-            fw_log(FW_LOG_WARN, "[pool %s] cannot watch %s", c->name, c->watch[f]);
+            fw_log_to(fw_pool_log(pool), FW_LOG_WARN, "[pool %s] cannot watch %s", c->name,
+                      c->watch[f]);
 }
 
 static void free_unused_configs(struct manager *m)
@@ -282,13 +301,17 @@ static void reap_removed(struct manager *m)
     size_t j = 0;
     for (size_t i = 0; i < m->n_removed; i++) {
         if (fw_pool_alive(m->removed[i]) == 0) {
-            fw_log(FW_LOG_NOTICE, "[pool %s] removed", fw_pool_name(m->removed[i]));
+            fw_log_to(fw_pool_log(m->removed[i]), FW_LOG_NOTICE, "[pool %s] removed",
+                      fw_pool_name(m->removed[i]));
             fw_pool_free(m->removed[i]);
         } else {
             m->removed[j++] = m->removed[i];
         }
     }
+    bool freed = j < m->n_removed;
     m->n_removed = j;
+    if (freed)
+        fw_logs_sweep(m->logs, log_in_use, m);
     free_unused_configs(m);
 }
 
@@ -324,18 +347,24 @@ static int reload(struct manager *m, struct fw_buf *out)
     struct fw_pool **removed =
         realloc(m->removed, (m->n_removed + m->n_pools + 1) * sizeof(*removed));
     struct old_config *old = calloc(1, sizeof(*old));
+    struct fw_log_sink **logs = calloc(n ? n : 1, sizeof(*logs));
     if (removed)
         m->removed = removed;
-    if (!pools || !added || !changed || !removed || !old) {
+    if (!pools || !added || !changed || !removed || !old || !logs) {
         fw_buf_puts(out, "out of memory; not reloaded\n");
         goto fail;
     }
     size_t made = 0;
     for (size_t i = 0; i < n; i++, made++) {
         const struct fw_conf_pool *c = &cfg->pools[i];
+        if (pool_log(m, cfg, c, &logs[i]) < 0) {
+            fw_buf_printf(out, "pool %s: cannot open its log %s (see the log); not reloaded\n",
+                          c->name, c->log);
+            goto undo;
+        }
         pools[i] = find_pool(m, c->name);
         if (!pools[i]) {
-            if (!(pools[i] = fw_pool_new(c, &m->env, -1))) {
+            if (!(pools[i] = fw_pool_new(c, &m->env, -1, logs[i]))) {
                 fw_buf_printf(out, "pool %s: cannot listen on %s (see the log); not reloaded\n",
                               c->name, c->listen_addr.text);
                 goto undo;
@@ -390,11 +419,14 @@ static int reload(struct manager *m, struct fw_buf *out)
                           stopped ? "stopped (it applies at `start`)" : "recycling");
             fw_watch_remove_all(m->watch, pools[i]);
             fw_pool_reconfigure(pools[i], c);
+            fw_pool_set_log(pools[i], logs[i]);
             watch_pool(m, pools[i]);
             if (!stopped)
                 fw_pool_restart(pools[i], "reload changed its configuration");
         } else {
             fw_pool_reconfigure(pools[i], c); /* the same, from the new file */
+            /* Its log may now be the main log's, or no longer. */
+            fw_pool_set_log(pools[i], logs[i]);
             struct fw_pool_info info;
             fw_pool_info(pools[i], &info);
             if (info.config_failed) {
@@ -420,6 +452,12 @@ static int reload(struct manager *m, struct fw_buf *out)
     if (log_changed && reopen_logs(m) < 0)
         fw_buf_printf(out, "warning: cannot open the new log %s; still logging to the old one\n",
                       cfg->log);
+    if (log_changed && !fw_syslog_target_path(old->cfg->log) != !fw_syslog_target_path(cfg->log))
+        fw_buf_printf(out, "warning: the log changed between syslog and a file: running workers "
+                           "of pools without a log of their own keep the old one until they are "
+                           "replaced (restart them)\n");
+    fw_logs_sweep(m->logs, log_in_use, m);
+    free(logs);
     if (level_changed) {
         for (size_t i = 0; i < m->n_pools; i++)
             fw_pool_set_log_level(m->pools[i], (enum fw_log_level)level);
@@ -439,7 +477,9 @@ undo:
         else if (changed[i])
             fw_pool_cancel_listen(pools[i]);
     }
+    fw_logs_sweep(m->logs, log_in_use, m); /* the ones opened for this reload */
 fail:
+    free(logs);
     free(pools);
     free(added);
     free(changed);
@@ -637,7 +677,8 @@ static void cmd_pool(struct manager *m, struct fw_ctl_client *c, int argc, char 
         reply_no_pool(c, argv[1]);
         return;
     }
-    fw_log(FW_LOG_NOTICE, "[pool %s] %s by %s", argv[1], argv[0], fw_control_peer(c));
+    fw_log_to(fw_pool_log(pool), FW_LOG_NOTICE, "[pool %s] %s by %s", argv[1], argv[0],
+              fw_control_peer(c));
     if (scale) {
         char *end;
         errno = 0;
@@ -694,12 +735,12 @@ static void on_command(struct fw_ctl_client *c, int argc, char **argv, void *dat
         do_reload(m, c, fw_control_peer(c));
     } else if (strcmp(cmd, "reopen-logs") == 0 && argc == 1) {
         if (reopen_logs(m) < 0)
-            fw_control_reply(c, FW_CTL_FAILED, "cannot reopen the log (see the old log)");
+            fw_control_reply(c, FW_CTL_FAILED, "cannot reopen a log (see the old log)");
         else
             fw_control_reply(c, FW_CTL_OK,
-                             log_is_file(m->cfg) ? "log reopened"
-                                                 : "logging to stderr: nothing "
-                                                   "to reopen");
+                             !log_is_stderr(m->cfg) || fw_logs_count(m->logs)
+                                 ? "log reopened"
+                                 : "logging to stderr: nothing to reopen");
     } else if (strcmp(cmd, "shutdown") == 0 &&
                (argc == 1 || (argc == 2 && strcmp(argv[1], "--now") == 0))) {
         bool now = argc == 2;
@@ -747,10 +788,11 @@ static int setup(struct manager *m)
      * log says afterwards how many lines it lost. Workers keep blocking
      * writes to their copy of the log (lib/log.c says how both can hold). */
     fw_log_set_deadline(LOG_DEADLINE_MS);
-    m->log_fd = 2;
-    if (log_is_file(cfg)) {
-        m->log_fd = open(cfg->log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
-        if (m->log_fd < 0 || fw_log_open(cfg->log) < 0) {
+    fw_log_set_syslog("fcgiwsgi", cfg->log_facility);
+    if (!(m->logs = fw_logs_new()))
+        return -1;
+    if (!log_is_stderr(cfg)) {
+        if (fw_log_open(cfg->log) < 0) {
             fw_log_errno(FW_LOG_ERR, "cannot open log %s", cfg->log);
             return -1;
         }
@@ -798,7 +840,6 @@ static int setup(struct manager *m)
         .loop = m->loop,
         .scoreboard = m->scoreboard,
         .listeners = m->listeners,
-        .log_fd = m->log_fd,
         .child_sigmask = &m->child_sigmask,
         .on_recycled = on_recycled,
         .data = m,
@@ -808,7 +849,7 @@ static int setup(struct manager *m)
 
 int fw_manager_run(struct fw_config *cfg)
 {
-    struct manager m = { .cfg = cfg, .sigfd = -1, .log_fd = -1, .exit_status = 0 };
+    struct manager m = { .cfg = cfg, .sigfd = -1, .exit_status = 0 };
     fw_log_set_prefix("");
     srandom((unsigned)time(NULL) ^ (unsigned)getpid());
     m.started_ms = fw_loop_now_ms();
@@ -822,7 +863,10 @@ int fw_manager_run(struct fw_config *cfg)
         int fd = activation ? fw_activation_take(activation, cfg->pools[i].name,
                                                  &cfg->pools[i].listen_addr)
                             : -1;
-        m.pools[i] = fw_pool_new(&cfg->pools[i], &m.env, fd);
+        struct fw_log_sink *log = NULL;
+        m.pools[i] = pool_log(&m, cfg, &cfg->pools[i], &log) < 0
+                         ? NULL
+                         : fw_pool_new(&cfg->pools[i], &m.env, fd, log);
         if (!m.pools[i]) {
             fw_activation_finish(activation);
             goto out;
@@ -876,8 +920,7 @@ out:
     fw_loop_free(m.loop);
     if (m.sigfd >= 0)
         close(m.sigfd);
-    if (m.log_fd > 2)
-        close(m.log_fd);
+    fw_logs_free(m.logs);
     if (pid_written)
         unlink(m.cfg->pid_file);
     fw_conf_free(m.cfg);

@@ -77,6 +77,7 @@ uint64_t fw_output_rate_due(struct fw_output_rate *rate, int64_t now_ms, bool fo
 void fw_output_init(struct fw_output *out, struct fw_output_rate *rate, const char *pool, pid_t pid)
 {
     out->rate = rate;
+    out->log = NULL;
     snprintf(out->tag, sizeof(out->tag), "[pool %s pid %ld] output", pool, (long)pid);
     out->line = NULL;
     out->len = 0;
@@ -99,7 +100,7 @@ static uint64_t line_cost(const struct fw_output *out, const char *line, size_t 
 static void emit(struct fw_output *out, const char *line, size_t len, int64_t now_ms)
 {
     if (fw_output_rate_take(out->rate, line_cost(out, line, len), now_ms))
-        fw_log_block(FW_LOG_NOTICE, out->tag, line, len);
+        fw_log_block_to(out->log, FW_LOG_NOTICE, out->tag, line, len);
 }
 
 void fw_output_feed(struct fw_output *out, const char *data, size_t len, int64_t now_ms)

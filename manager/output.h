@@ -48,6 +48,7 @@ void fw_output_rate_read(struct fw_output_rate *rate, uint64_t bytes);
 /* One per worker. */
 struct fw_output {
     struct fw_output_rate *rate; /* its pool's */
+    struct fw_log_sink *log;     /* its pool's log; NULL: the main one */
     char tag[160];               /* "[pool P pid N] output" */
     char *line;                  /* the partial line: FW_OUTPUT_LINE_MAX bytes once used */
     size_t len;

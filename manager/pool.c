@@ -70,6 +70,7 @@ static uint64_t proc_requests(struct proc *p)
 struct fw_pool {
     const struct fw_conf_pool *conf;
     struct fw_pool_env env;
+    struct fw_log_sink *log; /* its `log:`, or NULL: the main log */
     int listen_fd;
     char unix_path[sizeof(((struct sockaddr_un *)0)->sun_path)]; /* ours to unlink, or "" */
     /* reload to another address: the new socket is opened first (pending),
@@ -120,7 +121,7 @@ const char *fw_pool_name(const struct fw_pool *pool)
 
 static void set_state(struct proc *p, enum proc_state state, const char *why)
 {
-    fw_log(FW_LOG_INFO, "[pool %s pid %ld] %s -> %s (%s)", p->pool->conf->name, (long)p->pid,
+    fw_log_to(p->pool->log, FW_LOG_INFO, "[pool %s pid %ld] %s -> %s (%s)", p->pool->conf->name, (long)p->pid,
            proc_state_names[p->state], proc_state_names[state], why);
     p->state = state;
 }
@@ -145,7 +146,8 @@ static struct listen_perms listen_perms(const struct fw_conf_pool *c)
 /* A socket another pool holds for the same address (reload renamed the pool,
  * or gave its address to another): opening it again would find it in use.
  * Mode and owner are applied to the file the holder bound, and only to it. */
-static int share_listener(struct fw_listeners *ls, const struct fw_conf_pool *c, char *path,
+static int share_listener(struct fw_log_sink *log, struct fw_listeners *ls,
+                          const struct fw_conf_pool *c, char *path,
                           size_t path_size, struct fw_sock_file *file)
 {
     char from[128];
@@ -160,49 +162,50 @@ static int share_listener(struct fw_listeners *ls, const struct fw_conf_pool *c,
         char err[512];
         snprintf(path, path_size, "%s", p);
         if (fw_sock_set_perms(p, file, lp.mode, lp.uid, lp.gid, err, sizeof(err)) < 0)
-            fw_log(FW_LOG_WARN, "[pool %s] %s", c->name, err);
+            fw_log_to(log, FW_LOG_WARN, "[pool %s] %s", c->name, err);
     }
-    fw_log(FW_LOG_NOTICE, "[pool %s] listening on %s, the socket pool %s held (handed over)",
+    fw_log_to(log, FW_LOG_NOTICE, "[pool %s] listening on %s, the socket pool %s held (handed over)",
            c->name, c->listen_addr.text, from);
     return fd;
 }
 
 /* path receives the unix socket's path (to unlink at the end), or "", and
  * file the identity of the socket file, which a later chmod/chown needs. */
-static int open_listener(struct fw_listeners *ls, const struct fw_conf_pool *c, char *path,
+static int open_listener(struct fw_log_sink *log, struct fw_listeners *ls,
+                         const struct fw_conf_pool *c, char *path,
                          size_t path_size, struct fw_sock_file *file)
 {
     char err[512];
     struct listen_perms lp = listen_perms(c);
     path[0] = '\0';
     if (ls) {
-        int fd = share_listener(ls, c, path, path_size, file);
+        int fd = share_listener(log, ls, c, path, path_size, file);
         if (fd >= 0 || errno != ENOENT) {
             if (fd < 0)
-                fw_log_errno(FW_LOG_ERR, "[pool %s] sharing the socket on %s", c->name,
+                fw_log_errno_to(log, FW_LOG_ERR, "[pool %s] sharing the socket on %s", c->name,
                              c->listen_addr.text);
             return fd;
         }
     }
     int fd = fw_sock_listen(&c->listen_addr, c->listen_backlog, lp.mode, file, err, sizeof(err));
     if (fd < 0) {
-        fw_log(FW_LOG_ERR, "[pool %s] %s", c->name, err);
+        fw_log_to(log, FW_LOG_ERR, "[pool %s] %s", c->name, err);
         return -1;
     }
     const char *p = c->listen_addr.family == AF_UNIX
                         ? ((const struct sockaddr_un *)&c->listen_addr.ss)->sun_path
                         : NULL;
     if (p && fw_sock_set_perms(p, file, -1, lp.uid, lp.gid, err, sizeof(err)) < 0) {
-        fw_log(FW_LOG_ERR, "[pool %s] %s", c->name, err);
+        fw_log_to(log, FW_LOG_ERR, "[pool %s] %s", c->name, err);
         goto fail;
     }
     if (ls && fw_listeners_add(ls, c->listen_addr.text, fd, c->name, file, true) < 0) {
-        fw_log_errno(FW_LOG_ERR, "[pool %s] recording its socket", c->name);
+        fw_log_errno_to(log, FW_LOG_ERR, "[pool %s] recording its socket", c->name);
         goto fail;
     }
     if (p)
         snprintf(path, path_size, "%s", p);
-    fw_log(FW_LOG_NOTICE, "[pool %s] listening on %s", c->name, c->listen_addr.text);
+    fw_log_to(log, FW_LOG_NOTICE, "[pool %s] listening on %s", c->name, c->listen_addr.text);
     return fd;
 fail:
     close(fd);
@@ -227,12 +230,13 @@ static void close_listener(struct fw_pool *pool, int *fd, char *path)
 }
 
 struct fw_pool *fw_pool_new(const struct fw_conf_pool *conf, const struct fw_pool_env *env,
-                            int inherited_fd)
+                            int inherited_fd, struct fw_log_sink *log)
 {
     struct fw_pool *pool = calloc(1, sizeof(*pool));
     if (!pool)
         return NULL;
     pool->conf = conf;
+    pool->log = log;
     pool->env = *env;
     pool->listen_fd = -1;
     pool->old_listen_fd = -1;
@@ -248,7 +252,7 @@ struct fw_pool *fw_pool_new(const struct fw_conf_pool *conf, const struct fw_poo
             free(pool);
             return NULL;
         }
-    } else if ((pool->listen_fd = open_listener(env->listeners, conf, pool->unix_path,
+    } else if ((pool->listen_fd = open_listener(log, env->listeners, conf, pool->unix_path,
                                                 sizeof(pool->unix_path), &pool->unix_file)) < 0) {
         free(pool);
         return NULL;
@@ -308,7 +312,7 @@ static void report_dropped_output(struct fw_pool *pool, bool now)
 {
     uint64_t n = fw_output_rate_due(&pool->output_rate, fw_loop_now_ms(), now);
     if (n)
-        fw_log(FW_LOG_WARN, "[pool %s] %llu line%s of worker output dropped (rate limit)",
+        fw_log_to(pool->log, FW_LOG_WARN, "[pool %s] %llu line%s of worker output dropped (rate limit)",
                pool->conf->name, (unsigned long long)n, n == 1 ? "" : "s");
 }
 
@@ -380,7 +384,7 @@ static void check_recycle_done(struct fw_pool *pool)
              "generation %u ready: %u worker%s replaced in %lld ms", pool->generation,
              pool->recycle_old, pool->recycle_old == 1 ? "" : "s",
              (long long)(fw_loop_now_ms() - pool->recycle_started_ms));
-    fw_log(FW_LOG_NOTICE, "[pool %s] recycle done: %s", pool->conf->name, pool->last_recycle);
+    fw_log_to(pool->log, FW_LOG_NOTICE, "[pool %s] recycle done: %s", pool->conf->name, pool->last_recycle);
     finish_recycle(pool, true);
 }
 
@@ -405,7 +409,7 @@ static void abort_recycle(struct fw_pool *pool, const char *why)
              "generation %u failed after %lld ms: %s; generation %u kept serving%s%s", failed,
              (long long)(fw_loop_now_ms() - pool->recycle_started_ms), why, old,
              pool->load_error[0] ? "\n" : "", pool->load_error);
-    fw_log(FW_LOG_ERR, "[pool %s] recycle to generation %u failed: %s; generation %u keeps serving",
+    fw_log_to(pool->log, FW_LOG_ERR, "[pool %s] recycle to generation %u failed: %s; generation %u keeps serving",
            pool->conf->name, failed, why, old);
     finish_recycle(pool, false);
 }
@@ -434,7 +438,7 @@ static void back_off(struct fw_pool *pool, const char *what, const char *detail)
     if (capped)
         snprintf(note, sizeof(note), " (no worker serves: at most %d s instead of %lld s)",
                  FW_BACKOFF_EMPTY_MAX_MS / 1000, (long long)(pool->backoff.delay_ms / 1000));
-    fw_log(FW_LOG_WARN, "[pool %s] %s (%u in a row): next spawn in %lld ms%s", pool->conf->name,
+    fw_log_to(pool->log, FW_LOG_WARN, "[pool %s] %s (%u in a row): next spawn in %lld ms%s", pool->conf->name,
            what, pool->backoff.crashes, (long long)wait, note);
 }
 
@@ -480,7 +484,7 @@ static void on_channel(struct fw_loop *loop, int fd, uint32_t events, void *data
              * a retiring one past its max_requests, rather than let this
              * one answer 500s. */
             if (has_healthy_worker(p->pool, p)) {
-                fw_log(FW_LOG_ERR,
+                fw_log_to(p->pool->log, FW_LOG_ERR,
                        "[pool %s pid %ld] a new worker's app failed to import; the "
                        "workers that have it loaded keep serving",
                        p->pool->conf->name, (long)p->pid);
@@ -491,14 +495,14 @@ static void on_channel(struct fw_loop *loop, int fd, uint32_t events, void *data
                 break;
             }
             p->load_failed = true;
-            fw_log(FW_LOG_WARN,
+            fw_log_to(p->pool->log, FW_LOG_WARN,
                    "[pool %s pid %ld] serving although an app failed to import: it answers "
                    "500 and retries the import",
                    p->pool->conf->name, (long)p->pid);
             {
                 char serve = FW_WORKER_MSG_SERVE;
                 if (send(p->channel_fd, &serve, 1, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
-                    fw_log_errno(FW_LOG_WARN, "[pool %s pid %ld] telling it to serve",
+                    fw_log_errno_to(p->pool->log, FW_LOG_WARN, "[pool %s pid %ld] telling it to serve",
                                  p->pool->conf->name, (long)p->pid);
             }
             /* fall through */
@@ -520,7 +524,7 @@ static void on_channel(struct fw_loop *loop, int fd, uint32_t events, void *data
             fw_pool_restart(p->pool, "the app called fcgiwsgi.request_restart()");
             break;
         default:
-            fw_log(FW_LOG_WARN, "[pool %s pid %ld] unknown message byte 0x%02x",
+            fw_log_to(p->pool->log, FW_LOG_WARN, "[pool %s pid %ld] unknown message byte 0x%02x",
                    p->pool->conf->name, (long)p->pid, (unsigned char)msgs[i]);
         }
     }
@@ -544,7 +548,7 @@ static int spawn_one(struct fw_pool *pool)
 {
     struct fw_slot *slot = fw_scoreboard_claim(pool->env.scoreboard);
     if (!slot) {
-        fw_log(FW_LOG_ERR, "[pool %s] scoreboard full; not spawning", pool->conf->name);
+        fw_log_to(pool->log, FW_LOG_ERR, "[pool %s] scoreboard full; not spawning", pool->conf->name);
         return -1;
     }
     struct proc *p = calloc(1, sizeof(*p));
@@ -555,7 +559,8 @@ static int spawn_one(struct fw_pool *pool)
     struct fw_spawn_request req = {
         .pool = pool->conf,
         .listen_fd = pool->listen_fd,
-        .log_fd = pool->env.log_fd,
+        .log_fd = fw_log_sink_fd(pool->log),
+        .log_syslog = fw_log_sink_syslog_path(pool->log),
         .scoreboard = pool->env.scoreboard,
         .slot = slot,
         .max_requests = jittered_max_requests(pool->conf),
@@ -565,7 +570,7 @@ static int spawn_one(struct fw_pool *pool)
     struct fw_spawned sp;
     char err[256];
     if (fw_spawn_worker(&req, &sp, err, sizeof(err)) < 0) {
-        fw_log(FW_LOG_ERR, "[pool %s] cannot spawn a worker: %s", pool->conf->name, err);
+        fw_log_to(pool->log, FW_LOG_ERR, "[pool %s] cannot spawn a worker: %s", pool->conf->name, err);
         fw_scoreboard_release(pool->env.scoreboard, slot);
         free(p);
         return -1;
@@ -578,12 +583,13 @@ static int spawn_one(struct fw_pool *pool)
     p->channel_fd = sp.channel_fd;
     p->output_fd = sp.output_fd;
     fw_output_init(&p->output, &pool->output_rate, pool->conf->name, sp.pid);
+    p->output.log = pool->log;
     p->started_ms = fw_loop_now_ms();
     p->next = pool->procs;
     pool->procs = p;
     fw_loop_add(pool->env.loop, p->channel_fd, EPOLLIN, on_channel, p);
     fw_loop_add(pool->env.loop, p->output_fd, EPOLLIN, on_output, p);
-    fw_log(FW_LOG_NOTICE, "[pool %s pid %ld] spawned (generation %u)", pool->conf->name,
+    fw_log_to(pool->log, FW_LOG_NOTICE, "[pool %s pid %ld] spawned (generation %u)", pool->conf->name,
            (long)p->pid, pool->generation);
     return 0;
 }
@@ -630,7 +636,7 @@ static void on_demand(struct fw_loop *loop, int fd, uint32_t events, void *data)
     struct fw_pool *pool = data;
     fw_loop_del(loop, fd);
     pool->watching_listen = false;
-    fw_log(FW_LOG_INFO, "[pool %s] connection waiting and no worker: spawning on demand",
+    fw_log_to(pool->log, FW_LOG_INFO, "[pool %s] connection waiting and no worker: spawning on demand",
            pool->conf->name);
     if (!pool->stopping && !pool->config_failed &&
         fw_loop_now_ms() >= fw_backoff_next_spawn_ms(&pool->backoff, false))
@@ -679,7 +685,7 @@ static void maintain(struct fw_pool *pool)
             starting++;
             if (c->startup_timeout_ms && now - p->started_ms > (int64_t)c->startup_timeout_ms &&
                 !p->startup_timed_out) {
-                fw_log(FW_LOG_ERR, "[pool %s pid %ld] not ready after startup_timeout; killing it",
+                fw_log_to(pool->log, FW_LOG_ERR, "[pool %s pid %ld] not ready after startup_timeout; killing it",
                        c->name, (long)p->pid);
                 kill(p->pid, SIGKILL);
                 p->startup_timed_out = true;
@@ -690,7 +696,7 @@ static void maintain(struct fw_pool *pool)
             /* Workers spawned before the last failure say nothing. */
             if (pool->backoff.crashes && p->started_ms > pool->backoff.last_crash_ms &&
                 now - p->started_ms > FW_BACKOFF_YOUNG_MS) {
-                fw_log(FW_LOG_NOTICE, "[pool %s] a worker has run for %d s: back-off reset",
+                fw_log_to(pool->log, FW_LOG_NOTICE, "[pool %s] a worker has run for %d s: back-off reset",
                        c->name, FW_BACKOFF_YOUNG_MS / 1000);
                 fw_backoff_reset(&pool->backoff);
             }
@@ -698,7 +704,7 @@ static void maintain(struct fw_pool *pool)
         case PROC_RETIRING: retiring++; break;
         case PROC_STOPPING:
             if (now >= p->kill_at_ms && p->kill_at_ms) {
-                fw_log(FW_LOG_WARN,
+                fw_log_to(pool->log, FW_LOG_WARN,
                        "[pool %s pid %ld] still running after graceful_timeout; killing it",
                        c->name, (long)p->pid);
                 kill(p->pid, SIGKILL);
@@ -714,7 +720,7 @@ static void maintain(struct fw_pool *pool)
             int64_t oldest = fw_scoreboard_oldest_start_ms(p->slot, p->started_ms, now);
             if (oldest &&
                 now - oldest > (int64_t)c->request_timeout_ms + REQUEST_TIMEOUT_GRACE_MS) {
-                fw_log(FW_LOG_ERR,
+                fw_log_to(pool->log, FW_LOG_ERR,
                        "[pool %s pid %ld] a request has run for %lld ms, past "
                        "request_timeout, and the worker did not stop; killing it",
                        c->name, (long)p->pid, (long long)(now - oldest));
@@ -765,7 +771,7 @@ static void died_unexpectedly(struct fw_pool *pool, const struct proc *p, uint64
         back_off(pool, "worker died young, before its first request", "");
         return;
     case FW_BACKOFF_SERVING:
-        fw_log(FW_LOG_WARN,
+        fw_log_to(pool->log, FW_LOG_WARN,
                "[pool %s] pid %ld died with %u request%s in flight: not a start-up crash, "
                "replaced at once",
                pool->conf->name, (long)p->pid, in_flight, in_flight == 1 ? "" : "s");
@@ -794,7 +800,7 @@ bool fw_pool_reap(struct fw_pool *pool, pid_t pid, int status)
     else
         snprintf(how, sizeof(how), "killed by signal %d (%s)", WTERMSIG(status),
                  strsignal(WTERMSIG(status)));
-    fw_log(expected ? FW_LOG_NOTICE : FW_LOG_WARN, "[pool %s pid %ld] exited (%s) after %lld ms%s",
+    fw_log_to(pool->log, expected ? FW_LOG_NOTICE : FW_LOG_WARN, "[pool %s pid %ld] exited (%s) after %lld ms%s",
            pool->conf->name, (long)pid, how, (long long)age, expected ? "" : ", unexpectedly");
     /* A worker that left its requests cut at its own graceful_timeout (it
      * exits 1 then: see fcgi/worker.c) during the pool's stop. One that
@@ -825,7 +831,7 @@ bool fw_pool_reap(struct fw_pool *pool, pid_t pid, int status)
             snprintf(why, sizeof(why), "a new worker exited before it was ready (%s)", how);
         abort_recycle(pool, why);
     } else if (!expected && WIFEXITED(status) && WEXITSTATUS(status) == FW_EXIT_CONFIG) {
-        fw_log(FW_LOG_ERR,
+        fw_log_to(pool->log, FW_LOG_ERR,
                "[pool %s] configuration error in the worker: not respawning until "
                "the configuration is reloaded",
                pool->conf->name);
@@ -859,7 +865,7 @@ static void start_recycle(struct fw_pool *pool, const char *why)
     pool->recycle_started_ms = fw_loop_now_ms();
     pool->recycle_old = 0;
     pool->load_error[0] = '\0';
-    fw_log(FW_LOG_NOTICE, "[pool %s] rolling restart to generation %u (%s)", pool->conf->name,
+    fw_log_to(pool->log, FW_LOG_NOTICE, "[pool %s] rolling restart to generation %u (%s)", pool->conf->name,
            pool->generation, why);
     for (struct proc *p = pool->procs; p; p = p->next) {
         if (p->state == PROC_STOPPING)
@@ -877,7 +883,7 @@ uint64_t fw_pool_restart(struct fw_pool *pool, const char *why)
         return 0;
     if (pool->recycle_active) {
         if (!pool->recycle_queued)
-            fw_log(FW_LOG_NOTICE,
+            fw_log_to(pool->log, FW_LOG_NOTICE,
                    "[pool %s] %s while recycling to generation %u: one more recycle follows",
                    pool->conf->name, why, pool->generation);
         pool->recycle_queued = true;
@@ -916,7 +922,7 @@ void fw_pool_start(struct fw_pool *pool)
         return;
     pool->stopping = false;
     new_generation(pool); /* workers still finishing belong to the old run */
-    fw_log(FW_LOG_NOTICE, "[pool %s] started (generation %u)", pool->conf->name, pool->generation);
+    fw_log_to(pool->log, FW_LOG_NOTICE, "[pool %s] started (generation %u)", pool->conf->name, pool->generation);
     fw_pool_maintain(pool);
 }
 
@@ -929,7 +935,7 @@ int fw_pool_scale(struct fw_pool *pool, unsigned processes)
 {
     if (pool->conf->pm != FW_CONF_PM_FIXED || processes == 0)
         return -1;
-    fw_log(FW_LOG_NOTICE, "[pool %s] scaled from %u to %u processes", pool->conf->name,
+    fw_log_to(pool->log, FW_LOG_NOTICE, "[pool %s] scaled from %u to %u processes", pool->conf->name,
            pool->processes, processes);
     pool->processes = processes;
     /* Fewer: the newest go first (the oldest are warm). Retiring ones count. */
@@ -956,7 +962,7 @@ int fw_pool_prepare_listen(struct fw_pool *pool, const struct fw_conf_pool *conf
     close_listener(pool, &pool->pending_fd, pool->pending_unix_path);
     if (strcmp(pool->conf->listen_addr.text, conf->listen_addr.text) == 0)
         return 0;
-    pool->pending_fd = open_listener(pool->env.listeners, conf, pool->pending_unix_path,
+    pool->pending_fd = open_listener(pool->log, pool->env.listeners, conf, pool->pending_unix_path,
                                      sizeof(pool->pending_unix_path), &pool->pending_file);
     return pool->pending_fd < 0 ? -1 : 0;
 }
@@ -994,7 +1000,7 @@ void fw_pool_reconfigure(struct fw_pool *pool, const struct fw_conf_pool *conf)
         char err[512];
         if (fw_sock_set_perms(pool->unix_path, &pool->unix_file, lp.mode, lp.uid, lp.gid, err,
                               sizeof(err)) < 0)
-            fw_log(FW_LOG_ERR, "[pool %s] listen_mode/owner not applied: %s", conf->name, err);
+            fw_log_to(pool->log, FW_LOG_ERR, "[pool %s] listen_mode/owner not applied: %s", conf->name, err);
     }
     if (conf->processes != pool->conf->processes || conf->pm != pool->conf->pm)
         pool->processes = conf->processes;
@@ -1079,16 +1085,30 @@ static void send_fd(struct proc *p, int fd)
     c->cmsg_len = CMSG_LEN(sizeof(int));
     memcpy(CMSG_DATA(c), &fd, sizeof(int));
     if (sendmsg(p->channel_fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
-        fw_log_errno(FW_LOG_WARN, "[pool %s pid %ld] sending the reopened log", p->pool->conf->name,
+        fw_log_errno_to(p->pool->log, FW_LOG_WARN, "[pool %s pid %ld] sending the reopened log", p->pool->conf->name,
                      (long)p->pid);
 }
 
-void fw_pool_set_log_fd(struct fw_pool *pool, int log_fd)
+void fw_pool_set_log(struct fw_pool *pool, struct fw_log_sink *log)
 {
-    pool->env.log_fd = log_fd;
+    pool->log = log;
+    for (struct proc *p = pool->procs; p; p = p->next)
+        p->output.log = log;
+}
+
+struct fw_log_sink *fw_pool_log(const struct fw_pool *pool)
+{
+    return pool->log;
+}
+
+void fw_pool_log_reopened(struct fw_pool *pool)
+{
+    int fd = fw_log_sink_fd(pool->log);
+    if (fw_log_sink_syslog_path(pool->log) || fd < 0)
+        return;
     for (struct proc *p = pool->procs; p; p = p->next)
         if (p->channel_fd >= 0)
-            send_fd(p, log_fd);
+            send_fd(p, fd);
 }
 
 unsigned fw_pool_cut(const struct fw_pool *pool)
@@ -1101,6 +1121,6 @@ void fw_pool_set_log_level(struct fw_pool *pool, enum fw_log_level level)
     char byte = (char)(FW_WORKER_MSG_LOG_LEVEL + (int)level);
     for (struct proc *p = pool->procs; p; p = p->next)
         if (p->channel_fd >= 0 && send(p->channel_fd, &byte, 1, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
-            fw_log_errno(FW_LOG_WARN, "[pool %s pid %ld] telling the new log_level",
+            fw_log_errno_to(pool->log, FW_LOG_WARN, "[pool %s pid %ld] telling the new log_level",
                          pool->conf->name, (long)p->pid);
 }

@@ -34,7 +34,6 @@ struct fw_pool_env {
     struct fw_loop *loop;
     struct fw_scoreboard *scoreboard;
     struct fw_listeners *listeners; /* shared by all pools; may be NULL */
-    int log_fd;
     const sigset_t *child_sigmask;
     fw_pool_recycled_fn on_recycled; /* may be NULL */
     void *data;
@@ -43,9 +42,10 @@ struct fw_pool_env {
 /* Opens the listening socket, or adopts inherited_fd (socket activation;
  * -1 if none). A socket another pool holds for the same address (one that
  * reload removes or moves away) is shared instead (listener.h). NULL on
- * error (logged). */
+ * error (logged). log is where its workers and the master's lines about it
+ * go (the pool's `log:`; NULL: the main log); the pool does not own it. */
 struct fw_pool *fw_pool_new(const struct fw_conf_pool *conf, const struct fw_pool_env *env,
-                            int inherited_fd);
+                            int inherited_fd, struct fw_log_sink *log);
 void fw_pool_free(struct fw_pool *pool);
 
 const char *fw_pool_name(const struct fw_pool *pool);
@@ -141,10 +141,15 @@ void fw_pool_each_worker(const struct fw_pool *pool,
 /* Number of worker processes still alive. */
 unsigned fw_pool_alive(const struct fw_pool *pool);
 
-/* After the log was reopened: new workers inherit log_fd, and running ones
- * are sent a copy of it over their channel (they put it in place of their
- * old one). */
-void fw_pool_set_log_fd(struct fw_pool *pool, int log_fd);
+/* The pool's log from now on (a reload): new workers inherit it; running
+ * ones keep theirs until they are replaced. */
+void fw_pool_set_log(struct fw_pool *pool, struct fw_log_sink *log);
+struct fw_log_sink *fw_pool_log(const struct fw_pool *pool);
+/* After its log was reopened (USR1): running workers are sent a copy of
+ * the new fd over their channel and put it in place of their old one. A
+ * syslog socket is not sent: it is the same socket, and each process
+ * reconnects it when the daemon went away. */
+void fw_pool_log_reopened(struct fw_pool *pool);
 
 /* Workers that had to be killed, or cut their requests, at graceful_timeout
  * while the pool stopped: the manager then exits non-zero. */

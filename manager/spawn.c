@@ -179,7 +179,10 @@ static int settings_fd(const struct fw_spawn_request *req)
     };
     char prefix[128];
     snprintf(prefix, sizeof(prefix), "pool %s pid %ld", pool->name, (long)getpid());
-    struct fw_wconf_extra extra = { .log_level = (int)fw_log_get_level(), .log_prefix = prefix };
+    struct fw_wconf_extra extra = { .log_level = (int)fw_log_get_level(),
+                                    .log_prefix = prefix,
+                                    .log_syslog = req->log_syslog,
+                                    .log_facility = fw_log_syslog_facility() };
     size_t len = 0;
     unsigned char *buf = fw_wconf_encode(&wc, &extra, &len);
     free(apps);
@@ -293,6 +296,19 @@ static int set_up_process(const struct fw_conf_pool *pool, const struct passwd *
     return 0;
 }
 
+/* The log on the child's fd: the pool's file (or stderr) or its syslog
+ * socket, shared with the master (one connect() serves all). Workers
+ * write their own lines, not through the master: a worker never waits on
+ * the master, the master's loop carries none of their traffic, and the
+ * syslog line names the worker's own pid. */
+static void use_log(const char *syslog_path)
+{
+    if (syslog_path)
+        fw_log_use_syslog_fd(CHILD_LOG_FD, syslog_path);
+    else
+        fw_log_set_fd(CHILD_LOG_FD);
+}
+
 /* The forked child: it holds the whole configuration (the master's memory)
  * only until it execs a fresh image of the manager's binary with this
  * worker's settings, fds and slot, so the app's address space has nothing
@@ -315,7 +331,7 @@ static void child(const struct fw_spawn_request *req, int out_fd, int channel_fd
         fw_log_errno(FW_LOG_ERR, "arranging file descriptors");
         _exit(FW_EXIT_INIT);
     }
-    fw_log_set_fd(CHILD_LOG_FD);
+    use_log(req->log_syslog);
     struct sigaction dfl = { .sa_handler = SIG_DFL };
     for (int s = 1; s < NSIG; s++)
         sigaction(s, &dfl, NULL);
@@ -349,6 +365,8 @@ static void child(const struct fw_spawn_request *req, int out_fd, int channel_fd
 
 int fw_spawn_worker_main(void)
 {
+    /* Until the settings say whether fd 4 is a syslog socket: a line now
+     * can only be about settings that did not arrive. */
     fw_log_set_fd(CHILD_LOG_FD);
     struct stat st;
     unsigned char *buf = NULL;
@@ -369,6 +387,8 @@ int fw_spawn_worker_main(void)
     }
     if (w.extra.log_prefix)
         fw_log_set_prefix(w.extra.log_prefix);
+    fw_log_set_syslog("fcgiwsgi", w.extra.log_facility);
+    use_log(w.extra.log_syslog);
     fw_log_set_level((enum fw_log_level)w.extra.log_level);
     w.cfg.slot = fw_scoreboard_map_fd(CHILD_SLOT_FD);
     if (!w.cfg.slot) {

@@ -19,6 +19,7 @@ struct fw_spawn_request {
     const struct fw_conf_pool *pool;
     int listen_fd;
     int log_fd;
+    const char *log_syslog; /* log_fd is a syslog socket to reconnect to this path; or NULL */
     struct fw_scoreboard *scoreboard;
     struct fw_slot *slot;
     uint64_t max_requests; /* jittered */

@@ -27,7 +27,10 @@ int main(void)
         .memory_limit_bytes = 1 << 30, .request_timeout_ms = 5000, .slowlog_timeout_ms = 700,
         .graceful_timeout_ms = 30000, .pool = "www", .generation = 7,
     };
-    struct fw_wconf_extra extra = { .log_level = 3, .log_prefix = "pool www pid 42" };
+    struct fw_wconf_extra extra = { .log_level = 3,
+                                    .log_prefix = "pool www pid 42",
+                                    .log_syslog = "/run/log.sock",
+                                    .log_facility = 19 << 3 };
     size_t len = 0;
     unsigned char *buf = fw_wconf_encode(&in, &extra, &len);
     ok(buf && len > 4, "encoded");
@@ -55,6 +58,8 @@ int main(void)
     is(c->generation, 7, "generation");
     is(w.extra.log_level, 3, "log level");
     is_str(w.extra.log_prefix, "pool www pid 42", "log prefix");
+    is_str(w.extra.log_syslog, "/run/log.sock", "syslog socket");
+    is(w.extra.log_facility, 19 << 3, "syslog facility");
     ok(c->slot == NULL && c->listen_fd == -1, "fds and slot are not on the wire");
     fw_wconf_free(&w);
 
