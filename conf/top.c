@@ -226,11 +226,6 @@ static void finish_main(struct fw_conf_top *t, const struct fw_conf_mark *m)
         goto nomem;
     if (!m[T_LOG_FACILITY].line)
         cfg->log_facility = LOG_DAEMON;
-    else if (cfg->log_facility && !fw_syslog_target_path(cfg->log)) /* 0: refused above */
-        fw_conf_mark_warning(t->errs, m[T_LOG_FACILITY],
-                             "'log_facility' applies to syslog; 'log' is %s (a pool's 'log' may "
-                             "still be syslog)",
-                             cfg->log);
     fw_conf_check_log(t->errs, m[T_LOG], cfg->log);
     if (strlen(cfg->control) >= sizeof(((struct sockaddr_un *)0)->sun_path))
         fw_conf_mark_error(t->errs, m[T_CONTROL],

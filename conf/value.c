@@ -73,13 +73,15 @@ int fw_conf_value_path(struct fw_conf_reader *r, const char *key, char **out)
 
 int fw_conf_value_log(struct fw_conf_reader *r, const char *key, char **out)
 {
-    const char *v = fw_conf_value_scalar(r, key, "stderr, syslog, syslog:SOCKET or the path of a file");
+    const char *v =
+        fw_conf_value_scalar(r, key, "stderr, syslog, syslog:SOCKET or the path of a file");
     if (!v)
         return -1;
     const char *sys = fw_syslog_target_path(v);
     if (!*v || (sys && !*sys) || (!sys && !strncmp(v, "syslog:", 7))) {
         fw_conf_reader_error(r, r->ev.start_mark,
-                             "'%s' must be stderr, syslog, syslog:SOCKET or the path of a file", key);
+                             "'%s' must be stderr, syslog, syslog:SOCKET or the path of a file",
+                             key);
         return -1;
     }
     char *path = NULL;

@@ -55,7 +55,7 @@ struct worker {
     _Atomic int64_t stop_ms;
     struct fw_watchdog *wd; /* request_timeout; NULL without one */
     struct fw_accept acc;
-    unsigned stuck;         /* request threads stuck in an app for good */
+    unsigned stuck; /* request threads stuck in an app for good */
 };
 
 struct thread {

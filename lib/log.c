@@ -62,9 +62,9 @@ static atomic_int nb_deadline_ms;
 struct fw_log_sink {
     pthread_mutex_t lock; /* the deadline mode's state, a syslog socket's */
     atomic_int fd;
-    bool owned;      /* fd is ours to close: a file we opened, our syslog socket */
-    char *target;     /* as opened: "stderr", a file's path, "syslog[:PATH]"; NULL for an fd */
-    bool is_syslog;   /* fd is a datagram socket that takes syslog lines */
+    bool owned;     /* fd is ours to close: a file we opened, our syslog socket */
+    char *target;   /* as opened: "stderr", a file's path, "syslog[:PATH]"; NULL for an fd */
+    bool is_syslog; /* fd is a datagram socket that takes syslog lines */
     char syslog_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
     int64_t retry_ms; /* syslog: no connect() before this */
     enum nb_how how;
@@ -444,8 +444,8 @@ static bool syslog_put(struct fw_log_sink *s, const char *head, size_t hlen, con
                 continue;
             return false;
         }
-        if ((errno == ECONNREFUSED || errno == ENOTCONN || errno == ECONNRESET ||
-             errno == ENOENT || errno == EDESTADDRREQ) &&
+        if ((errno == ECONNREFUSED || errno == ENOTCONN || errno == ECONNRESET || errno == ENOENT ||
+             errno == EDESTADDRREQ) &&
             !reconnected && monotonic_ms() >= s->retry_ms) {
             reconnected = true;
             if (fw_syslog_connect(s->nb_fd, s->syslog_path) == 0)
@@ -512,7 +512,7 @@ static void emit(struct fw_log_sink *s, const char *buf, size_t len, size_t hlen
         return;
     }
     pthread_mutex_lock(&s->lock);
-    int wait_ms = s->stalled ? 0
+    int wait_ms = s->stalled            ? 0
                   : atomic_load(&nb_on) ? atomic_load(&nb_deadline_ms)
                                         : FW_LOG_SYSLOG_WAIT_MS;
     if (s->nb_fd < 0) {
@@ -535,7 +535,8 @@ static void emit(struct fw_log_sink *s, const char *buf, size_t len, size_t hlen
                                          s->dropped, s->dropped == 1 ? "" : "s");
         uint64_t dropped = s->dropped;
         s->dropped = 0;
-        if (!(s->is_syslog ? syslog_lines(s, note, n, nh, &wait_ms) : nb_line(s, note, n, wait_ms))) {
+        if (!(s->is_syslog ? syslog_lines(s, note, n, nh, &wait_ms)
+                           : nb_line(s, note, n, wait_ms))) {
             /* Not a line to count: this one is. */
             s->dropped = dropped + 1;
             s->stalled = true;
@@ -600,8 +601,7 @@ static char *format_body(enum fw_log_level level, const char *func, int errnum, 
 
 /* head + body + LF to s, and to stderr too while starting (see log.h), in
  * the file format there. */
-static void emit_body(struct fw_log_sink *s, enum fw_log_level level, const char *body,
-                      size_t blen)
+static void emit_body(struct fw_log_sink *s, enum fw_log_level level, const char *body, size_t blen)
 {
     char stackbuf[2048];
     for (int pass = 0; pass < 2; pass++) {
@@ -630,8 +630,8 @@ static void emit_body(struct fw_log_sink *s, enum fw_log_level level, const char
     }
 }
 
-static void vwrite_to(struct fw_log_sink *s, enum fw_log_level level, const char *func,
-                      int errnum, const char *fmt, va_list ap)
+static void vwrite_to(struct fw_log_sink *s, enum fw_log_level level, const char *func, int errnum,
+                      const char *fmt, va_list ap)
 {
     if ((int)level > atomic_load(&log_level))
         return;

@@ -657,7 +657,10 @@ static void cmd_status(struct manager *m, struct fw_ctl_client *c, int argc, cha
     /* With --json the exit status alone says it: the output stays one
      * document. */
     bool bad = check && check_pools(json ? NULL : &out, pools, n);
-    fw_control_reply(c, fw_buf_failed(&out) ? FW_CTL_ERROR : bad ? FW_CTL_FAILED : FW_CTL_OK,
+    fw_control_reply(c,
+                     fw_buf_failed(&out) ? FW_CTL_ERROR
+                     : bad               ? FW_CTL_FAILED
+                                         : FW_CTL_OK,
                      fw_buf_failed(&out) ? "out of memory" : fw_buf_str(&out));
     fw_buf_free(&out);
 }

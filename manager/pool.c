@@ -121,8 +121,8 @@ const char *fw_pool_name(const struct fw_pool *pool)
 
 static void set_state(struct proc *p, enum proc_state state, const char *why)
 {
-    fw_log_to(p->pool->log, FW_LOG_INFO, "[pool %s pid %ld] %s -> %s (%s)", p->pool->conf->name, (long)p->pid,
-           proc_state_names[p->state], proc_state_names[state], why);
+    fw_log_to(p->pool->log, FW_LOG_INFO, "[pool %s pid %ld] %s -> %s (%s)", p->pool->conf->name,
+              (long)p->pid, proc_state_names[p->state], proc_state_names[state], why);
     p->state = state;
 }
 
@@ -147,8 +147,8 @@ static struct listen_perms listen_perms(const struct fw_conf_pool *c)
  * or gave its address to another): opening it again would find it in use.
  * Mode and owner are applied to the file the holder bound, and only to it. */
 static int share_listener(struct fw_log_sink *log, struct fw_listeners *ls,
-                          const struct fw_conf_pool *c, char *path,
-                          size_t path_size, struct fw_sock_file *file)
+                          const struct fw_conf_pool *c, char *path, size_t path_size,
+                          struct fw_sock_file *file)
 {
     char from[128];
     bool path_ours;
@@ -164,16 +164,17 @@ static int share_listener(struct fw_log_sink *log, struct fw_listeners *ls,
         if (fw_sock_set_perms(p, file, lp.mode, lp.uid, lp.gid, err, sizeof(err)) < 0)
             fw_log_to(log, FW_LOG_WARN, "[pool %s] %s", c->name, err);
     }
-    fw_log_to(log, FW_LOG_NOTICE, "[pool %s] listening on %s, the socket pool %s held (handed over)",
-           c->name, c->listen_addr.text, from);
+    fw_log_to(log, FW_LOG_NOTICE,
+              "[pool %s] listening on %s, the socket pool %s held (handed over)", c->name,
+              c->listen_addr.text, from);
     return fd;
 }
 
 /* path receives the unix socket's path (to unlink at the end), or "", and
  * file the identity of the socket file, which a later chmod/chown needs. */
 static int open_listener(struct fw_log_sink *log, struct fw_listeners *ls,
-                         const struct fw_conf_pool *c, char *path,
-                         size_t path_size, struct fw_sock_file *file)
+                         const struct fw_conf_pool *c, char *path, size_t path_size,
+                         struct fw_sock_file *file)
 {
     char err[512];
     struct listen_perms lp = listen_perms(c);
@@ -183,7 +184,7 @@ static int open_listener(struct fw_log_sink *log, struct fw_listeners *ls,
         if (fd >= 0 || errno != ENOENT) {
             if (fd < 0)
                 fw_log_errno_to(log, FW_LOG_ERR, "[pool %s] sharing the socket on %s", c->name,
-                             c->listen_addr.text);
+                                c->listen_addr.text);
             return fd;
         }
     }
@@ -312,8 +313,9 @@ static void report_dropped_output(struct fw_pool *pool, bool now)
 {
     uint64_t n = fw_output_rate_due(&pool->output_rate, fw_loop_now_ms(), now);
     if (n)
-        fw_log_to(pool->log, FW_LOG_WARN, "[pool %s] %llu line%s of worker output dropped (rate limit)",
-               pool->conf->name, (unsigned long long)n, n == 1 ? "" : "s");
+        fw_log_to(pool->log, FW_LOG_WARN,
+                  "[pool %s] %llu line%s of worker output dropped (rate limit)", pool->conf->name,
+                  (unsigned long long)n, n == 1 ? "" : "s");
 }
 
 void fw_pool_free(struct fw_pool *pool)
@@ -384,7 +386,8 @@ static void check_recycle_done(struct fw_pool *pool)
              "generation %u ready: %u worker%s replaced in %lld ms", pool->generation,
              pool->recycle_old, pool->recycle_old == 1 ? "" : "s",
              (long long)(fw_loop_now_ms() - pool->recycle_started_ms));
-    fw_log_to(pool->log, FW_LOG_NOTICE, "[pool %s] recycle done: %s", pool->conf->name, pool->last_recycle);
+    fw_log_to(pool->log, FW_LOG_NOTICE, "[pool %s] recycle done: %s", pool->conf->name,
+              pool->last_recycle);
     finish_recycle(pool, true);
 }
 
@@ -409,8 +412,9 @@ static void abort_recycle(struct fw_pool *pool, const char *why)
              "generation %u failed after %lld ms: %s; generation %u kept serving%s%s", failed,
              (long long)(fw_loop_now_ms() - pool->recycle_started_ms), why, old,
              pool->load_error[0] ? "\n" : "", pool->load_error);
-    fw_log_to(pool->log, FW_LOG_ERR, "[pool %s] recycle to generation %u failed: %s; generation %u keeps serving",
-           pool->conf->name, failed, why, old);
+    fw_log_to(pool->log, FW_LOG_ERR,
+              "[pool %s] recycle to generation %u failed: %s; generation %u keeps serving",
+              pool->conf->name, failed, why, old);
     finish_recycle(pool, false);
 }
 
@@ -438,8 +442,8 @@ static void back_off(struct fw_pool *pool, const char *what, const char *detail)
     if (capped)
         snprintf(note, sizeof(note), " (no worker serves: at most %d s instead of %lld s)",
                  FW_BACKOFF_EMPTY_MAX_MS / 1000, (long long)(pool->backoff.delay_ms / 1000));
-    fw_log_to(pool->log, FW_LOG_WARN, "[pool %s] %s (%u in a row): next spawn in %lld ms%s", pool->conf->name,
-           what, pool->backoff.crashes, (long long)wait, note);
+    fw_log_to(pool->log, FW_LOG_WARN, "[pool %s] %s (%u in a row): next spawn in %lld ms%s",
+              pool->conf->name, what, pool->backoff.crashes, (long long)wait, note);
 }
 
 /* A worker whose app imported, serving: not p itself. */
@@ -485,9 +489,9 @@ static void on_channel(struct fw_loop *loop, int fd, uint32_t events, void *data
              * one answer 500s. */
             if (has_healthy_worker(p->pool, p)) {
                 fw_log_to(p->pool->log, FW_LOG_ERR,
-                       "[pool %s pid %ld] a new worker's app failed to import; the "
-                       "workers that have it loaded keep serving",
-                       p->pool->conf->name, (long)p->pid);
+                          "[pool %s pid %ld] a new worker's app failed to import; the "
+                          "workers that have it loaded keep serving",
+                          p->pool->conf->name, (long)p->pid);
                 stop_proc(p, "its app failed to import");
                 char err[FW_SLOT_ERROR_MAX];
                 fw_scoreboard_error(p->slot, err, sizeof(err));
@@ -496,14 +500,15 @@ static void on_channel(struct fw_loop *loop, int fd, uint32_t events, void *data
             }
             p->load_failed = true;
             fw_log_to(p->pool->log, FW_LOG_WARN,
-                   "[pool %s pid %ld] serving although an app failed to import: it answers "
-                   "500 and retries the import",
-                   p->pool->conf->name, (long)p->pid);
+                      "[pool %s pid %ld] serving although an app failed to import: it answers "
+                      "500 and retries the import",
+                      p->pool->conf->name, (long)p->pid);
             {
                 char serve = FW_WORKER_MSG_SERVE;
                 if (send(p->channel_fd, &serve, 1, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
-                    fw_log_errno_to(p->pool->log, FW_LOG_WARN, "[pool %s pid %ld] telling it to serve",
-                                 p->pool->conf->name, (long)p->pid);
+                    fw_log_errno_to(p->pool->log, FW_LOG_WARN,
+                                    "[pool %s pid %ld] telling it to serve", p->pool->conf->name,
+                                    (long)p->pid);
             }
             /* fall through */
         case FW_WORKER_MSG_READY:
@@ -525,7 +530,7 @@ static void on_channel(struct fw_loop *loop, int fd, uint32_t events, void *data
             break;
         default:
             fw_log_to(p->pool->log, FW_LOG_WARN, "[pool %s pid %ld] unknown message byte 0x%02x",
-                   p->pool->conf->name, (long)p->pid, (unsigned char)msgs[i]);
+                      p->pool->conf->name, (long)p->pid, (unsigned char)msgs[i]);
         }
     }
     fw_pool_maintain(p->pool);
@@ -548,7 +553,8 @@ static int spawn_one(struct fw_pool *pool)
 {
     struct fw_slot *slot = fw_scoreboard_claim(pool->env.scoreboard);
     if (!slot) {
-        fw_log_to(pool->log, FW_LOG_ERR, "[pool %s] scoreboard full; not spawning", pool->conf->name);
+        fw_log_to(pool->log, FW_LOG_ERR, "[pool %s] scoreboard full; not spawning",
+                  pool->conf->name);
         return -1;
     }
     struct proc *p = calloc(1, sizeof(*p));
@@ -570,7 +576,8 @@ static int spawn_one(struct fw_pool *pool)
     struct fw_spawned sp;
     char err[256];
     if (fw_spawn_worker(&req, &sp, err, sizeof(err)) < 0) {
-        fw_log_to(pool->log, FW_LOG_ERR, "[pool %s] cannot spawn a worker: %s", pool->conf->name, err);
+        fw_log_to(pool->log, FW_LOG_ERR, "[pool %s] cannot spawn a worker: %s", pool->conf->name,
+                  err);
         fw_scoreboard_release(pool->env.scoreboard, slot);
         free(p);
         return -1;
@@ -589,8 +596,8 @@ static int spawn_one(struct fw_pool *pool)
     pool->procs = p;
     fw_loop_add(pool->env.loop, p->channel_fd, EPOLLIN, on_channel, p);
     fw_loop_add(pool->env.loop, p->output_fd, EPOLLIN, on_output, p);
-    fw_log_to(pool->log, FW_LOG_NOTICE, "[pool %s pid %ld] spawned (generation %u)", pool->conf->name,
-           (long)p->pid, pool->generation);
+    fw_log_to(pool->log, FW_LOG_NOTICE, "[pool %s pid %ld] spawned (generation %u)",
+              pool->conf->name, (long)p->pid, pool->generation);
     return 0;
 }
 
@@ -636,8 +643,8 @@ static void on_demand(struct fw_loop *loop, int fd, uint32_t events, void *data)
     struct fw_pool *pool = data;
     fw_loop_del(loop, fd);
     pool->watching_listen = false;
-    fw_log_to(pool->log, FW_LOG_INFO, "[pool %s] connection waiting and no worker: spawning on demand",
-           pool->conf->name);
+    fw_log_to(pool->log, FW_LOG_INFO,
+              "[pool %s] connection waiting and no worker: spawning on demand", pool->conf->name);
     if (!pool->stopping && !pool->config_failed &&
         fw_loop_now_ms() >= fw_backoff_next_spawn_ms(&pool->backoff, false))
         spawn_one(pool);
@@ -685,8 +692,9 @@ static void maintain(struct fw_pool *pool)
             starting++;
             if (c->startup_timeout_ms && now - p->started_ms > (int64_t)c->startup_timeout_ms &&
                 !p->startup_timed_out) {
-                fw_log_to(pool->log, FW_LOG_ERR, "[pool %s pid %ld] not ready after startup_timeout; killing it",
-                       c->name, (long)p->pid);
+                fw_log_to(pool->log, FW_LOG_ERR,
+                          "[pool %s pid %ld] not ready after startup_timeout; killing it", c->name,
+                          (long)p->pid);
                 kill(p->pid, SIGKILL);
                 p->startup_timed_out = true;
             }
@@ -696,8 +704,9 @@ static void maintain(struct fw_pool *pool)
             /* Workers spawned before the last failure say nothing. */
             if (pool->backoff.crashes && p->started_ms > pool->backoff.last_crash_ms &&
                 now - p->started_ms > FW_BACKOFF_YOUNG_MS) {
-                fw_log_to(pool->log, FW_LOG_NOTICE, "[pool %s] a worker has run for %d s: back-off reset",
-                       c->name, FW_BACKOFF_YOUNG_MS / 1000);
+                fw_log_to(pool->log, FW_LOG_NOTICE,
+                          "[pool %s] a worker has run for %d s: back-off reset", c->name,
+                          FW_BACKOFF_YOUNG_MS / 1000);
                 fw_backoff_reset(&pool->backoff);
             }
             break;
@@ -705,8 +714,8 @@ static void maintain(struct fw_pool *pool)
         case PROC_STOPPING:
             if (now >= p->kill_at_ms && p->kill_at_ms) {
                 fw_log_to(pool->log, FW_LOG_WARN,
-                       "[pool %s pid %ld] still running after graceful_timeout; killing it",
-                       c->name, (long)p->pid);
+                          "[pool %s pid %ld] still running after graceful_timeout; killing it",
+                          c->name, (long)p->pid);
                 kill(p->pid, SIGKILL);
                 p->kill_at_ms = 0;
                 pool->cut += pool->stopping;
@@ -721,9 +730,9 @@ static void maintain(struct fw_pool *pool)
             if (oldest &&
                 now - oldest > (int64_t)c->request_timeout_ms + REQUEST_TIMEOUT_GRACE_MS) {
                 fw_log_to(pool->log, FW_LOG_ERR,
-                       "[pool %s pid %ld] a request has run for %lld ms, past "
-                       "request_timeout, and the worker did not stop; killing it",
-                       c->name, (long)p->pid, (long long)(now - oldest));
+                          "[pool %s pid %ld] a request has run for %lld ms, past "
+                          "request_timeout, and the worker did not stop; killing it",
+                          c->name, (long)p->pid, (long long)(now - oldest));
                 kill(p->pid, SIGKILL);
                 set_state(p, PROC_STOPPING, "request_timeout");
                 p->kill_at_ms = 0;
@@ -772,9 +781,9 @@ static void died_unexpectedly(struct fw_pool *pool, const struct proc *p, uint64
         return;
     case FW_BACKOFF_SERVING:
         fw_log_to(pool->log, FW_LOG_WARN,
-               "[pool %s] pid %ld died with %u request%s in flight: not a start-up crash, "
-               "replaced at once",
-               pool->conf->name, (long)p->pid, in_flight, in_flight == 1 ? "" : "s");
+                  "[pool %s] pid %ld died with %u request%s in flight: not a start-up crash, "
+                  "replaced at once",
+                  pool->conf->name, (long)p->pid, in_flight, in_flight == 1 ? "" : "s");
         break;
     case FW_BACKOFF_SERVED:
     case FW_BACKOFF_IDLE_OLD: break;
@@ -800,8 +809,9 @@ bool fw_pool_reap(struct fw_pool *pool, pid_t pid, int status)
     else
         snprintf(how, sizeof(how), "killed by signal %d (%s)", WTERMSIG(status),
                  strsignal(WTERMSIG(status)));
-    fw_log_to(pool->log, expected ? FW_LOG_NOTICE : FW_LOG_WARN, "[pool %s pid %ld] exited (%s) after %lld ms%s",
-           pool->conf->name, (long)pid, how, (long long)age, expected ? "" : ", unexpectedly");
+    fw_log_to(pool->log, expected ? FW_LOG_NOTICE : FW_LOG_WARN,
+              "[pool %s pid %ld] exited (%s) after %lld ms%s", pool->conf->name, (long)pid, how,
+              (long long)age, expected ? "" : ", unexpectedly");
     /* A worker that left its requests cut at its own graceful_timeout (it
      * exits 1 then: see fcgi/worker.c) during the pool's stop. One that
      * exits 4 left only a request stuck past request_timeout, which had its
@@ -832,9 +842,9 @@ bool fw_pool_reap(struct fw_pool *pool, pid_t pid, int status)
         abort_recycle(pool, why);
     } else if (!expected && WIFEXITED(status) && WEXITSTATUS(status) == FW_EXIT_CONFIG) {
         fw_log_to(pool->log, FW_LOG_ERR,
-               "[pool %s] configuration error in the worker: not respawning until "
-               "the configuration is reloaded",
-               pool->conf->name);
+                  "[pool %s] configuration error in the worker: not respawning until "
+                  "the configuration is reloaded",
+                  pool->conf->name);
         pool->config_failed = true;
     } else if (!expected) {
         died_unexpectedly(pool, p, served, in_flight, age);
@@ -865,8 +875,8 @@ static void start_recycle(struct fw_pool *pool, const char *why)
     pool->recycle_started_ms = fw_loop_now_ms();
     pool->recycle_old = 0;
     pool->load_error[0] = '\0';
-    fw_log_to(pool->log, FW_LOG_NOTICE, "[pool %s] rolling restart to generation %u (%s)", pool->conf->name,
-           pool->generation, why);
+    fw_log_to(pool->log, FW_LOG_NOTICE, "[pool %s] rolling restart to generation %u (%s)",
+              pool->conf->name, pool->generation, why);
     for (struct proc *p = pool->procs; p; p = p->next) {
         if (p->state == PROC_STOPPING)
             continue;
@@ -884,8 +894,8 @@ uint64_t fw_pool_restart(struct fw_pool *pool, const char *why)
     if (pool->recycle_active) {
         if (!pool->recycle_queued)
             fw_log_to(pool->log, FW_LOG_NOTICE,
-                   "[pool %s] %s while recycling to generation %u: one more recycle follows",
-                   pool->conf->name, why, pool->generation);
+                      "[pool %s] %s while recycling to generation %u: one more recycle follows",
+                      pool->conf->name, why, pool->generation);
         pool->recycle_queued = true;
         snprintf(pool->queued_why, sizeof(pool->queued_why), "%s", why);
         return pool->recycle_seq + 1;
@@ -922,7 +932,8 @@ void fw_pool_start(struct fw_pool *pool)
         return;
     pool->stopping = false;
     new_generation(pool); /* workers still finishing belong to the old run */
-    fw_log_to(pool->log, FW_LOG_NOTICE, "[pool %s] started (generation %u)", pool->conf->name, pool->generation);
+    fw_log_to(pool->log, FW_LOG_NOTICE, "[pool %s] started (generation %u)", pool->conf->name,
+              pool->generation);
     fw_pool_maintain(pool);
 }
 
@@ -935,8 +946,8 @@ int fw_pool_scale(struct fw_pool *pool, unsigned processes)
 {
     if (pool->conf->pm != FW_CONF_PM_FIXED || processes == 0)
         return -1;
-    fw_log_to(pool->log, FW_LOG_NOTICE, "[pool %s] scaled from %u to %u processes", pool->conf->name,
-           pool->processes, processes);
+    fw_log_to(pool->log, FW_LOG_NOTICE, "[pool %s] scaled from %u to %u processes",
+              pool->conf->name, pool->processes, processes);
     pool->processes = processes;
     /* Fewer: the newest go first (the oldest are warm). Retiring ones count. */
     unsigned have = 0;
@@ -1000,7 +1011,8 @@ void fw_pool_reconfigure(struct fw_pool *pool, const struct fw_conf_pool *conf)
         char err[512];
         if (fw_sock_set_perms(pool->unix_path, &pool->unix_file, lp.mode, lp.uid, lp.gid, err,
                               sizeof(err)) < 0)
-            fw_log_to(pool->log, FW_LOG_ERR, "[pool %s] listen_mode/owner not applied: %s", conf->name, err);
+            fw_log_to(pool->log, FW_LOG_ERR, "[pool %s] listen_mode/owner not applied: %s",
+                      conf->name, err);
     }
     if (conf->processes != pool->conf->processes || conf->pm != pool->conf->pm)
         pool->processes = conf->processes;
@@ -1085,8 +1097,8 @@ static void send_fd(struct proc *p, int fd)
     c->cmsg_len = CMSG_LEN(sizeof(int));
     memcpy(CMSG_DATA(c), &fd, sizeof(int));
     if (sendmsg(p->channel_fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
-        fw_log_errno_to(p->pool->log, FW_LOG_WARN, "[pool %s pid %ld] sending the reopened log", p->pool->conf->name,
-                     (long)p->pid);
+        fw_log_errno_to(p->pool->log, FW_LOG_WARN, "[pool %s pid %ld] sending the reopened log",
+                        p->pool->conf->name, (long)p->pid);
 }
 
 void fw_pool_set_log(struct fw_pool *pool, struct fw_log_sink *log)
@@ -1122,5 +1134,5 @@ void fw_pool_set_log_level(struct fw_pool *pool, enum fw_log_level level)
     for (struct proc *p = pool->procs; p; p = p->next)
         if (p->channel_fd >= 0 && send(p->channel_fd, &byte, 1, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
             fw_log_errno_to(pool->log, FW_LOG_WARN, "[pool %s pid %ld] telling the new log_level",
-                         pool->conf->name, (long)p->pid);
+                            pool->conf->name, (long)p->pid);
 }

@@ -257,8 +257,8 @@ static char **worker_environ(const struct fw_conf_pool *pool, const struct passw
     for (size_t i = 0; i < pool->n_env; i++) {
         size_t len = strlen(pool->env[i].name);
         size_t j = 0;
-        while (j < k && !(out[j] && strncmp(out[j], pool->env[i].name, len) == 0 &&
-                          out[j][len] == '='))
+        while (j < k &&
+               !(out[j] && strncmp(out[j], pool->env[i].name, len) == 0 && out[j][len] == '='))
             j++;
         out[j == k ? k++ : j] = pair(pool->env[i].name, pool->env[i].value);
     }
@@ -325,7 +325,7 @@ static void child(const struct fw_spawn_request *req, int out_fd, int channel_fd
         fw_log_errno(FW_LOG_ERR, "preparing the worker's settings");
         _exit(FW_EXIT_INIT);
     }
-    const int src[N_CHILD_FDS] = { req->listen_fd, out_fd, out_fd, channel_fd,
+    const int src[N_CHILD_FDS] = { req->listen_fd, out_fd,  out_fd,  channel_fd,
                                    req->log_fd,    slot_fd, settings };
     if (arrange_fds(src, exe_fd) < 0) {
         fw_log_errno(FW_LOG_ERR, "arranging file descriptors");

@@ -74,7 +74,16 @@ POOLS = '''  sl:
     apps:
       - {mount: /e, script: %s}
       - {mount: /, script: %s}
-''' % (sock, app_path('err_app.wsgi'), app_path('mgr_app.wsgi'))
+  filed:
+    listen: %s
+    processes: 1
+    allow_root: true
+    log: filed.log
+    apps:
+      - {mount: /, script: %s}
+''' % (sock, app_path('err_app.wsgi'), app_path('mgr_app.wsgi'), sock_path('filed.sock'),
+       app_path('mgr_app.wsgi'))
+filed_log = os.path.join(d, 'filed.log')
 cfg = manager_config(POOLS, name='sl.yaml', log='syslog:' + path)
 with open(cfg, 'a') as f:
     f.write('log_facility: local3\n')
@@ -82,7 +91,7 @@ m = spawn([program('fcgiwsgi'), '-c', cfg])
 sd.wait(r'\] starting -> running', timeout=30)
 wait_for(lambda: len(sd.find(r'\] starting -> running')) >= 2, timeout=30, what='2 workers')
 
-started = sd.wait(r'fcgiwsgi \S+ started: 1 pools')[0]
+started = sd.wait(r'fcgiwsgi \S+ started: 2 pools')[0]
 h = HEAD.match(started)
 ok(h is not None, 'a master line is <PRI>Mmm dd hh:mm:ss fcgiwsgi[pid]: message', got=started)
 if h:
@@ -114,6 +123,14 @@ ok(HEAD.match(tb) and int(HEAD.match(tb).group(1)) == 19 * 8 + 3,
    '... its traceback at err, a datagram per line', got=tb)
 ok(sd.find(r'\] app \S+err_app.wsgi: Traceback \(most recent call last\):$', after=mark),
    '... the traceback\'s first line alone in its datagram')
+
+# A pool with a file of its own, under a syslog main log.
+is_(fcgi_request(sock_path('filed.sock'), 'GET', '/print?to-the-file', params=PARAMS).status, 200,
+    'a pool with log: FILE serves')
+wait_log(filed_log, r'info \[pool filed pid \d+\] .*printed-by-the-app to-the-file', timeout=10)
+ok(True, "... its app's print() in its file, in the file format")
+like(open(filed_log).read(), r'notice \[pool filed\] listening on ', "... the master's lines about it")
+ok(not sd.find(r'to-the-file|\[pool filed[ \]]'), '... none of them in syslog')
 
 rc, out, err = ctl(cfg, 'reopen-logs')
 is_(rc, 0, 'reopen-logs with a syslog log') or diag(out + err)
