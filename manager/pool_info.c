@@ -1,0 +1,77 @@
+/* fw_pool_info and fw_pool_each_worker (pool_info.h): the pool's books as
+ * status shows them. */
+#include "config.h"
+
+#include "pool_info.h"
+
+#include "backoff.h"
+#include "loop.h"
+#include "pool_types.h"
+#include "pool_worker.h"
+#include "scoreboard.h"
+
+#include <string.h>
+
+static enum fw_pool_worker_state worker_state(const struct proc *p)
+{
+    switch (p->state) {
+    case PROC_STARTING: return FW_POOL_WORKER_STARTING;
+    case PROC_RETIRING: return FW_POOL_WORKER_RETIRING;
+    case PROC_STOPPING: return FW_POOL_WORKER_STOPPING;
+    case PROC_RUNNING: break;
+    }
+    return proc_busy(p) ? FW_POOL_WORKER_BUSY : FW_POOL_WORKER_IDLE;
+}
+
+void fw_pool_info(const struct fw_pool *pool, struct fw_pool_info *out)
+{
+    const struct fw_conf_pool *c = pool->conf;
+    memset(out, 0, sizeof(*out));
+    out->name = c->name;
+    out->listen = c->listen_addr.text;
+    out->model = c->pm == FW_CONF_PM_FIXED ? "fixed" : c->min == 0 ? "ondemand" : "dynamic";
+    out->processes = c->pm == FW_CONF_PM_FIXED ? pool->processes : c->max;
+    out->min = c->pm == FW_CONF_PM_FIXED ? pool->processes : c->min;
+    out->max = c->pm == FW_CONF_PM_FIXED ? pool->processes : c->max;
+    out->threads = c->threads;
+    out->generation = pool->generation;
+    out->requests = pool->requests_done;
+    for (const struct proc *p = pool->procs; p; p = p->next) {
+        out->workers[worker_state(p)]++;
+        out->requests += proc_requests((struct proc *)p);
+    }
+    out->stopped = pool->stopping;
+    out->recycling = pool->recycle_active;
+    out->recycle_queued = pool->recycle_queued;
+    out->recycles = pool->recycle_seq;
+    out->recycles_done = pool->recycle_done_seq;
+    out->last_recycle_ok = pool->last_recycle_ok;
+    out->last_recycle = pool->last_recycle;
+    out->crashes = pool->backoff.crashes;
+    out->backoff_reason = pool->backoff.crashes ? pool->crash_why : "";
+    int64_t now = fw_loop_now_ms(),
+            next = fw_backoff_next_spawn_ms(&pool->backoff, fw_pool_worker_serving(pool));
+    out->backoff_ms = next > now ? next - now : 0;
+    fw_backoff_wait_ms(&pool->backoff, fw_pool_worker_serving(pool), &out->backoff_capped);
+    out->backoff_capped_ms = FW_BACKOFF_EMPTY_MAX_MS;
+    out->config_failed = pool->config_failed;
+}
+
+void fw_pool_each_worker(const struct fw_pool *pool,
+                         bool (*fn)(const struct fw_pool_worker_info *w, void *data), void *data)
+{
+    int64_t now = fw_loop_now_ms();
+    for (const struct proc *p = pool->procs; p; p = p->next) {
+        struct fw_pool_worker_info w = {
+            .pid = p->pid,
+            .generation = p->generation,
+            .state = worker_state(p),
+            .busy = proc_busy(p),
+            .requests = proc_requests((struct proc *)p),
+            .rss_bytes = fw_scoreboard_rss_bytes(p->slot),
+            .age_ms = now - p->started_ms,
+        };
+        if (!fn(&w, data))
+            return;
+    }
+}

@@ -1,0 +1,60 @@
+/* What a pool says about itself for `fcgiwsgi-ctl status` and the
+ * waits on recycles: plain copies, read from the pool's books and, through
+ * the scoreboard's checks, from its workers' slots. */
+#ifndef FW_POOL_INFO_H
+#define FW_POOL_INFO_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct fw_pool;
+
+enum fw_pool_worker_state {
+    FW_POOL_WORKER_STARTING,
+    FW_POOL_WORKER_IDLE,
+    FW_POOL_WORKER_BUSY,
+    FW_POOL_WORKER_RETIRING, /* replaced as soon as its successor is ready */
+    FW_POOL_WORKER_STOPPING,
+};
+
+struct fw_pool_worker_info {
+    pid_t pid;
+    uint32_t generation;
+    enum fw_pool_worker_state state;
+    unsigned busy; /* requests running now */
+    uint64_t requests;
+    uint64_t rss_bytes;
+    int64_t age_ms;
+};
+
+struct fw_pool_info {
+    const char *name;
+    const char *listen;
+    const char *model;  /* "fixed", "dynamic" or "ondemand" */
+    unsigned processes; /* fixed: wanted now; dynamic: max */
+    unsigned min, max, threads;
+    uint32_t generation;
+    unsigned workers[FW_POOL_WORKER_STOPPING + 1]; /* by state */
+    uint64_t requests;                             /* served, including by workers gone */
+    bool stopped;
+    bool recycling;
+    bool recycle_queued;
+    uint64_t recycles;        /* started */
+    uint64_t recycles_done;   /* the seq of the last one that ended */
+    const char *last_recycle; /* "" if none yet */
+    bool last_recycle_ok;
+    unsigned crashes;    /* start-up crashes in a row */
+    int64_t backoff_ms;  /* until the next spawn is allowed; 0 if none */
+    bool backoff_capped; /* no worker serves: the wait is cut to backoff_capped_ms */
+    int64_t backoff_capped_ms;
+    const char *backoff_reason; /* the last failure, with an import's traceback end; "" */
+    bool config_failed;
+};
+
+void fw_pool_info(const struct fw_pool *pool, struct fw_pool_info *out);
+/* Calls fn for each worker process; stops early if fn returns false. */
+void fw_pool_each_worker(const struct fw_pool *pool,
+                         bool (*fn)(const struct fw_pool_worker_info *w, void *data), void *data);
+
+#endif

@@ -1,0 +1,135 @@
+/* Rolling recycles: a new generation is started and must get ready before
+ * the old one is told to stop; if it cannot, it is abandoned and the old
+ * one keeps serving. One runs at a time; triggers meanwhile coalesce. */
+#include "config.h"
+
+#include "pool_recycle.h"
+
+#include "backoff.h"
+#include "lib/log.h"
+#include "loop.h"
+#include "pool_listen.h"
+#include "pool_worker.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static void start_recycle(struct fw_pool *pool, const char *why);
+
+/* A recycle is in progress while workers of an older generation remain. */
+bool fw_pool_recycle_running(const struct fw_pool *pool)
+{
+    for (const struct proc *p = pool->procs; p; p = p->next)
+        if (p->generation < pool->generation && p->state != PROC_STOPPING)
+            return true;
+    return false;
+}
+
+/* The end of a recycle, either way: report it, and run the one queued
+ * meanwhile, if any. */
+void fw_pool_recycle_finish(struct fw_pool *pool, bool ok)
+{
+    pool->recycle_active = false;
+    pool->recycle_done_seq = pool->recycle_seq;
+    pool->last_recycle_ok = ok;
+    if (ok && pool->recycle_seq >= pool->old_listen_seq)
+        fw_pool_listen_close_old(pool);
+    if (pool->env.on_recycled)
+        pool->env.on_recycled(pool, pool->recycle_seq, ok, pool->last_recycle, pool->env.data);
+    if (pool->recycle_queued && !pool->stopping) {
+        pool->recycle_queued = false;
+        char why[sizeof(pool->queued_why)];
+        memcpy(why, pool->queued_why, sizeof(why));
+        start_recycle(pool, why);
+    }
+}
+
+/* Old workers are all stopping or gone: the new generation serves. */
+void fw_pool_recycle_check_done(struct fw_pool *pool)
+{
+    if (!pool->recycle_active || fw_pool_recycle_running(pool))
+        return;
+    snprintf(pool->last_recycle, sizeof(pool->last_recycle),
+             "generation %u ready: %u worker%s replaced in %lld ms", pool->generation,
+             pool->recycle_old, pool->recycle_old == 1 ? "" : "s",
+             (long long)(fw_loop_now_ms() - pool->recycle_started_ms));
+    fw_log_to(pool->log, FW_LOG_NOTICE, "[pool %s] recycle done: %s", pool->conf->name,
+              pool->last_recycle);
+    fw_pool_recycle_finish(pool, true);
+}
+
+/* The new generation cannot get ready (import error, crash, startup
+ * timeout): keep the old one serving, drop the new one, say why, and do
+ * not retry on our own; the next trigger tries again. */
+void fw_pool_recycle_abort(struct fw_pool *pool, const char *why)
+{
+    uint32_t failed = pool->generation, old = 0;
+    for (struct proc *p = pool->procs; p; p = p->next)
+        if (p->generation < failed && p->state != PROC_STOPPING && p->generation >= old)
+            old = p->generation;
+    pool->generation = old;
+    pool->failed_generation = failed; /* the next recycle numbers past it */
+    for (struct proc *p = pool->procs; p; p = p->next) {
+        if (p->generation > old)
+            fw_pool_worker_stop(p, "its generation was abandoned");
+        else if (p->state == PROC_RETIRING && !p->asked_to_retire)
+            fw_pool_worker_set_state(p, PROC_RUNNING, "the recycle was abandoned");
+    }
+    snprintf(pool->last_recycle, sizeof(pool->last_recycle),
+             "generation %u failed after %lld ms: %s; generation %u kept serving%s%s", failed,
+             (long long)(fw_loop_now_ms() - pool->recycle_started_ms), why, old,
+             pool->load_error[0] ? "\n" : "", pool->load_error);
+    fw_log_to(pool->log, FW_LOG_ERR,
+              "[pool %s] recycle to generation %u failed: %s; generation %u keeps serving",
+              pool->conf->name, failed, why, old);
+    fw_pool_recycle_finish(pool, false);
+}
+
+/* A new generation (numbered past any abandoned one), started now: an
+ * operator's restart or start, or a deploy, says "try now", so no back-off
+ * wait and no leftover configuration error. */
+void fw_pool_recycle_new_generation(struct fw_pool *pool)
+{
+    if (pool->generation < pool->failed_generation)
+        pool->generation = pool->failed_generation;
+    pool->generation++;
+    fw_backoff_reset(&pool->backoff);
+    pool->config_failed = false;
+}
+
+static void start_recycle(struct fw_pool *pool, const char *why)
+{
+    fw_pool_recycle_new_generation(pool);
+    pool->recycle_seq++;
+    pool->recycle_active = true;
+    pool->recycle_started_ms = fw_loop_now_ms();
+    pool->recycle_old = 0;
+    pool->load_error[0] = '\0';
+    fw_log_to(pool->log, FW_LOG_NOTICE, "[pool %s] rolling restart to generation %u (%s)",
+              pool->conf->name, pool->generation, why);
+    for (struct proc *p = pool->procs; p; p = p->next) {
+        if (p->state == PROC_STOPPING)
+            continue;
+        pool->recycle_old++;
+        if (p->state == PROC_RUNNING)
+            fw_pool_worker_set_state(p, PROC_RETIRING, "restart");
+    }
+    fw_pool_maintain(pool);
+}
+
+uint64_t fw_pool_restart(struct fw_pool *pool, const char *why)
+{
+    if (pool->stopping)
+        return 0;
+    if (pool->recycle_active) {
+        if (!pool->recycle_queued)
+            fw_log_to(pool->log, FW_LOG_NOTICE,
+                      "[pool %s] %s while recycling to generation %u: one more recycle follows",
+                      pool->conf->name, why, pool->generation);
+        pool->recycle_queued = true;
+        snprintf(pool->queued_why, sizeof(pool->queued_why), "%s", why);
+        return pool->recycle_seq + 1;
+    }
+    start_recycle(pool, why);
+    return pool->recycle_seq;
+}

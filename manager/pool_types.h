@@ -1,0 +1,103 @@
+/* The private state of a pool and of its workers, shared by the pool
+ * module's files (pool.c, pool_worker.c, pool_recycle.c, pool_listen.c,
+ * pool_sizing.c, pool_info.c) and nothing else: everyone outside goes
+ * through pool.h. */
+#ifndef FW_POOL_TYPES_H
+#define FW_POOL_TYPES_H
+
+#include "pool.h"
+
+#include "backoff.h"
+#include "fcgi/slot.h"
+#include "lib/sock.h"
+#include "output.h"
+#include "scoreboard.h"
+#include "sizing.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <sys/un.h>
+
+enum proc_state {
+    PROC_STARTING, /* forked, not ready */
+    PROC_RUNNING,  /* ready, serving */
+    PROC_RETIRING, /* asked for a replacement; serving until it is ready */
+    PROC_STOPPING, /* SIGTERM sent; finishing its requests */
+};
+
+struct proc {
+    struct fw_pool *pool;
+    pid_t pid;
+    enum proc_state state;
+    struct fw_slot *slot;
+    uint32_t generation;
+    int channel_fd, output_fd;
+    int64_t started_ms;
+    bool startup_timed_out;
+    bool load_failed;        /* serving 500s: its app did not import */
+    bool asked_to_retire;    /* it asks once (max_requests, memory_limit, out of fds) */
+    int64_t kill_at_ms;      /* stopping: SIGKILL past this */
+    int64_t idle_since_ms;   /* running with no request in progress since then; 0 if busy */
+    uint64_t seen_requests;  /* requests counter when last looked at */
+    uint64_t requests;       /* the most its slot has claimed (a counter only goes up) */
+    struct fw_output output; /* its stdout and stderr */
+    bool output_paused;      /* its pipe is out of the loop until the pool's next second */
+    struct proc *next;
+};
+
+/* What a worker's slot says, as far as the master believes it. */
+static inline uint64_t proc_requests(struct proc *p)
+{
+    return fw_scoreboard_requests(p->slot, &p->requests);
+}
+
+struct fw_pool {
+    const struct fw_conf_pool *conf;
+    struct fw_pool_env env;
+    struct fw_log_sink *log; /* its `log:`, or NULL: the main log */
+    int listen_fd;
+    char unix_path[sizeof(((struct sockaddr_un *)0)->sun_path)]; /* ours to unlink, or "" */
+    /* reload to another address: the new socket is opened first (pending),
+     * and the old one is closed once the recycle to the new address ends. */
+    int pending_fd, old_listen_fd;
+    uint64_t old_listen_seq; /* the recycle whose good end closes old_listen_fd */
+    char pending_unix_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+    char old_unix_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+    struct fw_sock_file unix_file, pending_file; /* what bind() made at unix_path, pending's */
+    struct proc *procs;
+    unsigned processes; /* fixed: how many (scale overrides the configured number) */
+    uint32_t generation;
+    bool stopping;
+    unsigned cut; /* workers killed, or that cut requests, at graceful_timeout while stopping */
+    bool config_failed;         /* a worker exited with FW_EXIT_CONFIG */
+    uint64_t requests_done;     /* by workers that have exited */
+    uint32_t failed_generation; /* highest generation number ever abandoned */
+
+    /* Recycles: one runs at a time; triggers meanwhile coalesce into one more. */
+    uint64_t recycle_seq; /* recycles started */
+    uint64_t recycle_done_seq;
+    bool last_recycle_ok;
+    bool recycle_active;
+    bool recycle_queued;
+    char queued_why[128];
+    int64_t recycle_started_ms;
+    unsigned recycle_old;               /* workers of the old generation when it began */
+    char last_recycle[2560];            /* how the last recycle ended, for status */
+    char load_error[FW_SLOT_ERROR_MAX]; /* a new worker's import error, for the report */
+
+    struct fw_sizing_rate rate;             /* dynamic: spawns per second, doubling while short */
+    bool watching_listen;                   /* on demand: master waits for the first connection */
+    struct fw_backoff backoff;              /* start-up crashes in a row */
+    char crash_why[FW_SLOT_ERROR_MAX + 96]; /* the last one, for status */
+    struct fw_output_rate output_rate;      /* of all its workers' stdout and stderr */
+};
+
+static inline uint32_t proc_busy(const struct proc *p)
+{
+    unsigned threads = p->pool->conf->threads ? p->pool->conf->threads : 1;
+    return fw_scoreboard_busy(p->slot, threads);
+}
+
+#endif

@@ -1,0 +1,423 @@
+/* One worker's life: spawned, ready, serving, asked to retire, stopping,
+ * reaped; what it says on its channel, what it writes to stdout and
+ * stderr, and the back-off when it dies before serving. All state changes
+ * of a worker go through fw_pool_worker_set_state(), which logs
+ * "old -> new (why)". */
+#include "config.h"
+
+#include "pool_worker.h"
+
+#include "backoff.h"
+#include "fcgi/slot.h"
+#include "fcgi/worker.h"
+#include "lib/log.h"
+#include "loop.h"
+#include "output.h"
+#include "pool_recycle.h"
+#include "scoreboard.h"
+#include "spawn.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static const char *const proc_state_names[] = { "starting", "running", "retiring", "stopping" };
+
+void fw_pool_worker_set_state(struct proc *p, enum proc_state state, const char *why)
+{
+    fw_log_to(p->pool->log, FW_LOG_INFO, "[pool %s pid %ld] %s -> %s (%s)", p->pool->conf->name,
+              (long)p->pid, proc_state_names[p->state], proc_state_names[state], why);
+    p->state = state;
+}
+
+void fw_pool_worker_close_fds(struct proc *p)
+{
+    if (p->channel_fd >= 0) {
+        fw_loop_del(p->pool->env.loop, p->channel_fd);
+        close(p->channel_fd);
+        p->channel_fd = -1;
+    }
+    if (p->output_fd >= 0) {
+        fw_loop_del(p->pool->env.loop, p->output_fd);
+        close(p->output_fd);
+        p->output_fd = -1;
+    }
+}
+
+/* Worker stdout/stderr (C extensions, subprocesses): logged line by line,
+ * one budget per wakeup (output.h), so a worker that never stops writing
+ * cannot keep the loop from the other fds, signals and ticks. */
+static void on_output(struct fw_loop *loop, int fd, uint32_t events, void *data)
+{
+    (void)events;
+    struct proc *p = data;
+    int64_t now = fw_loop_now_ms();
+    if (fw_output_read(&p->output, fd, FW_OUTPUT_BUDGET_BYTES, now) < 0) {
+        fw_loop_del(loop, fd);
+        close(fd);
+        p->output_fd = -1;
+    } else if (fw_output_rate_readable(&p->pool->output_rate, now) == 0) {
+        /* Level-triggered, a full pipe would wake us on every turn. */
+        fw_loop_del(loop, fd);
+        p->output_paused = true;
+    }
+}
+
+void fw_pool_worker_resume_output(struct fw_pool *pool)
+{
+    if (fw_output_rate_readable(&pool->output_rate, fw_loop_now_ms()) == 0)
+        return;
+    for (struct proc *p = pool->procs; p; p = p->next)
+        if (p->output_paused && p->output_fd >= 0 &&
+            fw_loop_add(pool->env.loop, p->output_fd, EPOLLIN, on_output, p) == 0)
+            p->output_paused = false;
+}
+
+void fw_pool_worker_report_dropped(struct fw_pool *pool, bool now)
+{
+    uint64_t n = fw_output_rate_due(&pool->output_rate, fw_loop_now_ms(), now);
+    if (n)
+        fw_log_to(pool->log, FW_LOG_WARN,
+                  "[pool %s] %llu line%s of worker output dropped (rate limit)", pool->conf->name,
+                  (unsigned long long)n, n == 1 ? "" : "s");
+}
+
+void fw_pool_worker_stop(struct proc *p, const char *why)
+{
+    if (p->state == PROC_STOPPING)
+        return;
+    fw_pool_worker_set_state(p, PROC_STOPPING, why);
+    atomic_store(&p->slot->state, FW_SLOT_STOPPING);
+    p->kill_at_ms = fw_loop_now_ms() + (int64_t)p->pool->conf->graceful_timeout_ms;
+    kill(p->pid, SIGTERM);
+}
+
+/* A worker that answers requests (its app imported or not): while one
+ * does, the pool is up and a crash loop of new workers may wait long. */
+bool fw_pool_worker_serving(const struct fw_pool *pool)
+{
+    for (const struct proc *q = pool->procs; q; q = q->next)
+        if (q->state == PROC_RUNNING || q->state == PROC_RETIRING)
+            return true;
+    return false;
+}
+
+/* A start-up crash (backoff.h decides what is one): the first is retried at
+ * once, then the delay doubles, 1 s, 2 s, 4 s ... 60 s, or at most 5 s
+ * while no worker serves. Never a tight fork loop. */
+static void back_off(struct fw_pool *pool, const char *what, const char *detail)
+{
+    bool capped;
+    char note[80] = "";
+    snprintf(pool->crash_why, sizeof(pool->crash_why), "%s%s%s", what, detail[0] ? "\n" : "",
+             detail);
+    fw_backoff_crash(&pool->backoff, fw_loop_now_ms());
+    int64_t wait = fw_backoff_wait_ms(&pool->backoff, fw_pool_worker_serving(pool), &capped);
+    if (capped)
+        snprintf(note, sizeof(note), " (no worker serves: at most %d s instead of %lld s)",
+                 FW_BACKOFF_EMPTY_MAX_MS / 1000, (long long)(pool->backoff.delay_ms / 1000));
+    fw_log_to(pool->log, FW_LOG_WARN, "[pool %s] %s (%u in a row): next spawn in %lld ms%s",
+              pool->conf->name, what, pool->backoff.crashes, (long long)wait, note);
+}
+
+/* A worker whose app imported, serving: not p itself. */
+static bool has_healthy_worker(const struct fw_pool *pool, const struct proc *p)
+{
+    for (const struct proc *q = pool->procs; q; q = q->next)
+        if (q != p && (q->state == PROC_RUNNING || q->state == PROC_RETIRING) && !q->load_failed)
+            return true;
+    return false;
+}
+
+static void on_channel(struct fw_loop *loop, int fd, uint32_t events, void *data)
+{
+    struct proc *p = data;
+    char msgs[64];
+    ssize_t n = recv(fd, msgs, sizeof(msgs), MSG_DONTWAIT);
+    if (n <= 0) {
+        if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
+            fw_loop_del(loop, fd);
+            close(fd);
+            p->channel_fd = -1;
+        }
+        return;
+    }
+    for (ssize_t i = 0; i < n; i++) {
+        switch (msgs[i]) {
+        case FW_WORKER_MSG_LOAD_FAILED:
+            if (fw_pool_recycle_running(p->pool) && p->generation == p->pool->generation) {
+                /* Written into the slot before the message was sent. */
+                fw_scoreboard_error(p->slot, p->pool->load_error, sizeof(p->pool->load_error));
+                fw_pool_recycle_abort(p->pool, "an app of the new generation failed to import");
+                break;
+            }
+            /* An abandoned generation's other workers report after the
+             * abort that stopped them: told to serve now, they would answer
+             * 500s in the moment before they read their SIGTERM. */
+            if (p->state == PROC_STOPPING)
+                break;
+            /* A replacement (max_requests, a crash, a dynamic spawn) that
+             * cannot import what is on disk now, say after an abandoned
+             * deploy, while workers with a good import serve: they go on,
+             * a retiring one past its max_requests, rather than let this
+             * one answer 500s. */
+            if (has_healthy_worker(p->pool, p)) {
+                fw_log_to(p->pool->log, FW_LOG_ERR,
+                          "[pool %s pid %ld] a new worker's app failed to import; the "
+                          "workers that have it loaded keep serving",
+                          p->pool->conf->name, (long)p->pid);
+                fw_pool_worker_stop(p, "its app failed to import");
+                char err[FW_SLOT_ERROR_MAX];
+                fw_scoreboard_error(p->slot, err, sizeof(err));
+                back_off(p->pool, "a new worker's app failed to import", err);
+                break;
+            }
+            p->load_failed = true;
+            fw_log_to(p->pool->log, FW_LOG_WARN,
+                      "[pool %s pid %ld] serving although an app failed to import: it answers "
+                      "500 and retries the import",
+                      p->pool->conf->name, (long)p->pid);
+            {
+                char serve = FW_WORKER_MSG_SERVE;
+                if (send(p->channel_fd, &serve, 1, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+                    fw_log_errno_to(p->pool->log, FW_LOG_WARN,
+                                    "[pool %s pid %ld] telling it to serve", p->pool->conf->name,
+                                    (long)p->pid);
+            }
+            /* fall through */
+        case FW_WORKER_MSG_READY:
+            if (msgs[i] == FW_WORKER_MSG_READY)
+                p->load_failed = false; /* also: a failed import healed since */
+            if (p->state == PROC_STARTING)
+                fw_pool_worker_set_state(
+                    p, p->generation == p->pool->generation ? PROC_RUNNING : PROC_RETIRING,
+                    "ready");
+            break;
+        case FW_WORKER_MSG_RETIRE:
+            /* Also while the recycle retires it: if that recycle is
+             * abandoned, this one still stands. */
+            p->asked_to_retire = true;
+            if (p->state == PROC_RUNNING)
+                fw_pool_worker_set_state(p, PROC_RETIRING, "it asked to be replaced");
+            break;
+        case FW_WORKER_MSG_RESTART:
+            fw_pool_restart(p->pool, "the app called fcgiwsgi.request_restart()");
+            break;
+        default:
+            fw_log_to(p->pool->log, FW_LOG_WARN, "[pool %s pid %ld] unknown message byte 0x%02x",
+                      p->pool->conf->name, (long)p->pid, (unsigned char)msgs[i]);
+        }
+    }
+    fw_pool_maintain(p->pool);
+}
+
+static uint64_t jittered_max_requests(const struct fw_conf_pool *c)
+{
+    if (!c->max_requests)
+        return 0;
+    /* Drawn again for every worker, so a pool never retires all at once.
+     * The loader bounds both to a billion; clamped again here because a
+     * jitter of UINT64_MAX made "% (jitter + 1)" a division by zero. */
+    uint64_t span = c->max_requests_jitter < (uint64_t)RAND_MAX ? c->max_requests_jitter
+                                                                : (uint64_t)RAND_MAX - 1;
+    uint64_t jitter = span ? (uint64_t)random() % (span + 1) : 0;
+    return c->max_requests > UINT64_MAX - jitter ? UINT64_MAX : c->max_requests + jitter;
+}
+
+int fw_pool_worker_spawn(struct fw_pool *pool)
+{
+    struct fw_slot *slot = fw_scoreboard_claim(pool->env.scoreboard);
+    if (!slot) {
+        fw_log_to(pool->log, FW_LOG_ERR, "[pool %s] scoreboard full; not spawning",
+                  pool->conf->name);
+        return -1;
+    }
+    struct proc *p = calloc(1, sizeof(*p));
+    if (!p) {
+        fw_scoreboard_release(pool->env.scoreboard, slot);
+        return -1;
+    }
+    struct fw_spawn_request req = {
+        .pool = pool->conf,
+        .listen_fd = pool->listen_fd,
+        .log_fd = fw_log_sink_fd(pool->log),
+        .log_syslog = fw_log_sink_syslog_path(pool->log),
+        .scoreboard = pool->env.scoreboard,
+        .slot = slot,
+        .max_requests = jittered_max_requests(pool->conf),
+        .child_sigmask = pool->env.child_sigmask,
+        .generation = pool->generation,
+    };
+    struct fw_spawned sp;
+    char err[256];
+    if (fw_spawn_worker(&req, &sp, err, sizeof(err)) < 0) {
+        fw_log_to(pool->log, FW_LOG_ERR, "[pool %s] cannot spawn a worker: %s", pool->conf->name,
+                  err);
+        fw_scoreboard_release(pool->env.scoreboard, slot);
+        free(p);
+        return -1;
+    }
+    p->pool = pool;
+    p->pid = sp.pid;
+    p->state = PROC_STARTING;
+    p->slot = slot;
+    p->generation = pool->generation;
+    p->channel_fd = sp.channel_fd;
+    p->output_fd = sp.output_fd;
+    fw_output_init(&p->output, &pool->output_rate, pool->conf->name, sp.pid);
+    p->output.log = pool->log;
+    p->started_ms = fw_loop_now_ms();
+    p->next = pool->procs;
+    pool->procs = p;
+    fw_loop_add(pool->env.loop, p->channel_fd, EPOLLIN, on_channel, p);
+    fw_loop_add(pool->env.loop, p->output_fd, EPOLLIN, on_output, p);
+    fw_log_to(pool->log, FW_LOG_NOTICE, "[pool %s pid %ld] spawned (generation %u)",
+              pool->conf->name, (long)p->pid, pool->generation);
+    return 0;
+}
+
+/* Only a death before serving backs off (backoff.h says why); any other
+ * is replaced at once and ends a back-off, since the app demonstrably
+ * starts. */
+static void died_unexpectedly(struct fw_pool *pool, const struct proc *p, uint64_t served,
+                              unsigned in_flight, int64_t age)
+{
+    enum fw_backoff_death death =
+        fw_backoff_classify(p->state != PROC_STARTING, served, in_flight, age);
+    switch (death) {
+    case FW_BACKOFF_NOT_READY: back_off(pool, "worker died before it was ready", ""); return;
+    case FW_BACKOFF_IDLE_YOUNG:
+        back_off(pool, "worker died young, before its first request", "");
+        return;
+    case FW_BACKOFF_SERVING:
+        fw_log_to(pool->log, FW_LOG_WARN,
+                  "[pool %s] pid %ld died with %u request%s in flight: not a start-up crash, "
+                  "replaced at once",
+                  pool->conf->name, (long)p->pid, in_flight, in_flight == 1 ? "" : "s");
+        break;
+    case FW_BACKOFF_SERVED:
+    case FW_BACKOFF_IDLE_OLD: break;
+    }
+    fw_backoff_reset(&pool->backoff);
+}
+
+bool fw_pool_reap(struct fw_pool *pool, pid_t pid, int status)
+{
+    struct proc **pp = &pool->procs, *p;
+    while ((p = *pp) && p->pid != pid)
+        pp = &p->next;
+    if (!p)
+        return false;
+    *pp = p->next;
+    int64_t now = fw_loop_now_ms();
+    int64_t age = now - p->started_ms;
+    bool expected =
+        p->state == PROC_STOPPING || (WIFEXITED(status) && WEXITSTATUS(status) == FW_EXIT_TIMEOUT);
+    char how[64];
+    if (WIFEXITED(status))
+        snprintf(how, sizeof(how), "exit status %d", WEXITSTATUS(status));
+    else
+        snprintf(how, sizeof(how), "killed by signal %d (%s)", WTERMSIG(status),
+                 strsignal(WTERMSIG(status)));
+    fw_log_to(pool->log, expected ? FW_LOG_NOTICE : FW_LOG_WARN,
+              "[pool %s pid %ld] exited (%s) after %lld ms%s", pool->conf->name, (long)pid, how,
+              (long long)age, expected ? "" : ", unexpectedly");
+    /* A worker that left its requests cut at its own graceful_timeout (it
+     * exits 1 then: see fcgi/worker.c) during the pool's stop. One that
+     * exits 4 left only a request stuck past request_timeout, which had its
+     * 504. */
+    if (pool->stopping && p->kill_at_ms && WIFEXITED(status) &&
+        WEXITSTATUS(status) == FW_EXIT_FAILURE)
+        pool->cut++;
+    /* What is left in the pipe, within one budget: a subprocess the worker
+     * started may hold the pipe open and keep writing. Closing our end
+     * then gives that writer EPIPE. */
+    if (p->output_fd >= 0)
+        on_output(pool->env.loop, p->output_fd, EPOLLIN, p);
+    fw_output_flush(&p->output, now);
+    fw_pool_worker_close_fds(p);
+    uint64_t served = proc_requests(p);
+    unsigned in_flight = proc_busy(p);
+    pool->requests_done += served;
+    fw_scoreboard_release(pool->env.scoreboard, p->slot);
+    if (!expected && p->state == PROC_STARTING && p->generation == pool->generation &&
+        fw_pool_recycle_running(pool)) {
+        char why[160];
+        if (p->startup_timed_out)
+            snprintf(why, sizeof(why),
+                     "a new worker was not ready within startup_timeout (%llu ms)",
+                     (unsigned long long)pool->conf->startup_timeout_ms);
+        else
+            snprintf(why, sizeof(why), "a new worker exited before it was ready (%s)", how);
+        fw_pool_recycle_abort(pool, why);
+    } else if (!expected && WIFEXITED(status) && WEXITSTATUS(status) == FW_EXIT_CONFIG) {
+        fw_log_to(pool->log, FW_LOG_ERR,
+                  "[pool %s] configuration error in the worker: not respawning until "
+                  "the configuration is reloaded",
+                  pool->conf->name);
+        pool->config_failed = true;
+    } else if (!expected) {
+        died_unexpectedly(pool, p, served, in_flight, age);
+    }
+    fw_output_free(&p->output);
+    free(p);
+    fw_pool_maintain(pool);
+    return true;
+}
+
+static void send_fd(struct proc *p, int fd)
+{
+    char byte = FW_WORKER_MSG_LOG_FD;
+    char cbuf[CMSG_SPACE(sizeof(int))];
+    memset(cbuf, 0, sizeof(cbuf));
+    struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
+    struct msghdr msg = {
+        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf)
+    };
+    struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(c), &fd, sizeof(int));
+    if (sendmsg(p->channel_fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+        fw_log_errno_to(p->pool->log, FW_LOG_WARN, "[pool %s pid %ld] sending the reopened log",
+                        p->pool->conf->name, (long)p->pid);
+}
+
+void fw_pool_set_log(struct fw_pool *pool, struct fw_log_sink *log)
+{
+    pool->log = log;
+    for (struct proc *p = pool->procs; p; p = p->next)
+        p->output.log = log;
+}
+
+struct fw_log_sink *fw_pool_log(const struct fw_pool *pool)
+{
+    return pool->log;
+}
+
+void fw_pool_log_reopened(struct fw_pool *pool)
+{
+    int fd = fw_log_sink_fd(pool->log);
+    if (fw_log_sink_syslog_path(pool->log) || fd < 0)
+        return;
+    for (struct proc *p = pool->procs; p; p = p->next)
+        if (p->channel_fd >= 0)
+            send_fd(p, fd);
+}
+
+void fw_pool_set_log_level(struct fw_pool *pool, enum fw_log_level level)
+{
+    char byte = (char)(FW_WORKER_MSG_LOG_LEVEL + (int)level);
+    for (struct proc *p = pool->procs; p; p = p->next)
+        if (p->channel_fd >= 0 && send(p->channel_fd, &byte, 1, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+            fw_log_errno_to(pool->log, FW_LOG_WARN, "[pool %s pid %ld] telling the new log_level",
+                            pool->conf->name, (long)p->pid);
+}

@@ -1,0 +1,23 @@
+/* A pool's workers, one by one: spawning, the messages on their channel,
+ * their output, stopping, and reaping (with the crash back-off). All state
+ * changes of a worker go through fw_pool_worker_set_state(), which logs
+ * "old -> new (why)". Private to the pool module (pool_types.h). */
+#ifndef FW_POOL_WORKER_H
+#define FW_POOL_WORKER_H
+
+#include "pool_types.h"
+
+void fw_pool_worker_set_state(struct proc *p, enum proc_state state, const char *why);
+/* Forks one worker of the pool's current generation; -1 on error (logged). */
+int fw_pool_worker_spawn(struct fw_pool *pool);
+/* SIGTERM, and SIGKILL past graceful_timeout (fw_pool_maintain does that). */
+void fw_pool_worker_stop(struct proc *p, const char *why);
+void fw_pool_worker_close_fds(struct proc *p);
+/* Workers' output paused by the pool's rate limit goes back into the loop. */
+void fw_pool_worker_resume_output(struct fw_pool *pool);
+/* Logs how many output lines the rate limit dropped (now: whatever is due). */
+void fw_pool_worker_report_dropped(struct fw_pool *pool, bool now);
+/* A worker answers requests (its app imported or not). */
+bool fw_pool_worker_serving(const struct fw_pool *pool);
+
+#endif
