@@ -103,6 +103,7 @@ struct fw_conf_pool {
     size_t n_env;
     char **watch; /* extra files whose change recycles the pool */
     size_t n_watch;
+    bool watch_scripts; /* the apps' scripts recycle it when they change; default true */
 
     struct fw_conf_app *apps; /* >= 1 */
     size_t n_apps;

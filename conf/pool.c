@@ -85,6 +85,7 @@ static const struct fw_conf_key pool_keys[FW_CONF_POOL_NKEYS] = {
     [FW_CONF_POOL_ENV] = FW_CONF_KEY("env", FW_CONF_T_CUSTOM, 0),
     [FW_CONF_POOL_WATCH] =
         FW_CONF_KEY_LIST("watch", FW_CONF_T_PATH_LIST, P(watch), P(n_watch), NULL),
+    [FW_CONF_POOL_WATCH_SCRIPTS] = FW_CONF_KEY("watch_scripts", FW_CONF_T_BOOL, P(watch_scripts)),
     [FW_CONF_POOL_APPS] = FW_CONF_KEY("apps", FW_CONF_T_CUSTOM, 0),
 };
 
@@ -139,6 +140,7 @@ void fw_conf_pool_init(struct fw_conf_pool *pool)
     pool->threads = 1;
     pool->multiprocess = FW_CONF_MP_AUTO;
     pool->preload = true;
+    pool->watch_scripts = true;
     pool->graceful_timeout_ms = 30 * 1000;
     pool->startup_timeout_ms = 60 * 1000;
     pool->max_params_bytes = 1024 * 1024;
@@ -447,8 +449,8 @@ bool fw_conf_pool_equal(const struct fw_conf_pool *a, const struct fw_conf_pool 
         a->umask != b->umask || !str_eq(a->chdir, b->chdir) || !str_eq(a->log, b->log) ||
         !str_eq(a->python_home, b->python_home) ||
         !strv_eq(a->python_path, a->n_python_path, b->python_path, b->n_python_path) ||
-        !strv_eq(a->watch, a->n_watch, b->watch, b->n_watch) || a->n_env != b->n_env ||
-        a->n_apps != b->n_apps)
+        !strv_eq(a->watch, a->n_watch, b->watch, b->n_watch) ||
+        a->watch_scripts != b->watch_scripts || a->n_env != b->n_env || a->n_apps != b->n_apps)
         return false;
     for (size_t i = 0; i < a->n_env; i++)
         if (!str_eq(a->env[i].name, b->env[i].name) || !str_eq(a->env[i].value, b->env[i].value))

@@ -92,6 +92,45 @@ void fw_conn_thread_free(struct fw_conn_thread *t)
     free(t);
 }
 
+void fw_conn_thread_publish_to(struct fw_conn_thread *t, struct fw_slot_request *r)
+{
+    t->slot_request = r;
+}
+
+/* REQUEST_URI's path: "http://user:pw@host/x?q" gives "/x". */
+static size_t uri_path(const char *uri, const char **path)
+{
+    const char *p = uri;
+    const char *scheme_end = strstr(p, "://");
+    if (scheme_end && scheme_end < p + strcspn(p, "/?#")) {
+        p = scheme_end + 3;
+        p += strcspn(p, "/?#");
+    }
+    *path = p;
+    return strcspn(p, "?#");
+}
+
+static void publish_request(struct fw_conn_thread *t)
+{
+    struct fw_slot_request *r = t->slot_request;
+    if (!r)
+        return;
+    const char *path = "-";
+    size_t path_len = 1;
+    if (t->env.request_uri)
+        path_len = uri_path(t->env.request_uri, &path);
+    if (path_len >= sizeof(r->path))
+        path_len = sizeof(r->path) - 1;
+    uint32_t seq = atomic_load_explicit(&r->seq, memory_order_relaxed);
+    atomic_store_explicit(&r->seq, seq + 1, memory_order_relaxed);
+    atomic_thread_fence(memory_order_release);
+    snprintf(r->method, sizeof(r->method), "%s", t->env.method[0] ? t->env.method : "-");
+    memcpy(r->path, path, path_len);
+    r->path[path_len] = '\0';
+    atomic_store_explicit(&r->start_ms, fw_callclock_now_ms(), memory_order_relaxed);
+    atomic_store_explicit(&r->seq, seq + 2, memory_order_release);
+}
+
 const char *fw_conn_uri(const struct fw_conn_thread *t)
 {
     return t->uri;
@@ -152,6 +191,8 @@ static bool handle(struct fw_conn_thread *t)
 {
     int status = build_environ(t);
     set_uri_for_log(t);
+    if (!status)
+        publish_request(t);
     if (status) {
         fw_log(status == 404 ? FW_LOG_INFO : FW_LOG_WARN, "%s: %s: %s; answered %d", t->uri,
                status == 404 ? "not found" : "bad request", t->env.error ? t->env.error : "-",
@@ -287,6 +328,8 @@ enum fw_conn_state fw_conn_serve(struct fw_conn_thread *t, struct fw_conn *c)
     atomic_store(&t->cur_fd, c->fd);
 
     bool in_sync = handle(t);
+    if (t->slot_request)
+        atomic_store(&t->slot_request->start_ms, 0);
     if (atomic_load(&t->io_owner) == IO_TAKEN) {
         /* fw_conn_emergency answered for us, or cut the connection. */
         atomic_store(&t->cur_fd, -1);

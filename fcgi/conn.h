@@ -45,6 +45,10 @@ struct fw_conn_thread;
  * thread's Python state. */
 struct fw_conn_thread *fw_conn_thread_new(const struct fw_conn_settings *s, struct fw_pythread *py);
 void fw_conn_thread_free(struct fw_conn_thread *t);
+struct fw_slot_request;
+/* The thread's entry in its worker's scoreboard slot (fcgi/slot.h): each
+ * request's method and path go there while it runs. */
+void fw_conn_thread_publish_to(struct fw_conn_thread *t, struct fw_slot_request *r);
 
 /* Takes ownership of fd, an accepted non-blocking socket. NULL (fd closed)
  * when out of memory. */

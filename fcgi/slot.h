@@ -8,6 +8,7 @@
 #define FW_SLOT_H
 
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -19,8 +20,23 @@ enum fw_slot_state {
     FW_SLOT_STOPPING, /* told to stop, finishing (master or worker) */
 };
 
-#define FW_SLOT_URI_MAX 128
 #define FW_SLOT_ERROR_MAX 2048
+#define FW_SLOT_REQUESTS_MAX 8 /* request threads that say what they serve; all count in busy */
+#define FW_SLOT_METHOD_MAX 16
+#define FW_SLOT_PATH_MAX 160
+
+/* What one request thread serves now, for status: written by that thread
+ * alone. The path is REQUEST_URI's, without scheme, authority, query or
+ * fragment (a URI can carry a secret; a path rarely does), cut to fit.
+ * seq is odd while the thread writes (a seqlock): the master copies, and
+ * keeps the copy only if seq was even and unchanged around it; then it
+ * still checks and escapes every byte, since a worker runs app code. */
+struct fw_slot_request {
+    _Atomic uint32_t seq;
+    _Atomic int64_t start_ms; /* CLOCK_MONOTONIC; 0: none running */
+    char method[FW_SLOT_METHOD_MAX];
+    char path[FW_SLOT_PATH_MAX];
+};
 
 struct fw_slot {
     _Atomic int state;               /* enum fw_slot_state */
@@ -29,9 +45,12 @@ struct fw_slot {
     _Atomic int64_t oldest_start_ms; /* worker: CLOCK_MONOTONIC start of the oldest running
                                         request on a thread that is busy, 0 if none */
     _Atomic uint64_t rss_bytes;      /* worker: resident set size, updated between requests */
-    char uri[FW_SLOT_URI_MAX];       /* worker: last request line seen (best effort, racy) */
-    char error[FW_SLOT_ERROR_MAX];   /* worker: why preloading failed (the traceback's end),
-                                        written before it sends LOAD_FAILED */
+    struct fw_slot_request now[FW_SLOT_REQUESTS_MAX]; /* worker: thread i serves now, i < 8 */
+    char error[FW_SLOT_ERROR_MAX]; /* worker: why preloading failed (the traceback's end),
+                                      written before it sends LOAD_FAILED */
 };
+
+/* One page each (manager/scoreboard.c maps whole pages). */
+_Static_assert(sizeof(struct fw_slot) <= 4096, "a scoreboard slot fits a page");
 
 #endif

@@ -11,6 +11,7 @@
 #include "conn.h"
 #include "environ.h"
 #include "record.h"
+#include "slot.h"
 #include "pyhost/callclock.h"
 
 #include <stdatomic.h>
@@ -80,6 +81,7 @@ struct fw_conn_thread {
     unsigned char out[OUT_CAP]; /* a STDOUT header, then out_len bytes of content */
     size_t out_len;
     char uri[256];
+    struct fw_slot_request *slot_request; /* where this thread says what it serves; or NULL */
 };
 
 /* Reads more into t->in (block: wait up to client_timeout). Returns bytes

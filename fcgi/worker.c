@@ -221,6 +221,8 @@ static void *request_thread(void *arg)
     struct fw_pythread *py = fw_interp_thread_attach();
     struct fw_conn_thread *ct = py ? fw_conn_thread_new(&w->conn_settings, py) : NULL;
     atomic_store(&th->conn, ct);
+    if (ct && w->cfg->slot && th->index < FW_SLOT_REQUESTS_MAX)
+        fw_conn_thread_publish_to(ct, &w->cfg->slot->now[th->index]);
     fw_watchdog_watch(w->wd, th->index, ct);
     if (!ct) {
         fw_log(FW_LOG_ERR, "out of memory starting a request thread");

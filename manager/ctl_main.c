@@ -37,16 +37,24 @@ static void usage(FILE *out)
             "  restart POOL... | --all  rolling recycle; returns when it has ended, and fails\n"
             "                           with the reason (e.g. the import error) if the new\n"
             "                           generation could not get ready\n"
-            "  reload                   re-read the configuration and apply the changes\n"
+            "  reload [--wait]          re-read the configuration and apply the changes;\n"
+            "                           --wait: return when the recycles it started have\n"
+            "                           ended, and fail if one did\n"
+            "  wait POOL...             return when the recycle running now has ended (at\n"
+            "                           once if none), and fail if it did\n"
             "  scale POOL N             a fixed pool's number of processes, until reload\n"
             "  stop POOL / start POOL   stop a pool's workers gracefully / start them again\n"
             "  reopen-logs              after log rotation (as SIGUSR1)\n"
-            "  shutdown [--now]         stop the manager (--now: do not wait for requests)\n"
+            "  shutdown [--now] [--wait]\n"
+            "                           stop the manager (--now: do not wait for requests);\n"
+            "                           --wait: return when it has stopped, and fail if\n"
+            "                           workers had to be cut at graceful_timeout\n"
             "\n"
             "Options:\n"
             "  -s, --socket PATH   the control socket (default " DEFAULT_SOCKET ")\n"
             "  -c, --config FILE   take the socket from this configuration's `control:`\n"
-            "  -t, --timeout SECS  give up waiting for the answer (default %d; 0: never)\n"
+            "  -t, --timeout SECS  give up waiting for the answer, or for what the command\n"
+            "                      waits for (default %d; 0: never)\n"
             "  -h, --help, -v, --version\n"
             "\n"
             "Exit status: 0 done; 1 the command failed; 2 usage; 3 no such pool;\n"
@@ -70,14 +78,28 @@ static bool valid_command(int argc, char **argv)
         return argc <= 4;
     if (!strcmp(c, "restart"))
         return argc >= 2;
-    if (!strcmp(c, "reload") || !strcmp(c, "reopen-logs"))
+    if (!strcmp(c, "reload"))
+        return argc == 1 || (argc == 2 && !strcmp(argv[1], "--wait"));
+    if (!strcmp(c, "reopen-logs"))
         return argc == 1;
+    if (!strcmp(c, "wait"))
+        return argc >= 2;
     if (!strcmp(c, "scale"))
         return argc == 3;
     if (!strcmp(c, "stop") || !strcmp(c, "start"))
         return argc == 2;
-    if (!strcmp(c, "shutdown"))
-        return argc == 1 || (argc == 2 && !strcmp(argv[1], "--now"));
+    if (!strcmp(c, "shutdown")) {
+        bool now = false, wait = false;
+        for (int i = 1; i < argc; i++) {
+            if (!strcmp(argv[i], "--now") && !now)
+                now = true;
+            else if (!strcmp(argv[i], "--wait") && !wait)
+                wait = true;
+            else
+                return false;
+        }
+        return true;
+    }
     return false;
 }
 

@@ -37,7 +37,8 @@
 #define SCOREBOARD_MIN_SLOTS 1024
 #define LOG_DEADLINE_MS 5 /* the longest a log line may hold the loop */
 
-/* A `restart` request waiting for its recycles to end. */
+/* A request waiting for recycles to end (restart, reload --wait, wait), or
+ * for the manager's exit (shutdown --wait: no pools). */
 struct waiter {
     struct fw_ctl_client *client;
     struct waiter_pool {
@@ -71,6 +72,8 @@ struct manager {
     size_t n_removed;
     struct old_config *old_configs;
     struct waiter *waiters;
+    struct waiter *exit_waiters; /* shutdown --wait */
+    int64_t stop_started_ms;
     int sigfd;
     struct fw_logs *logs; /* pools' own logs */
     sigset_t child_sigmask;
@@ -135,7 +138,45 @@ static struct fw_pool *find_pool(const struct manager *m, const char *name)
     return NULL;
 }
 
-/* Answers every `restart` whose recycles have all ended. A pool that was
+/* A waiter for c with room for n pools; NULL (c answered) when out of
+ * memory. */
+static struct waiter *waiter_new(struct fw_ctl_client *c, size_t n)
+{
+    struct waiter *w = calloc(1, sizeof(*w));
+    if (!w || !(w->pools = calloc(n ? n : 1, sizeof(*w->pools)))) {
+        free(w);
+        fw_control_reply(c, FW_CTL_ERROR, "out of memory");
+        return NULL;
+    }
+    w->client = c;
+    fw_buf_init(&w->text);
+    return w;
+}
+
+static void waiter_free(struct waiter *w)
+{
+    fw_buf_free(&w->text);
+    free(w->pools);
+    free(w);
+}
+
+/* seq 0: nothing to wait for in this pool (its line is in w->text). */
+static void waiter_add(struct waiter *w, struct fw_pool *pool, uint64_t seq)
+{
+    w->pools[w->n_pools++] = (struct waiter_pool){ .pool = pool, .seq = seq };
+    w->n_open += seq != 0;
+}
+
+static void settle_waiters(struct manager *m, struct fw_pool *gone);
+
+static void waiter_start(struct manager *m, struct waiter *w)
+{
+    w->next = m->waiters;
+    m->waiters = w;
+    settle_waiters(m, NULL); /* those with nothing to wait for are done already */
+}
+
+/* Answers every waiter whose recycles have all ended. A pool that was
  * stopped or removed ends its waits (failed) whatever was queued. */
 static void settle_waiters(struct manager *m, struct fw_pool *gone)
 {
@@ -177,9 +218,7 @@ static void settle_waiters(struct manager *m, struct fw_pool *gone)
                          : w->failed             ? FW_CTL_FAILED
                                                  : FW_CTL_OK,
                          fw_buf_failed(&w->text) ? "out of memory" : fw_buf_str(&w->text));
-        fw_buf_free(&w->text);
-        free(w->pools);
-        free(w);
+        waiter_free(w);
     }
 }
 
@@ -196,6 +235,8 @@ static void begin_stop(struct manager *m, const char *why, bool now)
 {
     if (m->stopping && !now)
         return;
+    if (!m->stopping)
+        m->stop_started_ms = fw_loop_now_ms();
     m->stopping = true;
     fw_log(FW_LOG_NOTICE, "stopping (%s): %s", why,
            now ? "workers are killed" : "workers finish their requests");
@@ -260,21 +301,22 @@ static int reopen_logs(struct manager *m)
     return rc;
 }
 
-static void on_watched_change(void *data, const char *path)
+static void on_watched_change(void *data, const char *path, int64_t changed_ms)
 {
     char why[1100];
     snprintf(why, sizeof(why), "a watched file changed: %s", path);
-    fw_pool_restart(data, why);
+    fw_pool_restart_changed(data, changed_ms, why);
 }
 
-/* Every app script and every `watch:` file recycles its pool when it
- * changes (editors that rename over, deploys that repoint a symlink). */
+/* Every app script (unless watch_scripts: false) and every `watch:` file
+ * recycles its pool when it changes (editors that rename over, deploys
+ * that repoint a symlink). */
 static void watch_pool(struct manager *m, struct fw_pool *pool)
 {
     if (!m->watch)
         return;
     const struct fw_conf_pool *c = fw_pool_conf(pool);
-    for (size_t a = 0; a < c->n_apps; a++)
+    for (size_t a = 0; a < c->n_apps && c->watch_scripts; a++)
         if (fw_watch_add(m->watch, c->apps[a].script, on_watched_change, pool) < 0)
             fw_log_to(fw_pool_log(pool), FW_LOG_WARN, "[pool %s] cannot watch %s", c->name,
                       c->apps[a].script);
@@ -320,7 +362,7 @@ static void reap_removed(struct manager *m)
  * opened (new pools, changed addresses); if one cannot be, nothing
  * changes. Only then: new pools start, removed ones stop gracefully,
  * changed ones recycle, and unchanged ones are not touched. */
-static int reload(struct manager *m, struct fw_buf *out)
+static int reload(struct manager *m, struct fw_buf *out, struct waiter *w)
 {
     struct fw_conf_errors errs = { 0 };
     struct fw_config *cfg = fw_conf_load(m->cfg->path, &errs);
@@ -350,7 +392,8 @@ static int reload(struct manager *m, struct fw_buf *out)
     struct fw_log_sink **logs = calloc(n ? n : 1, sizeof(*logs));
     if (removed)
         m->removed = removed;
-    if (!pools || !added || !changed || !removed || !old || !logs) {
+    struct waiter_pool *waits = w ? calloc(n ? n : 1, sizeof(*waits)) : NULL;
+    if (!pools || !added || !changed || !removed || !old || !logs || (w && !waits)) {
         fw_buf_puts(out, "out of memory; not reloaded\n");
         goto fail;
     }
@@ -382,6 +425,10 @@ static int reload(struct manager *m, struct fw_buf *out)
     }
 
     /* Committed from here on. */
+    if (w) {
+        free(w->pools);
+        w->pools = waits;
+    }
     if (strcmp(cfg->control, m->cfg->control) != 0 || cfg->control_gid != m->cfg->control_gid)
         fw_buf_printf(out, "warning: control and control_group changes take effect at the next "
                            "start, not at reload\n");
@@ -421,8 +468,12 @@ static int reload(struct manager *m, struct fw_buf *out)
             fw_pool_reconfigure(pools[i], c);
             fw_pool_set_log(pools[i], logs[i]);
             watch_pool(m, pools[i]);
-            if (!stopped)
-                fw_pool_restart(pools[i], "reload changed its configuration");
+            if (!stopped && w)
+                waiter_add(w, pools[i],
+                           fw_pool_restart(pools[i], FW_POOL_CAUSE_RELOAD,
+                                           "reload changed its configuration"));
+            else if (!stopped)
+                fw_pool_restart(pools[i], FW_POOL_CAUSE_RELOAD, "reload changed its configuration");
         } else {
             fw_pool_reconfigure(pools[i], c); /* the same, from the new file */
             /* Its log may now be the main log's, or no longer. */
@@ -436,7 +487,10 @@ static int reload(struct manager *m, struct fw_buf *out)
                               "pool %s: unchanged, but its workers had a configuration "
                               "error: starting them again\n",
                               c->name);
-                fw_pool_restart(pools[i], "reload after a configuration error");
+                uint64_t seq = fw_pool_restart(pools[i], FW_POOL_CAUSE_RELOAD,
+                                               "reload after a configuration error");
+                if (w)
+                    waiter_add(w, pools[i], seq);
             } else {
                 fw_buf_printf(out, "pool %s: unchanged\n", c->name);
             }
@@ -479,6 +533,7 @@ undo:
     }
     fw_logs_sweep(m->logs, log_in_use, m); /* the ones opened for this reload */
 fail:
+    free(waits);
     free(logs);
     free(pools);
     free(added);
@@ -488,18 +543,30 @@ fail:
     return -1;
 }
 
-static void do_reload(struct manager *m, struct fw_ctl_client *c, const char *who)
+/* wait (reload --wait): the answer comes when every recycle the reload
+ * started has ended, and says how each went. */
+static void do_reload(struct manager *m, struct fw_ctl_client *c, const char *who, bool wait)
 {
     struct fw_buf out;
     fw_buf_init(&out);
+    struct waiter *w = c && wait ? waiter_new(c, 0) : NULL;
+    if (c && wait && !w)
+        return;
     fw_log(FW_LOG_NOTICE, "reloading %s (%s)", m->cfg->path, who);
-    int rc = reload(m, &out);
+    int rc = reload(m, &out, w);
     if (rc < 0)
         fw_log_block(FW_LOG_ERR, "reload failed", fw_buf_str(&out), out.len);
     else
         fw_log_block(FW_LOG_NOTICE, "reload", fw_buf_str(&out), out.len);
-    if (c)
-        fw_control_reply(c, rc < 0 ? FW_CTL_FAILED : FW_CTL_OK, fw_buf_str(&out));
+    if (w && rc == 0) {
+        fw_buf_add(&w->text, fw_buf_str(&out), out.len);
+        waiter_start(m, w);
+    } else {
+        if (w)
+            waiter_free(w);
+        if (c)
+            fw_control_reply(c, rc < 0 ? FW_CTL_FAILED : FW_CTL_OK, fw_buf_str(&out));
+    }
     fw_buf_free(&out);
 }
 
@@ -517,11 +584,11 @@ static void on_signal(struct fw_loop *loop, int fd, uint32_t events, void *data)
         case SIGUSR1: reopen_logs(m); break;
         case SIGHUP:
             if (!m->stopping)
-                do_reload(m, NULL, "SIGHUP");
+                do_reload(m, NULL, "SIGHUP", false);
             break;
         case SIGUSR2:
             for (size_t i = 0; i < m->n_pools; i++)
-                fw_pool_restart(m->pools[i], "SIGUSR2");
+                fw_pool_restart(m->pools[i], FW_POOL_CAUSE_SIGNAL, "SIGUSR2");
             break;
         }
     }
@@ -559,64 +626,56 @@ static void cmd_restart(struct manager *m, struct fw_ctl_client *c, int argc, ch
         return;
     }
     size_t n = all ? m->n_pools : (size_t)argc - 1;
-    struct waiter *w = calloc(1, sizeof(*w));
-    if (!w || !(w->pools = calloc(n ? n : 1, sizeof(*w->pools)))) {
-        free(w);
-        fw_control_reply(c, FW_CTL_ERROR, "out of memory");
-        return;
-    }
-    for (size_t i = 0; i < n; i++) {
-        w->pools[i].pool = all ? m->pools[i] : find_pool(m, argv[i + 1]);
-        if (!w->pools[i].pool) {
+    for (size_t i = 0; i < n; i++)
+        if (!all && !find_pool(m, argv[i + 1])) {
             reply_no_pool(c, argv[i + 1]);
-            free(w->pools);
-            free(w);
             return;
         }
-    }
-    w->client = c;
-    w->n_pools = n;
-    fw_buf_init(&w->text);
+    struct waiter *w = waiter_new(c, n);
+    if (!w)
+        return;
     char why[128];
     snprintf(why, sizeof(why), "fcgiwsgi-ctl restart by %s", fw_control_peer(c));
     for (size_t i = 0; i < n; i++) {
-        uint64_t seq = fw_pool_restart(w->pools[i].pool, why);
+        struct fw_pool *pool = all ? m->pools[i] : find_pool(m, argv[i + 1]);
+        uint64_t seq = fw_pool_restart(pool, FW_POOL_CAUSE_RESTART, why);
         if (!seq) {
-            fw_buf_printf(&w->text, "pool %s: stopped; start it first\n",
-                          fw_pool_name(w->pools[i].pool));
+            fw_buf_printf(&w->text, "pool %s: stopped; start it first\n", fw_pool_name(pool));
             w->failed = true;
-            continue;
         }
-        w->pools[i].seq = seq;
-        w->n_open++;
+        waiter_add(w, pool, seq);
     }
-    w->next = m->waiters;
-    m->waiters = w;
-    settle_waiters(m, NULL); /* those with nothing to replace are done already */
+    waiter_start(m, w);
 }
 
-/* status --check: what monitoring must hear about, one line per pool that
- * has it. A pool stopped on purpose (`fcgiwsgi-ctl stop`) is not one. */
-static bool check_pools(struct fw_buf *out, struct fw_pool *const *pools, size_t n)
+/* wait POOL...: until the recycle running now (and the one queued behind
+ * it) has ended; at once when none runs. */
+static void cmd_wait(struct manager *m, struct fw_ctl_client *c, int argc, char **argv)
 {
-    bool bad = false;
-    for (size_t i = 0; i < n; i++) {
-        struct fw_pool_info info;
-        fw_pool_info(pools[i], &info);
-        if (info.stopped)
-            continue;
-        const char *why = NULL;
-        if (info.workers[FW_POOL_WORKER_IDLE] + info.workers[FW_POOL_WORKER_BUSY] == 0)
-            why = "no ready worker";
-        else if (info.backoff_ms > 0)
-            why = "backing off after crashes";
-        else if (info.last_recycle[0] && !info.last_recycle_ok)
-            why = "its last recycle failed";
-        if (why && out)
-            fw_buf_printf(out, "check: pool %s: %s\n", info.name, why);
-        bad |= why != NULL;
+    if (argc < 2) {
+        fw_control_reply(c, FW_CTL_USAGE, "usage: wait POOL...");
+        return;
     }
-    return bad;
+    for (int i = 1; i < argc; i++)
+        if (!find_pool(m, argv[i])) {
+            reply_no_pool(c, argv[i]);
+            return;
+        }
+    struct waiter *w = waiter_new(c, (size_t)argc - 1);
+    if (!w)
+        return;
+    for (int i = 1; i < argc; i++) {
+        struct fw_pool *pool = find_pool(m, argv[i]);
+        struct fw_pool_info info;
+        fw_pool_info(pool, &info);
+        uint64_t seq = 0;
+        if (info.recycling)
+            seq = info.recycles + (info.recycle_queued ? 1 : 0);
+        else
+            fw_buf_printf(&w->text, "pool %s: no recycle running\n", info.name);
+        waiter_add(w, pool, seq);
+    }
+    waiter_start(m, w);
 }
 
 static void cmd_status(struct manager *m, struct fw_ctl_client *c, int argc, char **argv)
@@ -656,7 +715,7 @@ static void cmd_status(struct manager *m, struct fw_ctl_client *c, int argc, cha
         fw_status_text(&out, &sm, pools, n);
     /* With --json the exit status alone says it: the output stays one
      * document. */
-    bool bad = check && check_pools(json ? NULL : &out, pools, n);
+    bool bad = check && fw_status_check(json ? NULL : &out, pools, n);
     fw_control_reply(c,
                      fw_buf_failed(&out) ? FW_CTL_ERROR
                      : bad               ? FW_CTL_FAILED
@@ -721,21 +780,84 @@ static void cmd_pool(struct manager *m, struct fw_ctl_client *c, int argc, char 
     fw_control_reply(c, FW_CTL_OK, msg);
 }
 
+/* shutdown [--now] [--wait]: also while stopping, to escalate to --now or
+ * to wait; --wait is answered when the manager is about to exit (every
+ * worker gone), with its exit status. */
+static void cmd_shutdown(struct manager *m, struct fw_ctl_client *c, int argc, char **argv)
+{
+    bool now = false, wait = false;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--now") == 0 && !now)
+            now = true;
+        else if (strcmp(argv[i], "--wait") == 0 && !wait)
+            wait = true;
+        else {
+            fw_control_reply(c, FW_CTL_USAGE, "usage: shutdown [--now] [--wait]");
+            return;
+        }
+    }
+    if (m->stopping && !now && !wait) {
+        fw_control_reply(c, FW_CTL_FAILED, "the manager is shutting down");
+        return;
+    }
+    char why[128];
+    snprintf(why, sizeof(why), "fcgiwsgi-ctl shutdown by %s", fw_control_peer(c));
+    if (wait) {
+        struct waiter *w = waiter_new(c, 0);
+        if (!w)
+            return;
+        w->next = m->exit_waiters;
+        m->exit_waiters = w;
+    } else {
+        fw_control_reply(c, FW_CTL_OK,
+                         now ? "shutting down now: workers are killed"
+                             : "shutting down: workers finish their requests first");
+    }
+    begin_stop(m, why, now);
+}
+
+/* shutdown --wait: the last word before the control socket closes. */
+static void answer_exit_waiters(struct manager *m, int status, unsigned cut)
+{
+    while (m->exit_waiters) {
+        struct waiter *w = m->exit_waiters;
+        m->exit_waiters = w->next;
+        fw_buf_printf(&w->text, "fcgiwsgi (pid %ld) stopped in %lld ms: %s\n", (long)getpid(),
+                      (long long)(fw_loop_now_ms() - m->stop_started_ms),
+                      cut ? "workers had to be cut at graceful_timeout"
+                          : "every worker finished its requests");
+        if (cut)
+            fw_buf_printf(&w->text, "%u worker%s cut: their requests were lost\n", cut,
+                          cut == 1 ? "" : "s");
+        fw_control_reply(w->client,
+                         fw_buf_failed(&w->text) ? FW_CTL_ERROR
+                         : status                ? FW_CTL_FAILED
+                                                 : FW_CTL_OK,
+                         fw_buf_failed(&w->text) ? "out of memory" : fw_buf_str(&w->text));
+        waiter_free(w);
+    }
+}
+
 static void on_command(struct fw_ctl_client *c, int argc, char **argv, void *data)
 {
     struct manager *m = data;
     const char *cmd = argv[0];
     fw_log(FW_LOG_INFO, "control: %s from %s", cmd, fw_control_peer(c));
-    if (m->stopping && strcmp(cmd, "status") != 0) {
+    if (strcmp(cmd, "shutdown") == 0) {
+        cmd_shutdown(m, c, argc, argv);
+    } else if (m->stopping && strcmp(cmd, "status") != 0) {
         fw_control_reply(c, FW_CTL_FAILED, "the manager is shutting down");
     } else if (strcmp(cmd, "status") == 0) {
         cmd_status(m, c, argc, argv);
     } else if (strcmp(cmd, "restart") == 0) {
         cmd_restart(m, c, argc, argv);
+    } else if (strcmp(cmd, "wait") == 0) {
+        cmd_wait(m, c, argc, argv);
     } else if (strcmp(cmd, "scale") == 0 || strcmp(cmd, "stop") == 0 || strcmp(cmd, "start") == 0) {
         cmd_pool(m, c, argc, argv);
-    } else if (strcmp(cmd, "reload") == 0 && argc == 1) {
-        do_reload(m, c, fw_control_peer(c));
+    } else if (strcmp(cmd, "reload") == 0 &&
+               (argc == 1 || (argc == 2 && strcmp(argv[1], "--wait") == 0))) {
+        do_reload(m, c, fw_control_peer(c), argc == 2);
     } else if (strcmp(cmd, "reopen-logs") == 0 && argc == 1) {
         if (reopen_logs(m) < 0)
             fw_control_reply(c, FW_CTL_FAILED, "cannot reopen a log (see the old log)");
@@ -744,15 +866,6 @@ static void on_command(struct fw_ctl_client *c, int argc, char **argv, void *dat
                              !log_is_stderr(m->cfg) || fw_logs_count(m->logs)
                                  ? "log reopened"
                                  : "logging to stderr: nothing to reopen");
-    } else if (strcmp(cmd, "shutdown") == 0 &&
-               (argc == 1 || (argc == 2 && strcmp(argv[1], "--now") == 0))) {
-        bool now = argc == 2;
-        char why[128];
-        snprintf(why, sizeof(why), "fcgiwsgi-ctl shutdown by %s", fw_control_peer(c));
-        fw_control_reply(c, FW_CTL_OK,
-                         now ? "shutting down now: workers are killed"
-                             : "shutting down: workers finish their requests first");
-        begin_stop(m, why, now);
     } else {
         char msg[300];
         snprintf(msg, sizeof(msg), "unknown command or arguments: %s", cmd);
@@ -845,6 +958,7 @@ static int setup(struct manager *m)
         .listeners = m->listeners,
         .child_sigmask = &m->child_sigmask,
         .on_recycled = on_recycled,
+        .restart_join_ms = WATCH_DEBOUNCE_MS,
         .data = m,
     };
     return 0;
@@ -857,6 +971,7 @@ int fw_manager_run(struct fw_config *cfg)
     srandom((unsigned)time(NULL) ^ (unsigned)getpid());
     m.started_ms = fw_loop_now_ms();
     int status = 1;
+    unsigned cut = 0;
     bool pid_written = false;
     if (setup(&m) < 0)
         goto out;
@@ -889,7 +1004,6 @@ int fw_manager_run(struct fw_config *cfg)
     sd_notify("READY=1\nSTATUS=running");
     if (fw_loop_run(m.loop) == 0)
         status = 0;
-    unsigned cut = 0;
     for (size_t i = 0; i < m.n_pools; i++)
         cut += fw_pool_cut(m.pools[i]);
     if (cut) {
@@ -901,12 +1015,11 @@ int fw_manager_run(struct fw_config *cfg)
         fw_log(FW_LOG_NOTICE, "stopped");
     }
 out:
+    answer_exit_waiters(&m, status, cut);
     while (m.waiters) {
         struct waiter *w = m.waiters;
         m.waiters = w->next;
-        fw_buf_free(&w->text);
-        free(w->pools);
-        free(w);
+        waiter_free(w);
     }
     fw_control_free(m.control);
     fw_watch_free(m.watch);

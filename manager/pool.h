@@ -31,12 +31,27 @@ struct fw_pool;
 typedef void (*fw_pool_recycled_fn)(struct fw_pool *pool, uint64_t seq, bool ok, const char *text,
                                     void *data);
 
+/* What started a recycle (status shows it as cause). */
+enum fw_pool_cause {
+    FW_POOL_CAUSE_RESTART, /* fcgiwsgi-ctl restart */
+    FW_POOL_CAUSE_WATCH,   /* a watched file changed */
+    FW_POOL_CAUSE_RELOAD,  /* reload changed the pool, or retries a configuration error */
+    FW_POOL_CAUSE_SIGNAL,  /* SIGUSR2 */
+    FW_POOL_CAUSE_APP,     /* fcgiwsgi.request_restart() */
+};
+/* "restart", "watch", "reload", "signal", "app". */
+const char *fw_pool_cause_name(enum fw_pool_cause cause);
+
 struct fw_pool_env {
     struct fw_loop *loop;
     struct fw_scoreboard *scoreboard;
     struct fw_listeners *listeners; /* shared by all pools; may be NULL */
     const sigset_t *child_sigmask;
     fw_pool_recycled_fn on_recycled; /* may be NULL */
+    /* A restart this soon after a watcher's recycle started that has ended
+     * already is answered by it (see fw_pool_restart); the watcher's
+     * debounce. */
+    unsigned restart_join_ms;
     void *data;
 };
 
@@ -61,10 +76,21 @@ bool fw_pool_reap(struct fw_pool *pool, pid_t pid, int status);
 /* Rolling restart: a new generation is started; each old worker keeps
  * serving until enough new ones are ready, then stops gracefully. A trigger
  * while a recycle runs is queued, and queued ones coalesce: one more
- * recycle runs right after the current one. Returns the seq of the recycle
- * that covers this trigger (see on_recycled), or 0 if the pool is stopped.
- * It also ends a crash back-off: the operator says "try now". */
-uint64_t fw_pool_restart(struct fw_pool *pool, const char *why);
+ * recycle runs right after the current one. An operator's restart
+ * (FW_POOL_CAUSE_RESTART) while a recycle the file watcher started runs,
+ * or within restart_join_ms of its start when it has ended already, is
+ * that recycle's: the change it was started for is what a deploy's
+ * restart asks for too, and one recycle is enough. Returns the seq of the
+ * recycle that covers this trigger (see on_recycled), or 0 if the pool is
+ * stopped. It also ends a crash back-off: the operator says "try now". */
+uint64_t fw_pool_restart(struct fw_pool *pool, enum fw_pool_cause cause, const char *why);
+
+/* The file watcher's trigger: changed_ms is when it saw the change last
+ * (watch.h). Workers forked after that have it already, so when the
+ * pool's latest recycle started after it (a restart that came first, say
+ * right after a deploy repointed a symlink), nothing more is done and that
+ * recycle's seq is returned. Otherwise as fw_pool_restart. */
+uint64_t fw_pool_restart_changed(struct fw_pool *pool, int64_t changed_ms, const char *why);
 
 /* Stops every worker gracefully (SIGTERM, then SIGKILL after the pool's
  * graceful_timeout, or at once if now); no more are spawned until

@@ -47,6 +47,12 @@ void fw_pool_info(const struct fw_pool *pool, struct fw_pool_info *out)
     out->recycles_done = pool->recycle_done_seq;
     out->last_recycle_ok = pool->last_recycle_ok;
     out->last_recycle = pool->last_recycle;
+    out->last = pool->last;
+    out->recycle_cause = fw_pool_cause_name(pool->recycle_cause);
+    out->recycle_started_unix_ms = pool->recycle_started_unix_ms;
+    out->recycle_ms = pool->recycle_active ? fw_loop_now_ms() - pool->recycle_started_ms : 0;
+    out->configured_processes = c->processes;
+    out->scaled = c->pm == FW_CONF_PM_FIXED && pool->processes != c->processes;
     out->crashes = pool->backoff.crashes;
     out->backoff_reason = pool->backoff.crashes ? pool->crash_why : "";
     int64_t now = fw_loop_now_ms(),
@@ -55,6 +61,24 @@ void fw_pool_info(const struct fw_pool *pool, struct fw_pool_info *out)
     fw_backoff_wait_ms(&pool->backoff, fw_pool_worker_serving(pool), &out->backoff_capped);
     out->backoff_capped_ms = FW_BACKOFF_EMPTY_MAX_MS;
     out->config_failed = pool->config_failed;
+}
+
+static void current_requests(const struct proc *p, int64_t now, struct fw_pool_worker_info *w)
+{
+    unsigned threads = p->pool->conf->threads ? p->pool->conf->threads : 1;
+    if (threads > FW_SLOT_REQUESTS_MAX)
+        threads = FW_SLOT_REQUESTS_MAX;
+    for (unsigned i = 0; i < threads; i++) {
+        struct fw_scoreboard_request r;
+        if (!fw_scoreboard_request(p->slot, i, p->started_ms, now, &r))
+            continue;
+        unsigned at = w->n_now++;
+        while (at > 0 && w->now[at - 1].age_ms < r.age_ms) {
+            w->now[at] = w->now[at - 1];
+            at--;
+        }
+        w->now[at] = r;
+    }
 }
 
 void fw_pool_each_worker(const struct fw_pool *pool,
@@ -71,6 +95,7 @@ void fw_pool_each_worker(const struct fw_pool *pool,
             .rss_bytes = fw_scoreboard_rss_bytes(p->slot),
             .age_ms = now - p->started_ms,
         };
+        current_requests(p, now, &w);
         if (!fn(&w, data))
             return;
     }

@@ -8,7 +8,19 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "scoreboard.h"
+
 struct fw_pool;
+
+/* How the last recycle that ended went. Times are wall-clock ms since the
+ * epoch (status prints them as ISO 8601 UTC). */
+struct fw_pool_last_recycle {
+    uint64_t seq;      /* 0: no recycle has ended yet (the rest is zero) */
+    const char *cause; /* fw_pool_cause_name */
+    int64_t started_unix_ms, ended_unix_ms;
+    int64_t duration_ms; /* monotonic: a clock step does not change it */
+    bool ok;
+};
 
 enum fw_pool_worker_state {
     FW_POOL_WORKER_STARTING,
@@ -26,13 +38,19 @@ struct fw_pool_worker_info {
     uint64_t requests;
     uint64_t rss_bytes;
     int64_t age_ms;
+    /* What its request threads serve now, as they say (scoreboard.h has
+     * the checks), the oldest first. */
+    unsigned n_now;
+    struct fw_scoreboard_request now[FW_SLOT_REQUESTS_MAX];
 };
 
 struct fw_pool_info {
     const char *name;
     const char *listen;
-    const char *model;  /* "fixed", "dynamic" or "ondemand" */
-    unsigned processes; /* fixed: wanted now; dynamic: max */
+    const char *model;             /* "fixed", "dynamic" or "ondemand" */
+    unsigned processes;            /* fixed: wanted now; dynamic: max */
+    unsigned configured_processes; /* fixed: what the configuration says */
+    bool scaled;                   /* fixed: `scale` set processes away from it, until reload */
     unsigned min, max, threads;
     uint32_t generation;
     unsigned workers[FW_POOL_WORKER_STOPPING + 1]; /* by state */
@@ -40,10 +58,14 @@ struct fw_pool_info {
     bool stopped;
     bool recycling;
     bool recycle_queued;
-    uint64_t recycles;        /* started */
-    uint64_t recycles_done;   /* the seq of the last one that ended */
+    uint64_t recycles;         /* started */
+    uint64_t recycles_done;    /* the seq of the last one that ended */
+    const char *recycle_cause; /* the running one's (recycling) */
+    int64_t recycle_started_unix_ms;
+    int64_t recycle_ms;       /* how long the running one has run */
     const char *last_recycle; /* "" if none yet */
     bool last_recycle_ok;
+    struct fw_pool_last_recycle last;
     unsigned crashes;    /* start-up crashes in a row */
     int64_t backoff_ms;  /* until the next spawn is allowed; 0 if none */
     bool backoff_capped; /* no worker serves: the wait is cut to backoff_capped_ms */

@@ -13,8 +13,24 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
-static void start_recycle(struct fw_pool *pool, const char *why);
+static void start_recycle(struct fw_pool *pool, enum fw_pool_cause cause, const char *why);
+
+static const char *const cause_names[] = { "restart", "watch", "reload", "signal", "app" };
+
+const char *fw_pool_cause_name(enum fw_pool_cause cause)
+{
+    return (unsigned)cause < sizeof(cause_names) / sizeof(cause_names[0]) ? cause_names[cause]
+                                                                          : "unknown";
+}
+
+static int64_t unix_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 /* A recycle is in progress while workers of an older generation remain. */
 bool fw_pool_recycle_running(const struct fw_pool *pool)
@@ -32,6 +48,14 @@ void fw_pool_recycle_finish(struct fw_pool *pool, bool ok)
     pool->recycle_active = false;
     pool->recycle_done_seq = pool->recycle_seq;
     pool->last_recycle_ok = ok;
+    pool->last = (struct fw_pool_last_recycle){
+        .seq = pool->recycle_seq,
+        .cause = fw_pool_cause_name(pool->recycle_cause),
+        .started_unix_ms = pool->recycle_started_unix_ms,
+        .ended_unix_ms = unix_ms(),
+        .duration_ms = fw_loop_now_ms() - pool->recycle_started_ms,
+        .ok = ok,
+    };
     if (ok && pool->recycle_seq >= pool->old_listen_seq)
         fw_pool_listen_close_old(pool);
     if (pool->env.on_recycled)
@@ -40,7 +64,7 @@ void fw_pool_recycle_finish(struct fw_pool *pool, bool ok)
         pool->recycle_queued = false;
         char why[sizeof(pool->queued_why)];
         memcpy(why, pool->queued_why, sizeof(why));
-        start_recycle(pool, why);
+        start_recycle(pool, pool->queued_cause, why);
     }
 }
 
@@ -97,12 +121,14 @@ void fw_pool_recycle_new_generation(struct fw_pool *pool)
     pool->config_failed = false;
 }
 
-static void start_recycle(struct fw_pool *pool, const char *why)
+static void start_recycle(struct fw_pool *pool, enum fw_pool_cause cause, const char *why)
 {
     fw_pool_recycle_new_generation(pool);
     pool->recycle_seq++;
     pool->recycle_active = true;
+    pool->recycle_cause = cause;
     pool->recycle_started_ms = fw_loop_now_ms();
+    pool->recycle_started_unix_ms = unix_ms();
     pool->recycle_old = 0;
     pool->load_error[0] = '\0';
     fw_log_to(pool->log, FW_LOG_NOTICE, "[pool %s] rolling restart to generation %u (%s)",
@@ -117,19 +143,50 @@ static void start_recycle(struct fw_pool *pool, const char *why)
     fw_pool_maintain(pool);
 }
 
-uint64_t fw_pool_restart(struct fw_pool *pool, const char *why)
+/* A deploy that repoints a symlink and then runs `restart` trips the
+ * watcher too, in either order; both mean the same change. */
+static bool joins_watched(const struct fw_pool *pool)
+{
+    if (pool->recycle_cause != FW_POOL_CAUSE_WATCH || !pool->recycle_seq || pool->recycle_queued)
+        return false;
+    return pool->recycle_active ||
+           fw_loop_now_ms() - pool->recycle_started_ms <= (int64_t)pool->env.restart_join_ms;
+}
+
+uint64_t fw_pool_restart(struct fw_pool *pool, enum fw_pool_cause cause, const char *why)
 {
     if (pool->stopping)
         return 0;
+    if (cause == FW_POOL_CAUSE_RESTART && joins_watched(pool)) {
+        fw_log_to(pool->log, FW_LOG_NOTICE,
+                  "[pool %s] %s: the recycle to generation %u that a watched file's change started "
+                  "%s it",
+                  pool->conf->name, why, pool->generation,
+                  pool->recycle_active ? "is running: no other recycle, waiting for"
+                                       : "has just ended: no other recycle, answered by");
+        return pool->recycle_seq;
+    }
     if (pool->recycle_active) {
         if (!pool->recycle_queued)
             fw_log_to(pool->log, FW_LOG_NOTICE,
                       "[pool %s] %s while recycling to generation %u: one more recycle follows",
                       pool->conf->name, why, pool->generation);
         pool->recycle_queued = true;
+        pool->queued_cause = cause;
         snprintf(pool->queued_why, sizeof(pool->queued_why), "%s", why);
         return pool->recycle_seq + 1;
     }
-    start_recycle(pool, why);
+    start_recycle(pool, cause, why);
     return pool->recycle_seq;
+}
+
+uint64_t fw_pool_restart_changed(struct fw_pool *pool, int64_t changed_ms, const char *why)
+{
+    if (!pool->stopping && pool->recycle_seq && changed_ms < pool->recycle_started_ms) {
+        fw_log_to(pool->log, FW_LOG_NOTICE,
+                  "[pool %s] %s, before the recycle to generation %u began (%s): no other recycle",
+                  pool->conf->name, why, pool->generation, fw_pool_cause_name(pool->recycle_cause));
+        return pool->recycle_seq;
+    }
+    return fw_pool_restart(pool, FW_POOL_CAUSE_WATCH, why);
 }

@@ -82,7 +82,10 @@ struct fw_pool {
     bool recycle_active;
     bool recycle_queued;
     char queued_why[128];
-    int64_t recycle_started_ms;
+    enum fw_pool_cause recycle_cause, queued_cause; /* the running (or last) one's, the queued */
+    int64_t recycle_started_ms;                     /* the running (or last) one's, monotonic */
+    int64_t recycle_started_unix_ms;                /* the same, wall clock, for status */
+    struct fw_pool_last_recycle last;               /* the last that ended (seq 0: none yet) */
     unsigned recycle_old;               /* workers of the old generation when it began */
     char last_recycle[2560];            /* how the last recycle ended, for status */
     char load_error[FW_SLOT_ERROR_MAX]; /* a new worker's import error, for the report */

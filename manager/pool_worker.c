@@ -208,7 +208,8 @@ static void on_channel(struct fw_loop *loop, int fd, uint32_t events, void *data
                 fw_pool_worker_set_state(p, PROC_RETIRING, "it asked to be replaced");
             break;
         case FW_WORKER_MSG_RESTART:
-            fw_pool_restart(p->pool, "the app called fcgiwsgi.request_restart()");
+            fw_pool_restart(p->pool, FW_POOL_CAUSE_APP,
+                            "the app called fcgiwsgi.request_restart()");
             break;
         default:
             fw_log_to(p->pool->log, FW_LOG_WARN, "[pool %s pid %ld] unknown message byte 0x%02x",

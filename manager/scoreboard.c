@@ -7,6 +7,7 @@
 #include "scoreboard.h"
 
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -170,4 +171,67 @@ void fw_scoreboard_error(const struct fw_slot *s, char *out, size_t cap)
         n = cap - 1;
     memcpy(out, s->error, n);
     out[n] = '\0';
+}
+
+/* Bytes that print as themselves, in a terminal and in a JSON string. */
+static bool plain(unsigned char c)
+{
+    return c >= 0x20 && c < 0x7f && c != '\\' && c != '"';
+}
+
+static void escape(char *out, size_t cap, const char *in, size_t in_max)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < in_max && in[i] && o + 5 <= cap; i++) {
+        unsigned char c = (unsigned char)in[i];
+        if (plain(c))
+            out[o++] = (char)c;
+        else
+            o += (size_t)snprintf(out + o, cap - o, "\\x%02x", c);
+    }
+    out[o] = '\0';
+}
+
+static bool token(const char *m, size_t max)
+{
+    size_t n = strnlen(m, max);
+    if (n == 0 || n == max)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)m[i];
+        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+              c == '-' || c == '_'))
+            return false;
+    }
+    return true;
+}
+
+bool fw_scoreboard_request(const struct fw_slot *s, unsigned i, int64_t started_ms, int64_t now_ms,
+                           struct fw_scoreboard_request *out)
+{
+    if (i >= FW_SLOT_REQUESTS_MAX)
+        return false;
+    const struct fw_slot_request *r = &s->now[i];
+    char method[FW_SLOT_METHOD_MAX], path[FW_SLOT_PATH_MAX];
+    for (int tries = 0; tries < 3; tries++) {
+        uint32_t before = atomic_load_explicit(&r->seq, memory_order_acquire);
+        if (before & 1)
+            continue;
+        int64_t start = atomic_load_explicit(&r->start_ms, memory_order_relaxed);
+        memcpy(method, r->method, sizeof(method));
+        memcpy(path, r->path, sizeof(path));
+        atomic_thread_fence(memory_order_acquire);
+        if (atomic_load_explicit(&r->seq, memory_order_relaxed) != before)
+            continue;
+        if (!start || start < started_ms || start > now_ms)
+            return false;
+        if (token(method, sizeof(method)))
+            memcpy(out->method, method, sizeof(method));
+        else
+            snprintf(out->method, sizeof(out->method), "?");
+        escape(out->path, sizeof(out->path), path, sizeof(path));
+        out->age_ms = now_ms - start;
+        return true;
+    }
+    return false;
 }

@@ -44,4 +44,18 @@ uint64_t fw_scoreboard_requests(const struct fw_slot *s, uint64_t *seen);
 uint64_t fw_scoreboard_rss_bytes(const struct fw_slot *s);
 void fw_scoreboard_error(const struct fw_slot *s, char *out, size_t cap);
 
+/* A request a worker's thread says it serves, as fit to print: every byte
+ * outside printable ASCII, and the backslash and the double quote, as
+ * \xNN; a method of anything but letters, digits, '-' and '_' is "?". */
+struct fw_scoreboard_request {
+    char method[FW_SLOT_METHOD_MAX];
+    char path[FW_SLOT_PATH_MAX * 4];
+    int64_t age_ms;
+};
+/* Entry i (< FW_SLOT_REQUESTS_MAX): false when it serves nothing, when the
+ * copy was torn by a write (three tries), or when its start lies outside
+ * [started_ms, now_ms]. */
+bool fw_scoreboard_request(const struct fw_slot *s, unsigned i, int64_t started_ms, int64_t now_ms,
+                           struct fw_scoreboard_request *out);
+
 #endif

@@ -1,6 +1,7 @@
 /* Status reports. The text form is for a terminal (one block per pool, a
- * line per worker); the JSON form has the same facts, with times in ms and
- * sizes in bytes. */
+ * line per worker); the JSON form has the same facts, with durations in
+ * ms, sizes in bytes, and points in time as ISO 8601 UTC strings with
+ * milliseconds ("2026-01-31T12:00:00.250Z"). */
 #include "config.h"
 
 #include "status.h"
@@ -10,6 +11,7 @@
 #include <inttypes.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <time.h>
 
 static const char *const state_names[] = { "starting", "idle", "busy", "retiring", "stopping" };
 
@@ -26,6 +28,20 @@ static void duration(char *buf, size_t size, int64_t ms)
         snprintf(buf, size, "%" PRId64 "d%02" PRId64 "h", s / 86400, (s % 86400) / 3600);
 }
 
+/* ISO 8601 UTC, for people and machines alike. */
+static void iso_time(char *buf, size_t size, int64_t unix_ms)
+{
+    time_t t = (time_t)(unix_ms / 1000);
+    struct tm tm;
+    if (unix_ms < 0 || !gmtime_r(&t, &tm)) {
+        snprintf(buf, size, "?");
+        return;
+    }
+    char day[32];
+    strftime(day, sizeof(day), "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(buf, size, "%s.%03dZ", day, (int)(unix_ms % 1000));
+}
+
 static void mib(char *buf, size_t size, uint64_t bytes)
 {
     snprintf(buf, size, "%.1fM", (double)bytes / (1024.0 * 1024.0));
@@ -37,8 +53,16 @@ static bool worker_line(const struct fw_pool_worker_info *w, void *data)
     char age[32], rss[32];
     duration(age, sizeof(age), w->age_ms);
     mib(rss, sizeof(rss), w->rss_bytes);
-    fw_buf_printf(out, "    %-8ld %-4" PRIu32 " %-9s %-5u %-9" PRIu64 " %-8s %s\n", (long)w->pid,
+    fw_buf_printf(out, "    %-8ld %-4" PRIu32 " %-9s %-5u %-9" PRIu64 " %-8s %-7s", (long)w->pid,
                   w->generation, state_names[w->state], w->busy, w->requests, rss, age);
+    if (w->n_now) {
+        char for_[32];
+        duration(for_, sizeof(for_), w->now[0].age_ms);
+        fw_buf_printf(out, " %s %s for %s", w->now[0].method, w->now[0].path, for_);
+        if (w->n_now > 1)
+            fw_buf_printf(out, " (+%u more)", w->n_now - 1);
+    }
+    fw_buf_puts(out, "\n");
     return true;
 }
 
@@ -51,6 +75,8 @@ static void pool_text(struct fw_buf *out, const struct fw_pool *pool)
         fw_buf_printf(out, "%s, %u process%s", i.model, i.processes, i.processes == 1 ? "" : "es");
     else
         fw_buf_printf(out, "%s, %u..%u processes", i.model, i.min, i.max);
+    if (i.scaled)
+        fw_buf_printf(out, " (SCALED from %u until reload)", i.configured_processes);
     fw_buf_printf(out, " x %u thread%s, listening on %s%s\n", i.threads, i.threads == 1 ? "" : "s",
                   i.listen, i.stopped ? " (STOPPED)" : "");
     fw_buf_printf(out, "  generation %" PRIu32 ", %" PRIu64 " requests served\n", i.generation,
@@ -59,10 +85,22 @@ static void pool_text(struct fw_buf *out, const struct fw_pool *pool)
     for (size_t s = 0; s < sizeof(i.workers) / sizeof(i.workers[0]); s++)
         fw_buf_printf(out, "%s %u %s", s ? "," : "", i.workers[s], state_names[s]);
     fw_buf_puts(out, "\n");
-    if (i.recycling)
-        fw_buf_printf(out, "  recycling to generation %" PRIu32 "%s\n", i.generation,
+    if (i.recycling) {
+        char for_[32];
+        duration(for_, sizeof(for_), i.recycle_ms);
+        fw_buf_printf(out, "  recycling to generation %" PRIu32 " (%s, for %s)%s\n", i.generation,
+                      i.recycle_cause, for_,
                       i.recycle_queued ? "; one more recycle queued after it" : "");
+    }
     fw_buf_printf(out, "  last recycle: %s\n", i.last_recycle[0] ? i.last_recycle : "none");
+    if (i.last.seq) {
+        char started[40], ended[40], took[32];
+        iso_time(started, sizeof(started), i.last.started_unix_ms);
+        iso_time(ended, sizeof(ended), i.last.ended_unix_ms);
+        duration(took, sizeof(took), i.last.duration_ms);
+        fw_buf_printf(out, "    %s (%s): started %s, ended %s, took %s\n",
+                      i.last.ok ? "ok" : "FAILED", i.last.cause, started, ended, took);
+    }
     if (i.config_failed)
         fw_buf_puts(out, "  configuration error in the worker: not respawning until reload or "
                          "restart\n");
@@ -77,7 +115,7 @@ static void pool_text(struct fw_buf *out, const struct fw_pool *pool)
     } else {
         fw_buf_puts(out, "  back-off: none\n");
     }
-    fw_buf_puts(out, "    PID      GEN  STATE     BUSY  REQUESTS  RSS      AGE\n");
+    fw_buf_puts(out, "    PID      GEN  STATE     BUSY  REQUESTS  RSS      AGE     REQUEST\n");
     fw_pool_each_worker(pool, worker_line, out);
 }
 
@@ -103,9 +141,18 @@ static bool worker_json(const struct fw_pool_worker_info *w, void *data)
         fw_buf_puts(out, ",");
     fw_buf_printf(out,
                   "{\"pid\":%ld,\"generation\":%" PRIu32 ",\"state\":\"%s\",\"busy\":%u,"
-                  "\"requests\":%" PRIu64 ",\"rss_bytes\":%" PRIu64 ",\"age_ms\":%" PRId64 "}",
+                  "\"requests\":%" PRIu64 ",\"rss_bytes\":%" PRIu64 ",\"age_ms\":%" PRId64
+                  ",\"requests_now\":[",
                   (long)w->pid, w->generation, state_names[w->state], w->busy, w->requests,
                   w->rss_bytes, w->age_ms);
+    for (unsigned r = 0; r < w->n_now; r++) {
+        fw_buf_puts(out, r ? ",{\"method\":" : "{\"method\":");
+        fw_buf_json_string(out, w->now[r].method);
+        fw_buf_puts(out, ",\"path\":");
+        fw_buf_json_string(out, w->now[r].path);
+        fw_buf_printf(out, ",\"age_ms\":%" PRId64 "}", w->now[r].age_ms);
+    }
+    fw_buf_puts(out, "]}");
     return true;
 }
 
@@ -119,21 +166,47 @@ static void pool_json(struct fw_buf *out, const struct fw_pool *pool)
     fw_buf_json_string(out, i.listen);
     fw_buf_printf(out,
                   ",\"model\":\"%s\",\"processes\":%u,\"min\":%u,\"max\":%u,\"threads\":%u,"
+                  "\"configured_processes\":%u,\"scaled\":%s,"
                   "\"generation\":%" PRIu32 ",\"requests\":%" PRIu64 ",\"stopped\":%s,",
-                  i.model, i.processes, i.min, i.max, i.threads, i.generation, i.requests,
+                  i.model, i.processes, i.min, i.max, i.threads, i.configured_processes,
+                  i.scaled ? "true" : "false", i.generation, i.requests,
                   i.stopped ? "true" : "false");
     fw_buf_puts(out, "\"workers_by_state\":{");
     for (size_t s = 0; s < sizeof(i.workers) / sizeof(i.workers[0]); s++)
         fw_buf_printf(out, "%s\"%s\":%u", s ? "," : "", state_names[s], i.workers[s]);
+    fw_buf_printf(out, "},\"recycling\":%s,\"recycle\":", i.recycling ? "true" : "false");
+    if (i.recycling) {
+        char started[40];
+        iso_time(started, sizeof(started), i.recycle_started_unix_ms);
+        fw_buf_printf(out, "{\"cause\":\"%s\",\"started\":\"%s\",\"running_ms\":%" PRId64 "}",
+                      i.recycle_cause, started, i.recycle_ms);
+    } else {
+        fw_buf_puts(out, "null");
+    }
+    fw_buf_printf(out, ",\"recycle_queued\":%s,\"recycles\":%" PRIu64 ",\"last_recycle\":",
+                  i.recycle_queued ? "true" : "false", i.recycles);
+    if (i.last.seq) {
+        char started[40], ended[40];
+        iso_time(started, sizeof(started), i.last.started_unix_ms);
+        iso_time(ended, sizeof(ended), i.last.ended_unix_ms);
+        fw_buf_printf(out,
+                      "{\"seq\":%" PRIu64 ",\"cause\":\"%s\",\"started\":\"%s\",\"ended\":\"%s\","
+                      "\"duration_ms\":%" PRId64 ",\"ok\":%s,\"error\":",
+                      i.last.seq, i.last.cause, started, ended, i.last.duration_ms,
+                      i.last.ok ? "true" : "false");
+        if (i.last.ok)
+            fw_buf_puts(out, "null");
+        else
+            fw_buf_json_string(out, i.last_recycle);
+        fw_buf_puts(out, ",\"text\":");
+        fw_buf_json_string(out, i.last_recycle);
+        fw_buf_puts(out, "}");
+    } else {
+        fw_buf_puts(out, "null");
+    }
     fw_buf_printf(
-        out, "},\"recycling\":%s,\"recycle_queued\":%s,\"recycles\":%" PRIu64 ",\"last_recycle\":",
-        i.recycling ? "true" : "false", i.recycle_queued ? "true" : "false", i.recycles);
-    fw_buf_json_string(out, i.last_recycle);
-    fw_buf_printf(out,
-                  ",\"last_recycle_ok\":%s,\"crashes\":%u,\"backoff_ms\":%" PRId64
-                  ",\"backoff_capped\":%s,\"backoff_reason\":",
-                  i.last_recycle_ok ? "true" : "false", i.crashes, i.backoff_ms,
-                  i.backoff_capped ? "true" : "false");
+        out, ",\"crashes\":%u,\"backoff_ms\":%" PRId64 ",\"backoff_capped\":%s,\"backoff_reason\":",
+        i.crashes, i.backoff_ms, i.backoff_capped ? "true" : "false");
     fw_buf_json_string(out, i.backoff_reason);
     fw_buf_printf(out, ",\"config_failed\":%s,\"workers\":[", i.config_failed ? "true" : "false");
     fw_pool_each_worker(pool, worker_json, out);
@@ -155,4 +228,32 @@ void fw_status_json(struct fw_buf *out, const struct fw_status_master *m,
         pool_json(out, pools[i]);
     }
     fw_buf_puts(out, "]}\n");
+}
+
+bool fw_status_check(struct fw_buf *out, struct fw_pool *const *pools, size_t n)
+{
+    bool bad = false;
+    for (size_t i = 0; i < n; i++) {
+        struct fw_pool_info info;
+        fw_pool_info(pools[i], &info);
+        if (info.stopped)
+            continue;
+        const char *why = NULL;
+        char failed[128];
+        if (info.workers[FW_POOL_WORKER_IDLE] + info.workers[FW_POOL_WORKER_BUSY] == 0) {
+            why = "no ready worker";
+        } else if (info.backoff_ms > 0) {
+            why = "backing off after crashes";
+        } else if (info.last.seq && !info.last.ok) {
+            char ended[40];
+            iso_time(ended, sizeof(ended), info.last.ended_unix_ms);
+            snprintf(failed, sizeof(failed), "its last recycle failed (%s, ended %s)",
+                     info.last.cause, ended);
+            why = failed;
+        }
+        if (why && out)
+            fw_buf_printf(out, "check: pool %s: %s\n", info.name, why);
+        bad |= why != NULL;
+    }
+    return bad;
 }

@@ -3,6 +3,7 @@
 #ifndef FW_STATUS_H
 #define FW_STATUS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -22,5 +23,10 @@ void fw_status_text(struct fw_buf *out, const struct fw_status_master *m,
                     struct fw_pool *const *pools, size_t n);
 void fw_status_json(struct fw_buf *out, const struct fw_status_master *m,
                     struct fw_pool *const *pools, size_t n);
+
+/* status --check: what monitoring must hear about, a line per pool that has
+ * it ("check: pool P: why"; out may be NULL); true if any pool has. A pool
+ * stopped on purpose (`fcgiwsgi-ctl stop`) has nothing to say. */
+bool fw_status_check(struct fw_buf *out, struct fw_pool *const *pools, size_t n);
 
 #endif

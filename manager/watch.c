@@ -377,7 +377,7 @@ static void notify(struct fw_watch *w)
         for (; e; e = e->next)
             if (e->fn == fn && e->data == data)
                 e->fire = false;
-        fn(data, path);
+        fn(data, path, w->last_activity_ms);
     }
 }
 

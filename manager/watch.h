@@ -8,13 +8,17 @@
 #define FW_WATCH_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 struct fw_loop;
 struct fw_watch;
 
-/* Called once per debounced burst of changes to any path registered with this data. */
-/* path: the first of (fn, data)'s files that changed, for the log. */
-typedef void (*fw_watch_fn)(void *data, const char *path);
+/* Called once per debounced burst of changes to any path registered with this data.
+ * path: the first of (fn, data)'s files that changed, for the log; changed_ms: when the
+ * burst's last event was seen (fw_loop_now_ms's clock; for a polled path, when the poll
+ * saw it), so the caller can tell whether something it started later already has the
+ * change. */
+typedef void (*fw_watch_fn)(void *data, const char *path, int64_t changed_ms);
 
 /* debounce_ms: quiet time after the last event before paths are compared (a
  * burst is cut at 10 x debounce_ms however busy it is). poll_ms: how often

@@ -82,7 +82,7 @@ st = json.loads(ctl(cfg, 'status', 'web', '--json')[1])['pools'][0]
 new = {w['pid'] for w in st['workers'] if w['state'] != 'stopping'}
 ok(len(new) == 2 and not (new & old), 'after restart returns, only new workers serve', got=new)
 is_(st['requests'] >= 5, True, 'requests served are counted across generations')
-is_(st['last_recycle_ok'], True, 'status: last recycle ok')
+is_(st['last_recycle']['ok'], True, 'status: last recycle ok')
 body = fcgi_request(web_sock, params=PARAMS).body.split()
 is_(body[4], b'1', 'generation 1 answers')
 rc, out, err = ctl(cfg, 'restart', '--all')
@@ -95,7 +95,7 @@ ok('pool web: generation 2 ready' in out and 'pool dyn: generation 1 ready' in o
 old = {w['pid'] for w in json.loads(ctl(cfg, 'status', 'web', '--json')[1])['pools'][0]['workers']}
 res = fcgi_request(web_sock, uri='/request-restart', params=PARAMS)
 is_(res.status, 200, 'a request calling fcgiwsgi.request_restart() is answered')
-wait_for(lambda: json.loads(ctl(cfg, 'status', 'web', '--json')[1])['pools'][0]['last_recycle'].startswith('generation 3 ready'),
+wait_for(lambda: json.loads(ctl(cfg, 'status', 'web', '--json')[1])['pools'][0]['last_recycle']['text'].startswith('generation 3 ready'),
          timeout=20, what='the recycle asked by the app')
 st = json.loads(ctl(cfg, 'status', 'web', '--json')[1])['pools'][0]
 new = {w['pid'] for w in st['workers'] if w['state'] != 'stopping'}
@@ -117,12 +117,12 @@ res = fcgi_request(web_sock, params=PARAMS)
 is_((res.status, res.body.split()[4]), (200, b'3'), 'generation 3 still answers')
 time.sleep(1)  # the watcher's own trigger for the same change, if any, ends too
 st = json.loads(ctl(cfg, 'status', 'web', '--json')[1])['pools'][0]
-is_((st['last_recycle_ok'], st['generation']), (False, 3), 'status: the last recycle failed, generation 3 serves')
-like(st['last_recycle'], r'SyntaxError', 'status: with the error')
+is_((st['last_recycle']['ok'], st['generation']), (False, 3), 'status: the last recycle failed, generation 3 serves')
+like(st['last_recycle']['error'], r'SyntaxError', 'status: with the error')
 like(ctl(cfg, 'status', 'web')[1], r'last recycle: generation \d+ failed', 'text status too')
 with open(script, 'w') as f:
     f.write(good)
-wait_for(lambda: json.loads(ctl(cfg, 'status', 'web', '--json')[1])['pools'][0]['last_recycle_ok'],
+wait_for(lambda: json.loads(ctl(cfg, 'status', 'web', '--json')[1])['pools'][0]['last_recycle']['ok'],
          timeout=15, what='the fixed version recycled in by the watcher')
 ok(True, 'fixing the file recovers without a command')
 

@@ -259,13 +259,14 @@ static void test_full(void)
            !strcmp(p->env[2].name, "PORT") && !strcmp(p->env[2].value, "8000"),
        "env, in order, numbers as text");
     ok(p->n_watch == 1 && !strcmp(p->watch[0], "/srv/blog/settings.ini"), "watch");
+    ok(!p->watch_scripts, "watch_scripts");
     is(p->n_apps, 2, "two apps");
     is_str(p->apps[0].mount, "/blog", "mount without its trailing slash");
     snprintf(want, sizeof(want), "%s/../../examples/hello.wsgi", dir);
     is_str(p->apps[0].script, want, "script made absolute");
     is_str(p->apps[0].callable, "app", "callable");
     is_str(p->apps[0].application_group, "%{GLOBAL}", "application_group");
-    ok(p->apps[0].mark.line == 35 && p->apps[0].mark.column == 9, "app mark");
+    ok(p->apps[0].mark.line == 36 && p->apps[0].mark.column == 9, "app mark");
     is_str(p->apps[1].mount, "/", "mount / stays /");
     is_str(p->apps[1].script, want, "leading ./ dropped");
     is_str(p->apps[1].callable, "application", "callable default");
@@ -306,6 +307,7 @@ static void check_defaults(const struct fw_config *cfg, const char *what)
       "timeouts");
     D(!p->max_body_bytes && p->max_params_bytes == 1 << 20, "max_body, max_params");
     D(!p->python_home && !p->n_python_path && !p->n_env && !p->n_watch, "python settings");
+    D(p->watch_scripts, "watch_scripts");
     D(!strcmp(p->apps[0].mount, "/") && !strcmp(p->apps[0].callable, "application") &&
           !p->apps[0].application_group,
       "app settings");

@@ -53,8 +53,9 @@ struct scenario {
 
 static char root[] = "/tmp/fw-watch-XXXXXX";
 
-static void on_change(void *data, const char *path)
+static void on_change(void *data, const char *path, int64_t changed_ms)
 {
+    (void)changed_ms;
     struct counter *c = data;
     (void)path;
     c->calls++;
