@@ -425,6 +425,7 @@ static int reload(struct manager *m, struct fw_buf *out, struct waiter *w)
     }
 
     /* Committed from here on. */
+    fw_watch_catch_up(m->watch); /* a deploy's change then a reload: one recycle */
     if (w) {
         free(w->pools);
         w->pools = waits;
@@ -587,6 +588,7 @@ static void on_signal(struct fw_loop *loop, int fd, uint32_t events, void *data)
                 do_reload(m, NULL, "SIGHUP", false);
             break;
         case SIGUSR2:
+            fw_watch_catch_up(m->watch);
             for (size_t i = 0; i < m->n_pools; i++)
                 fw_pool_restart(m->pools[i], FW_POOL_CAUSE_SIGNAL, "SIGUSR2");
             break;
@@ -636,6 +638,7 @@ static void cmd_restart(struct manager *m, struct fw_ctl_client *c, int argc, ch
         return;
     char why[128];
     snprintf(why, sizeof(why), "fcgiwsgi-ctl restart by %s", fw_control_peer(c));
+    fw_watch_catch_up(m->watch);
     for (size_t i = 0; i < n; i++) {
         struct fw_pool *pool = all ? m->pools[i] : find_pool(m, argv[i + 1]);
         uint64_t seq = fw_pool_restart(pool, FW_POOL_CAUSE_RESTART, why);

@@ -182,7 +182,11 @@ uint64_t fw_pool_restart(struct fw_pool *pool, enum fw_pool_cause cause, const c
 
 uint64_t fw_pool_restart_changed(struct fw_pool *pool, int64_t changed_ms, const char *why)
 {
-    if (!pool->stopping && pool->recycle_seq && changed_ms < pool->recycle_started_ms) {
+    /* The same millisecond counts: workers fork now but import the app tens
+     * of ms later, after exec and Python's start (the manager catches up
+     * with inotify before it starts a recycle, so an event queued before
+     * the command is never read after it). */
+    if (!pool->stopping && pool->recycle_seq && changed_ms <= pool->recycle_started_ms) {
         fw_log_to(pool->log, FW_LOG_NOTICE,
                   "[pool %s] %s, before the recycle to generation %u began (%s): no other recycle",
                   pool->conf->name, why, pool->generation, fw_pool_cause_name(pool->recycle_cause));

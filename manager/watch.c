@@ -493,6 +493,12 @@ static void on_inotify(struct fw_loop *loop, int fd, uint32_t events, void *data
         activity(w, fw_loop_now_ms());
 }
 
+void fw_watch_catch_up(struct fw_watch *w)
+{
+    if (w && w->inotify_fd >= 0)
+        on_inotify(w->loop, w->inotify_fd, EPOLLIN, w);
+}
+
 struct fw_watch *fw_watch_new(struct fw_loop *loop, unsigned debounce_ms, unsigned poll_ms,
                               bool force_polling)
 {

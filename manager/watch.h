@@ -42,6 +42,12 @@ void fw_watch_free(struct fw_watch *w);
  * polled every poll_ms instead, with a warning logged. */
 int fw_watch_add(struct fw_watch *w, const char *path, fw_watch_fn fn, void *data);
 
+/* Reads the inotify events the kernel has queued, now: a change made before
+ * this call then has a changed_ms no later than now, even when its event
+ * and the caller's own wake-up came in the same turn of the loop (call it
+ * before starting what the change should be covered by). w may be NULL. */
+void fw_watch_catch_up(struct fw_watch *w);
+
 /* Stops watching every path registered with data (a pool going away). */
 void fw_watch_remove_all(struct fw_watch *w, void *data);
 
