@@ -76,7 +76,7 @@ static void pool_text(struct fw_buf *out, const struct fw_pool *pool)
     else
         fw_buf_printf(out, "%s, %u..%u processes", i.model, i.min, i.max);
     if (i.scaled)
-        fw_buf_printf(out, " (SCALED from %u until reload)", i.configured_processes);
+        fw_buf_printf(out, " (SCALED: %u configured)", i.configured_processes);
     fw_buf_printf(out, " x %u thread%s, listening on %s%s\n", i.threads, i.threads == 1 ? "" : "s",
                   i.listen, i.stopped ? " (STOPPED)" : "");
     fw_buf_printf(out, "  generation %" PRIu32 ", %" PRIu64 " requests served\n", i.generation,

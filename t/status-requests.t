@@ -160,7 +160,7 @@ is_(ctl(cfg, 'scale', 'web', '3')[0], 0, 'scale web 3')
 p = pool_json()
 is_((p['processes'], p['configured_processes'], p['scaled']), (3, 2, True),
     'JSON: processes 3, configured 2, scaled')
-like(text(), r'fixed, 3 processes \(SCALED from 2 until reload\)', 'text: the marker')
+like(text(), r'fixed, 3 processes \(SCALED: 2 configured\)', 'text: the marker')
 is_(ctl(cfg, 'scale', 'web', '2')[0], 0, 'scale web 2')
 is_(pool_json()['scaled'], False, 'back at the configured number: not scaled')
 
