@@ -46,6 +46,7 @@ struct worker {
     struct fw_waitset *ws;
     struct fw_conn_settings conn_settings;
     atomic_bool stopping;
+    atomic_int in_accept; /* request threads past their check of `stopping` */
     atomic_int threads_done;
 
     struct fw_worker_apps apps;
@@ -240,9 +241,12 @@ static void *request_thread(void *arg)
             continue;
         }
         if (what == FW_WAITSET_LISTEN) {
-            if (atomic_load(&w->stopping))
-                continue; /* an event from before the stop */
-            c = fw_accept_one(&w->acc, false);
+            /* Paired with begin_stop (both seq_cst): either this thread
+             * sees `stopping`, or begin_stop sees it here and waits. */
+            atomic_fetch_add(&w->in_accept, 1);
+            if (!atomic_load(&w->stopping))
+                c = fw_accept_one(&w->acc, false);
+            atomic_fetch_sub(&w->in_accept, 1);
         }
         if (c)
             serve_conn(th, ct, c);
@@ -268,6 +272,12 @@ static void begin_stop(struct worker *w, const char *why)
      * manager keeps the socket open); idle kept ones are closed now, so the
      * web server's next request comes through the socket too. */
     fw_waitset_unlisten(w->ws);
+    /* The master ends a recycle once every old worker has said this, so
+     * that a request made after `restart` returned reaches the new code: a
+     * thread inside accept4() is let out first (microseconds; bounded). */
+    for (int i = 0; i < 2000 && atomic_load(&w->in_accept) > 0; i++)
+        nanosleep(&(struct timespec){ .tv_nsec = 500000 }, NULL);
+    tell_master(w, FW_WORKER_MSG_UNLISTENED);
     fw_waitset_stop(w->ws);
     fw_waitset_sweep(w->ws, now_ms(), true, now_ms());
 }

@@ -42,6 +42,7 @@ enum fw_worker_msg {
     FW_WORKER_MSG_SERVE = 'S',       /* master to worker after LOAD_FAILED: accept anyway */
     FW_WORKER_MSG_LOG_LEVEL = '0',   /* master to worker, '0' + enum fw_log_level: log_level
                                         changed by a reload */
+    FW_WORKER_MSG_UNLISTENED = 'U',  /* stopping: it accepts no more connections */
 };
 
 struct fw_worker_config {

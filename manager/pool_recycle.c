@@ -68,10 +68,23 @@ void fw_pool_recycle_finish(struct fw_pool *pool, bool ok)
     }
 }
 
+/* An old worker told to stop may still accept a connection until it has
+ * read the signal: the recycle ends once each that served has said it
+ * accepts no more (or is gone, or was killed at graceful_timeout), so a
+ * request made after `restart` returned gets the new code. */
+static bool old_still_accepting(const struct fw_pool *pool)
+{
+    for (const struct proc *p = pool->procs; p; p = p->next)
+        if (p->generation < pool->generation && p->state == PROC_STOPPING && p->served &&
+            !p->unlistened && p->channel_fd >= 0)
+            return true;
+    return false;
+}
+
 /* Old workers are all stopping or gone: the new generation serves. */
 void fw_pool_recycle_check_done(struct fw_pool *pool)
 {
-    if (!pool->recycle_active || fw_pool_recycle_running(pool))
+    if (!pool->recycle_active || fw_pool_recycle_running(pool) || old_still_accepting(pool))
         return;
     snprintf(pool->last_recycle, sizeof(pool->last_recycle),
              "generation %u ready: %u worker%s replaced in %lld ms", pool->generation,

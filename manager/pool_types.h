@@ -38,6 +38,8 @@ struct proc {
     bool startup_timed_out;
     bool load_failed;        /* serving 500s: its app did not import */
     bool asked_to_retire;    /* it asks once (max_requests, memory_limit, out of fds) */
+    bool served;             /* it was ready: connections may have reached it */
+    bool unlistened;         /* stopping, it said it accepts no more */
     int64_t kill_at_ms;      /* stopping: SIGKILL past this */
     int64_t idle_since_ms;   /* running with no request in progress since then; 0 if busy */
     uint64_t seen_requests;  /* requests counter when last looked at */

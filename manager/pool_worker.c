@@ -146,6 +146,8 @@ static void on_channel(struct fw_loop *loop, int fd, uint32_t events, void *data
             fw_loop_del(loop, fd);
             close(fd);
             p->channel_fd = -1;
+            p->unlistened = true; /* it is exiting: its socket goes with it */
+            fw_pool_maintain(p->pool);
         }
         return;
     }
@@ -195,6 +197,7 @@ static void on_channel(struct fw_loop *loop, int fd, uint32_t events, void *data
         case FW_WORKER_MSG_READY:
             if (msgs[i] == FW_WORKER_MSG_READY)
                 p->load_failed = false; /* also: a failed import healed since */
+            p->served = true;
             if (p->state == PROC_STARTING)
                 fw_pool_worker_set_state(
                     p, p->generation == p->pool->generation ? PROC_RUNNING : PROC_RETIRING,
@@ -206,6 +209,9 @@ static void on_channel(struct fw_loop *loop, int fd, uint32_t events, void *data
             p->asked_to_retire = true;
             if (p->state == PROC_RUNNING)
                 fw_pool_worker_set_state(p, PROC_RETIRING, "it asked to be replaced");
+            break;
+        case FW_WORKER_MSG_UNLISTENED:
+            p->unlistened = true;
             break;
         case FW_WORKER_MSG_RESTART:
             fw_pool_restart(p->pool, FW_POOL_CAUSE_APP,
