@@ -113,6 +113,7 @@ static void finish(struct fw_conf_reader *r, struct fw_conf_app *app, const stru
                            "this app has no 'script': add the path of its WSGI file");
     else if (app->script)
         check_script(r->errs, app->script, m[A_SCRIPT]);
+    app->script_mark = m[A_SCRIPT];
     if (app->callable && !python_name(app->callable))
         fw_conf_mark_error(r->errs, m[A_CALLABLE],
                            "'callable' must be a Python name such as application, got %s",

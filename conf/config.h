@@ -37,6 +37,7 @@ struct fw_conf_app {
     char *callable;          /* default "application" */
     char *application_group; /* NULL: one interpreter for this app; "%{GLOBAL}": main */
     struct fw_conf_mark mark;
+    struct fw_conf_mark script_mark; /* of its 'script:' value */
 };
 
 struct fw_conf_env {
@@ -143,6 +144,13 @@ struct fw_conf_errors {
  * there was at least one error (not counting warnings); every error and
  * warning found is appended to errs either way. */
 struct fw_config *fw_conf_load(const char *path, struct fw_conf_errors *errs);
+/* fw_conf_load(), and then the checks of what the file names outside
+ * itself that would make a start fail (python_home's CPython version, what
+ * the pools' users can read, the directories of sockets, log and pid file;
+ * conf/preflight.h lists them), reported in the same list at the settings'
+ * positions. It reads the file system as the pools' users, in a short-lived
+ * child when those are not the caller's: for -t, the start and reload. */
+struct fw_config *fw_conf_load_preflight(const char *path, struct fw_conf_errors *errs);
 /* The same from text in memory (tests, the fuzzer): name stands for the file
  * in messages and is the base of relative paths; includes are read from
  * disk as usual. text need not be NUL-terminated. */

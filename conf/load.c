@@ -9,6 +9,7 @@
 #include "conf/file.h"
 #include "conf/path.h"
 #include "conf/pool.h"
+#include "conf/preflight.h"
 #include "conf/reader.h"
 #include "conf/top.h"
 #include "conf/validate.h"
@@ -197,7 +198,7 @@ static void load_text(struct loader *ld, size_t fi, const char *text, size_t len
 }
 
 static struct fw_config *load(const char *name, const char *text, size_t len, const struct stat *st,
-                              struct fw_conf_errors *errs)
+                              bool preflight, struct fw_conf_errors *errs)
 {
     struct loader ld = { .top.errs = errs };
     size_t before = fw_conf_error_count(errs), first = errs->n;
@@ -221,6 +222,8 @@ static struct fw_config *load(const char *name, const char *text, size_t len, co
                            cfg->n_files > 1 ? " (the included files define none)" : "");
     }
     fw_conf_validate(cfg, ld.top.marks, errs);
+    if (preflight)
+        fw_conf_preflight(&ld.top);
     goto done;
 nomem:
     fw_conf_errors_add(errs, name, 0, 0, false, "out of memory");
@@ -242,10 +245,10 @@ struct fw_config *fw_conf_load_string(const char *name, const char *text, size_t
     struct stat st;
     /* The text may stand for a file on disk: then an include of that file
      * is a cycle like any other. */
-    return load(name, text, len, stat(name, &st) == 0 ? &st : NULL, errs);
+    return load(name, text, len, stat(name, &st) == 0 ? &st : NULL, false, errs);
 }
 
-struct fw_config *fw_conf_load(const char *path, struct fw_conf_errors *errs)
+static struct fw_config *load_file(const char *path, bool preflight, struct fw_conf_errors *errs)
 {
     char *text = NULL, err[256];
     size_t len;
@@ -254,9 +257,19 @@ struct fw_config *fw_conf_load(const char *path, struct fw_conf_errors *errs)
         fw_conf_errors_add(errs, path, 0, 0, false, "cannot read the configuration: %s", err);
         return NULL;
     }
-    struct fw_config *cfg = load(path, text, len, &st, errs);
+    struct fw_config *cfg = load(path, text, len, &st, preflight, errs);
     free(text);
     return cfg;
+}
+
+struct fw_config *fw_conf_load(const char *path, struct fw_conf_errors *errs)
+{
+    return load_file(path, false, errs);
+}
+
+struct fw_config *fw_conf_load_preflight(const char *path, struct fw_conf_errors *errs)
+{
+    return load_file(path, true, errs);
 }
 
 void fw_conf_free(struct fw_config *cfg)

@@ -256,6 +256,9 @@ void fw_conf_top_read(struct fw_conf_reader *r, struct fw_conf_top *t, bool main
     }
     t->schema = main_file ? &fw_conf_top_schema : &included_schema;
     fw_conf_schema_read(r, t->schema, t->cfg, m, t);
-    if (main_file)
+    if (main_file) {
+        t->control_at = m[T_CONTROL];
+        t->pid_file_at = m[T_PID_FILE];
         finish_main(t, m);
+    }
 }

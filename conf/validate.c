@@ -9,9 +9,11 @@
 #include "conf/reader.h"
 #include "conf/path.h"
 #include "conf/strset.h"
+#include "lib/dir.h"
 #include "lib/syslog.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,7 +36,8 @@ static void check_listen(const struct fw_conf_pool *pool, const struct fw_conf_m
                                    "socket: limit who connects with listen_mode, listen_owner "
                                    "and listen_group",
                                    fw_conf_pool_schema.keys[tcp_only[i]].name);
-        /* A directory that does not exist yet is bind()'s to report. */
+        /* A directory that does not exist yet is preflight.c's to report:
+         * the manager may be the one that creates it. */
         char err[512];
         const char *path = ((const struct sockaddr_un *)&pool->listen_addr.ss)->sun_path;
         if (fw_sock_check_dir(path, err, sizeof(err)) < 0 && errno != ENOENT)
@@ -88,9 +91,22 @@ void fw_conf_check_log(struct fw_conf_errors *errs, struct fw_conf_mark mark, co
         fw_conf_mark_error(errs, mark, "out of memory");
         return;
     }
-    if (stat(dir, &st) < 0)
-        fw_conf_mark_error(errs, mark, "'log' %s: its directory %s: %s", target, dir,
-                           strerror(errno));
+    char parent[PATH_MAX];
+    struct stat pst;
+    int dir_err = stat(dir, &st) < 0 ? errno : 0;
+    if (dir_err == ENOENT && fw_dir_of(dir, parent, sizeof(parent)) == 0 &&
+        stat(parent, &pst) == 0 && S_ISDIR(pst.st_mode))
+        /* The one level the manager creates (lib/dir.h), as for sockets. */
+        fw_conf_mark_warning(errs, mark,
+                             "'log' %s: the directory %s does not exist yet: fcgiwsgi creates "
+                             "it (mode %04o, owned by its user) when it starts",
+                             target, dir, FW_DIR_MODE);
+    else if (dir_err)
+        fw_conf_mark_error(errs, mark, "'log' %s: its directory %s: %s%s", target, dir,
+                           strerror(dir_err),
+                           dir_err == ENOENT ? " (nor its parent: fcgiwsgi creates only the "
+                                               "last level; mkdir -p it)"
+                                             : "");
     else if (!S_ISDIR(st.st_mode))
         fw_conf_mark_error(errs, mark, "'log' %s: %s is not a directory", target, dir);
     else if (stat(target, &st) == 0 && S_ISDIR(st.st_mode))

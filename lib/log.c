@@ -5,6 +5,7 @@
 
 #include "log.h"
 
+#include "dir.h"
 #include "syslog.h"
 
 #include <errno.h>
@@ -214,6 +215,9 @@ static int open_file(const char *path, long group)
         int fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOCTTY);
         if (fd >= 0 || errno != ENOENT)
             return fd;
+        /* Its directory too, one level, like our sockets' (lib/dir.h);
+         * the open says what went wrong if that fails. */
+        fw_dir_make_for(path);
         fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_EXCL | O_CLOEXEC | O_NOCTTY, 0640);
         if (fd >= 0) {
             /* Not ours to give (a manager that is not root): the file keeps

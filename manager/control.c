@@ -5,6 +5,7 @@
 
 #include "control.h"
 
+#include "lib/dir.h"
 #include "lib/log.h"
 #include "lib/sock.h"
 #include "loop.h"
@@ -250,19 +251,6 @@ static void on_accept(struct fw_loop *loop, int fd, uint32_t events, void *data)
     }
 }
 
-static int make_parent(const char *path)
-{
-    char dir[FW_CTL_REQUEST_MAX];
-    snprintf(dir, sizeof(dir), "%s", path);
-    char *slash = strrchr(dir, '/');
-    if (!slash || slash == dir)
-        return 0;
-    *slash = '\0';
-    if (mkdir(dir, 0755) < 0 && errno != EEXIST)
-        return -1;
-    return 0;
-}
-
 struct fw_control *fw_control_new(struct fw_loop *loop, const char *path, gid_t group,
                                   fw_control_fn fn, void *data)
 {
@@ -273,10 +261,13 @@ struct fw_control *fw_control_new(struct fw_loop *loop, const char *path, gid_t 
                addr.family != AF_UNIX ? "not a unix socket path" : err);
         return NULL;
     }
-    if (make_parent(path) < 0) {
+    int made = fw_dir_make_for(path);
+    if (made < 0) {
         fw_log_errno(FW_LOG_ERR, "control socket %s: creating its directory", path);
         return NULL;
     }
+    if (made)
+        fw_log(FW_LOG_NOTICE, "created the directory of the control socket %s", path);
     struct fw_sock_file bound;
     int fd = fw_sock_listen(&addr, 64, group != (gid_t)-1 ? 0660 : 0600, &bound, err, sizeof(err));
     if (fd < 0) {

@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include "conf/config.h"
+#include "lib/log.h"
 #include "manager/manager.h"
 #include "manager/spawn.h"
 #include "pyhost/host.h"
@@ -88,7 +89,7 @@ static int parse_options(int argc, char **argv, struct options *o, int *status)
 static int test_config(const char *path)
 {
     struct fw_conf_errors errs = { 0 };
-    struct fw_config *cfg = fw_conf_load(path, &errs);
+    struct fw_config *cfg = fw_conf_load_preflight(path, &errs);
     fw_conf_errors_print(&errs, stderr);
     fw_conf_errors_free(&errs);
     if (!cfg)
@@ -97,6 +98,25 @@ static int test_config(const char *path)
            fw_conf_app_count(cfg));
     fw_conf_free(cfg);
     return 0;
+}
+
+/* A configuration that starts may still have warnings (preflight's about a
+ * socket the web server cannot reach, say): they go to the log like its
+ * other lines, timestamped (a reload logs its own the same way); a refused
+ * one gets the lines -t prints. */
+static void log_warnings(const struct fw_conf_errors *errs)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = errs->n ? open_memstream(&text, &len) : NULL;
+    if (!f)
+        return;
+    fw_conf_errors_print(errs, f);
+    fclose(f);
+    while (len && text[len - 1] == '\n')
+        len--;
+    fw_log_block(FW_LOG_WARN, NULL, text, len);
+    free(text);
 }
 
 /* ps shows a process's argv strings: the master's title goes over its own
@@ -142,8 +162,11 @@ int main(int argc, char **argv)
     if (o.test)
         return test_config(o.config);
     struct fw_conf_errors errs = { 0 };
-    struct fw_config *cfg = fw_conf_load(o.config, &errs);
-    fw_conf_errors_print(&errs, stderr);
+    struct fw_config *cfg = fw_conf_load_preflight(o.config, &errs);
+    if (cfg)
+        log_warnings(&errs);
+    else
+        fw_conf_errors_print(&errs, stderr);
     fw_conf_errors_free(&errs);
     if (!cfg)
         return EXIT_USAGE; /* nothing a restart could fix */

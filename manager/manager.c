@@ -7,6 +7,7 @@
 #include "activation.h"
 #include "control.h"
 #include "lib/buf.h"
+#include "lib/dir.h"
 #include "lib/log.h"
 #include "lib/syslog.h"
 #include "listener.h"
@@ -365,7 +366,7 @@ static void reap_removed(struct manager *m)
 static int reload(struct manager *m, struct fw_buf *out, struct waiter *w)
 {
     struct fw_conf_errors errs = { 0 };
-    struct fw_config *cfg = fw_conf_load(m->cfg->path, &errs);
+    struct fw_config *cfg = fw_conf_load_preflight(m->cfg->path, &errs);
     /* The same lines as `fcgiwsgi -t` prints. */
     char *text = NULL;
     size_t text_len = 0;
@@ -941,6 +942,10 @@ static int setup(struct manager *m)
     m->control = fw_control_new(m->loop, cfg->control, cfg->control_gid, on_command, m);
     if (!m->control)
         return -1;
+    /* Like the sockets' and the logs' (lib/dir.h); a failure shows in the
+     * write that follows. */
+    if (cfg->pid_file && fw_dir_make_for(cfg->pid_file) > 0)
+        fw_log(FW_LOG_NOTICE, "created the directory of the pid file %s", cfg->pid_file);
     if (cfg->pid_file && write_pid_file(cfg->pid_file) < 0) {
         fw_log_errno(FW_LOG_ERR, "cannot write pid file %s", cfg->pid_file);
         return -1;

@@ -3,6 +3,7 @@
 
 #include "pool_listen.h"
 
+#include "lib/dir.h"
 #include "lib/log.h"
 #include "lib/sock.h"
 #include "listener.h"
@@ -77,14 +78,21 @@ int fw_pool_listen_open(struct fw_log_sink *log, struct fw_listeners *ls,
             return fd;
         }
     }
+    const char *p = c->listen_addr.family == AF_UNIX
+                        ? ((const struct sockaddr_un *)&c->listen_addr.ss)->sun_path
+                        : NULL;
+    int made = p ? fw_dir_make_for(p) : 0;
+    if (made < 0) {
+        fw_log_errno_to(log, FW_LOG_ERR, "[pool %s] creating the directory of %s", c->name, p);
+        return -1;
+    }
+    if (made)
+        fw_log_to(log, FW_LOG_NOTICE, "[pool %s] created the directory of %s", c->name, p);
     int fd = fw_sock_listen(&c->listen_addr, c->listen_backlog, lp.mode, file, err, sizeof(err));
     if (fd < 0) {
         fw_log_to(log, FW_LOG_ERR, "[pool %s] %s", c->name, err);
         return -1;
     }
-    const char *p = c->listen_addr.family == AF_UNIX
-                        ? ((const struct sockaddr_un *)&c->listen_addr.ss)->sun_path
-                        : NULL;
     if (p && fw_sock_set_perms(p, file, -1, lp.uid, lp.gid, err, sizeof(err)) < 0) {
         fw_log_to(log, FW_LOG_ERR, "[pool %s] %s", c->name, err);
         goto fail;

@@ -119,12 +119,24 @@ check_log_clean(own_log)
 bad = manager_config('''  p:
     listen: %s
     allow_root: true
-    log: nowhere/p.log
+    log: nowhere/deeper/p.log
     apps:
       - {mount: /, script: %s}
 ''' % (sock_path('p.sock'), app_path('mgr_app.wsgi')), name='bad.yaml')
 p = subprocess.run([program('fcgiwsgi'), '-t', '-c', bad], capture_output=True, text=True)
 is_(p.returncode, 1, '-t: a pool log in a missing directory fails the check')
-like(p.stderr, r'bad\.yaml:8:10: error: .log. \S+/nowhere/p\.log: its directory \S+nowhere: No '
-     r'such file', '... naming file:line:column and the directory')
+like(p.stderr, r'bad\.yaml:8:10: error: .log. \S+/nowhere/deeper/p\.log: its directory '
+     r'\S+nowhere/deeper: No such file', '... naming file:line:column and the directory')
+# One level is what the manager creates, as for sockets and the pid file.
+manager_config('''  p:
+    listen: %s
+    allow_root: true
+    log: nowhere/p.log
+    apps:
+      - {mount: /, script: %s}
+''' % (sock_path('p.sock'), app_path('mgr_app.wsgi')), name='bad.yaml')
+p = subprocess.run([program('fcgiwsgi'), '-t', '-c', bad], capture_output=True, text=True)
+is_(p.returncode, 0, '-t: a pool log one missing level down passes') or diag(p.stderr)
+like(p.stderr, r'bad\.yaml:8:10: warning: .log. \S+/nowhere/p\.log: the directory \S+nowhere does '
+     r'not exist yet: fcgiwsgi creates it', '... and says it will be created')
 done_testing()

@@ -31,11 +31,11 @@ flags="-g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined
     -fno-sanitize-recover=undefined -Wall -Wextra -Wno-unused-parameter -Werror"
 
 # The sources include the autoconf config.h; a minimal one will do.
-printf '#define _GNU_SOURCE 1\n#define PACKAGE_VERSION "fuzz"\n' >"$work/config.h"
+printf '#define _GNU_SOURCE 1\n#define PACKAGE_VERSION "fuzz"\n#define FW_PYTHON_VERSION "3.11"\n#define FW_PYTHON_PREFIX "/usr"\n#define FW_PYTHON_EXECUTABLE "/usr/bin/python3.11"\n' >"$work/config.h"
 
 build_conf() {
     "$cc" $flags -I"$work" -I"$top" $(pkg-config --cflags yaml-0.1) \
-        "$top"/conf/*.c "$top"/lib/units.c "$top"/lib/sock.c "$top"/t/fuzz/conf_fuzz.c \
+        "$top"/conf/*.c "$top"/lib/units.c "$top"/lib/sock.c "$top"/lib/dir.c "$top"/lib/syslog.c "$top"/t/fuzz/conf_fuzz.c \
         $(pkg-config --libs yaml-0.1) -ldl -o "$work/conf_fuzz"
 }
 
