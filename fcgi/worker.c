@@ -542,15 +542,16 @@ int fw_worker_run(const struct fw_worker_config *cfg)
     python = true;
     if (fw_apps_init(&w.apps, cfg) < 0)
         goto out;
-    if (cfg->preload) {
-        char err[FW_SLOT_ERROR_MAX];
-        if (!fw_apps_preload(&w.apps, err, sizeof(err))) {
-            /* For the master's report of a failed recycle (fcgiwsgi-ctl). */
-            if (cfg->slot)
-                memcpy(cfg->slot->error, err, sizeof(err));
-            w.preload_failed = true;
-        }
-    }
+    char err[FW_SLOT_ERROR_MAX];
+    bool load_failed = cfg->preload && !fw_apps_preload(&w.apps, err, sizeof(err));
+    /* Past the start-up: the log stops copying its errors into the slot
+     * (manager/spawn.c), which holds a failed import's from here on, for
+     * the master's report of a failed recycle (fcgiwsgi-ctl). */
+    fw_log_keep_errors(NULL, 0);
+    if (load_failed && cfg->slot)
+        memcpy(cfg->slot->error, err, sizeof(err));
+    if (load_failed)
+        w.preload_failed = true;
 
     unsigned nthreads = cfg->threads ? cfg->threads : 1;
     w.conn_settings = (struct fw_conn_settings){

@@ -555,6 +555,50 @@ out:
     pthread_mutex_unlock(&s->lock);
 }
 
+/* fw_log_keep_errors(): the buffer, the level of what it holds (-1:
+ * nothing yet), and a flag read without the lock on every line. */
+static atomic_bool keeping;
+static struct {
+    pthread_mutex_t lock;
+    char *buf;
+    size_t cap;
+    int level;
+} kept = { PTHREAD_MUTEX_INITIALIZER, NULL, 0, -1 };
+
+void fw_log_keep_errors(char *buf, size_t cap)
+{
+    pthread_mutex_lock(&kept.lock);
+    kept.buf = cap ? buf : NULL;
+    kept.cap = cap;
+    kept.level = -1;
+    if (kept.buf)
+        kept.buf[0] = '\0';
+    atomic_store(&keeping, kept.buf != NULL);
+    pthread_mutex_unlock(&kept.lock);
+}
+
+/* Copies "tag: msg" into the kept buffer, if level is err, or warn while no
+ * err is held; control bytes as '?', cut to fit. */
+static void keep(enum fw_log_level level, const char *tag, const char *msg, size_t len)
+{
+    if (level > FW_LOG_WARN || !atomic_load(&keeping))
+        return;
+    pthread_mutex_lock(&kept.lock);
+    if (kept.buf && (kept.level < 0 || (int)level <= kept.level)) {
+        size_t n = 0, tlen = tag ? strlen(tag) : 0;
+        const char *parts[3] = { tag, tag ? ": " : NULL, msg };
+        size_t lens[3] = { tlen, tag ? 2 : 0, len };
+        for (int i = 0; i < 3; i++)
+            for (size_t j = 0; j < lens[i] && n + 1 < kept.cap; j++) {
+                unsigned char c = (unsigned char)parts[i][j];
+                kept.buf[n++] = c < 0x20 || c == 0x7f ? '?' : (char)c;
+            }
+        kept.buf[n] = '\0';
+        kept.level = (int)level;
+    }
+    pthread_mutex_unlock(&kept.lock);
+}
+
 /* The message body: the function's name only at debug (above it, a line
  * must read well to an operator on its own, and C names are noise there),
  * the text, the errno text; escaped. malloc'd, NULL on out of memory. */
@@ -642,8 +686,10 @@ static void vwrite_to(struct fw_log_sink *s, enum fw_log_level level, const char
     int saved_errno = errno;
     size_t blen = 0;
     char *body = format_body(level, func, errnum, fmt, ap, &blen);
-    if (body)
+    if (body) {
         emit_body(sink_of(s), level, body, blen);
+        keep(level, NULL, body, blen);
+    }
     free(body);
     errno = saved_errno;
 }
@@ -713,6 +759,15 @@ void fw_log_block_to(struct fw_log_sink *s, enum fw_log_level level, const char 
     }
     emit(s, buf, n, hlen);
     free(buf);
+    /* Its last line that holds something: a traceback's exception. */
+    size_t last_end = len;
+    while (last_end && (text[last_end - 1] == '\n' || text[last_end - 1] == '\r'))
+        last_end--;
+    size_t last = last_end;
+    while (last && text[last - 1] != '\n')
+        last--;
+    if (last_end > last)
+        keep(level, tag, text + last, last_end - last);
     errno = saved_errno;
 }
 

@@ -86,6 +86,14 @@ const char *fw_log_sink_syslog_path(const struct fw_log_sink *s);
  * as fw_log_set_fd does. */
 void fw_log_use_syslog_fd(int fd, const char *path);
 
+/* While buf is set (not NULL), the message of each err line, or, while
+ * there was none, of each warn line, is also copied into buf (cap bytes,
+ * NUL-terminated, cut to fit, control bytes as '?'): the last error of a
+ * worker that dies starting, where the master can read it (its scoreboard
+ * slot). Tracebacks and app output count by their last line. NULL stops
+ * it; setting it empties buf. */
+void fw_log_keep_errors(char *buf, size_t cap);
+
 void fw_log_write(enum fw_log_level level, const char *func, int errnum, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 /* The same to sink s (NULL: the main log). */

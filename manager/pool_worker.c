@@ -111,20 +111,36 @@ bool fw_pool_worker_serving(const struct fw_pool *pool)
 
 /* A start-up crash (backoff.h decides what is one): the first is retried at
  * once, then the delay doubles, 1 s, 2 s, 4 s ... 60 s, or at most 5 s
- * while no worker serves. Never a tight fork loop. */
-static void back_off(struct fw_pool *pool, const char *what, const char *detail)
+ * while no worker serves. Never a tight fork loop. what starts the log
+ * line, why is the reason status shows, and last_error (may be "") the
+ * dead worker's last error line, which ends the log line. */
+static void back_off(struct fw_pool *pool, const char *what, const char *why,
+                     const char *last_error)
 {
     bool capped;
     char note[80] = "";
-    snprintf(pool->crash_why, sizeof(pool->crash_why), "%s%s%s", what, detail[0] ? "\n" : "",
-             detail);
+    snprintf(pool->crash_why, sizeof(pool->crash_why), "%s", why);
     fw_backoff_crash(&pool->backoff, fw_loop_now_ms());
     int64_t wait = fw_backoff_wait_ms(&pool->backoff, fw_pool_worker_serving(pool), &capped);
     if (capped)
         snprintf(note, sizeof(note), " (no worker serves: at most %d s instead of %lld s)",
                  FW_BACKOFF_EMPTY_MAX_MS / 1000, (long long)(pool->backoff.delay_ms / 1000));
-    fw_log_to(pool->log, FW_LOG_WARN, "[pool %s] %s (%u in a row): next spawn in %lld ms%s",
-              pool->conf->name, what, pool->backoff.crashes, (long long)wait, note);
+    fw_log_to(pool->log, FW_LOG_WARN, "[pool %s] %s (%u in a row): next spawn in %lld ms%s%s%s",
+              pool->conf->name, what, pool->backoff.crashes, (long long)wait, note,
+              last_error[0] ? "; its last error: " : "", last_error);
+}
+
+/* What a worker that died starting last logged at err (or warn), from its
+ * slot (the log copies it there until the worker is ready: lib/log.h):
+ * one line of it, however the worker wrote the slot, since it goes into
+ * status text and log lines. */
+static void dead_worker_error(const struct proc *p, char *out, size_t cap)
+{
+    fw_scoreboard_error(p->slot, out, cap);
+    out[strcspn(out, "\n")] = '\0';
+    for (char *c = out; *c; c++)
+        if ((unsigned char)*c < 0x20 || *c == 0x7f)
+            *c = '?';
 }
 
 /* A worker whose app imported, serving: not p itself. */
@@ -176,9 +192,11 @@ static void on_channel(struct fw_loop *loop, int fd, uint32_t events, void *data
                           "workers that have it loaded keep serving",
                           p->pool->conf->name, (long)p->pid);
                 fw_pool_worker_stop(p, "its app failed to import");
-                char err[FW_SLOT_ERROR_MAX];
+                char err[FW_SLOT_ERROR_MAX], why[sizeof(p->pool->crash_why)];
                 fw_scoreboard_error(p->slot, err, sizeof(err));
-                back_off(p->pool, "a new worker's app failed to import", err);
+                snprintf(why, sizeof(why), "a new worker's app failed to import%s%s",
+                         err[0] ? "\n" : "", err);
+                back_off(p->pool, "a new worker's app failed to import", why, "");
                 break;
             }
             p->load_failed = true;
@@ -294,14 +312,20 @@ int fw_pool_worker_spawn(struct fw_pool *pool)
  * is replaced at once and ends a back-off, since the app demonstrably
  * starts. */
 static void died_unexpectedly(struct fw_pool *pool, const struct proc *p, uint64_t served,
-                              unsigned in_flight, int64_t age)
+                              unsigned in_flight, int64_t age, const char *how, const char *error)
 {
     enum fw_backoff_death death =
         fw_backoff_classify(p->state != PROC_STARTING, served, in_flight, age);
+    char why[sizeof(pool->crash_why)];
     switch (death) {
-    case FW_BACKOFF_NOT_READY: back_off(pool, "worker died before it was ready", ""); return;
+    case FW_BACKOFF_NOT_READY:
+        snprintf(why, sizeof(why), "worker died before it was ready (%s)%s%s", how,
+                 error[0] ? "; its last error: " : "", error);
+        back_off(pool, "worker died before it was ready", why, error);
+        return;
     case FW_BACKOFF_IDLE_YOUNG:
-        back_off(pool, "worker died young, before its first request", "");
+        snprintf(why, sizeof(why), "worker died young, before its first request (%s)", how);
+        back_off(pool, "worker died young, before its first request", why, "");
         return;
     case FW_BACKOFF_SERVING:
         fw_log_to(pool->log, FW_LOG_WARN,
@@ -353,6 +377,9 @@ bool fw_pool_reap(struct fw_pool *pool, pid_t pid, int status)
     uint64_t served = proc_requests(p);
     unsigned in_flight = proc_busy(p);
     pool->requests_done += served;
+    char error[FW_SLOT_ERROR_MAX] = "";
+    if (p->state == PROC_STARTING)
+        dead_worker_error(p, error, sizeof(error));
     fw_scoreboard_release(pool->env.scoreboard, p->slot);
     if (!expected && p->state == PROC_STARTING && p->generation == pool->generation &&
         fw_pool_recycle_running(pool)) {
@@ -363,15 +390,16 @@ bool fw_pool_reap(struct fw_pool *pool, pid_t pid, int status)
                      (unsigned long long)pool->conf->startup_timeout_ms);
         else
             snprintf(why, sizeof(why), "a new worker exited before it was ready (%s)", how);
+        snprintf(pool->load_error, sizeof(pool->load_error), "%s", error);
         fw_pool_recycle_abort(pool, why);
     } else if (!expected && WIFEXITED(status) && WEXITSTATUS(status) == FW_EXIT_CONFIG) {
         fw_log_to(pool->log, FW_LOG_ERR,
                   "[pool %s] configuration error in the worker: not respawning until "
-                  "the configuration is reloaded",
-                  pool->conf->name);
+                  "the configuration is reloaded%s%s",
+                  pool->conf->name, error[0] ? "; its last error: " : "", error);
         pool->config_failed = true;
     } else if (!expected) {
-        died_unexpectedly(pool, p, served, in_flight, age);
+        died_unexpectedly(pool, p, served, in_flight, age, how, error);
     }
     fw_output_free(&p->output);
     free(p);

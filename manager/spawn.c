@@ -319,6 +319,9 @@ static void child(const struct fw_spawn_request *req, int out_fd, int channel_fd
     char prefix[128];
     snprintf(prefix, sizeof(prefix), "pool %s pid %ld", pool->name, (long)getpid());
     fw_log_set_prefix(prefix);
+    /* Why this worker dies, if it dies before it is ready, for the
+     * master's back-off reason: its slot is shared with the master. */
+    fw_log_keep_errors(req->slot->error, sizeof(req->slot->error));
     int settings = settings_fd(req);
     int slot_fd = fw_scoreboard_fd(req->scoreboard, req->slot);
     if (settings < 0 || slot_fd < 0) {
@@ -396,6 +399,8 @@ int fw_spawn_worker_main(void)
         fw_wconf_free(&w);
         return FW_EXIT_INIT;
     }
+    /* Until fw_worker_run() says it is ready (see child()). */
+    fw_log_keep_errors(w.cfg.slot->error, sizeof(w.cfg.slot->error));
     w.cfg.listen_fd = CHILD_LISTEN_FD;
     w.cfg.channel_fd = CHILD_CHANNEL_FD;
     w.cfg.log_fd = CHILD_LOG_FD;

@@ -99,7 +99,11 @@ int fw_host_start(const struct fw_host_config *cfg)
     PyStatus status = Py_InitializeFromConfig(&config);
     PyConfig_Clear(&config);
     if (PyStatus_Exception(status)) {
-        fw_log(FW_LOG_ERR, "Python failed to start: %s%s%s", status.func ? status.func : "",
+        /* A python_home that -t passed may have broken since. */
+        char home[600] = "";
+        if (cfg->python_home)
+            snprintf(home, sizeof(home), " (python_home %.500s)", cfg->python_home);
+        fw_log(FW_LOG_ERR, "Python failed to start%s: %s%s%s", home, status.func ? status.func : "",
                status.func ? ": " : "", status.err_msg ? status.err_msg : "unknown error");
         return -1;
     }

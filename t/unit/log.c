@@ -214,6 +214,31 @@ static void syslog_mode(void)
     unlink(path);
 }
 
+/* A starting worker's last error, kept for the master (its slot). */
+static void keep_errors(void)
+{
+    char kept[32];
+    fw_log_keep_errors(kept, sizeof(kept));
+    is(kept[0], '\0', "keep: setting the buffer empties it");
+    fw_log(FW_LOG_NOTICE, "not an error");
+    is(kept[0], '\0', "keep: a notice is not kept");
+    fw_log(FW_LOG_WARN, "a warning");
+    ok(!strcmp(kept, "a warning"), "keep: a warning, while there is no error");
+    errno = ENOENT;
+    fw_log_errno(FW_LOG_ERR, "open %s", "x");
+    ok(!strcmp(kept, "open x: No such file or directo"), "keep: an error, with errno, cut to fit");
+    fw_log(FW_LOG_WARN, "a later warning");
+    ok(!strncmp(kept, "open x", 6), "keep: a warning does not replace an error");
+    const char block[] = "Traceback:\n  line 1\nValueError: \x1b!\n\n";
+    fw_log_block(FW_LOG_ERR, "app", block, sizeof(block) - 1);
+    ok(!strcmp(kept, "app: ValueError: ?!"),
+       "keep: a block by its last line, tagged, controls as ?");
+    diag("kept: %s", kept);
+    fw_log_keep_errors(NULL, 0);
+    fw_log(FW_LOG_ERR, "after");
+    ok(!strcmp(kept, "app: ValueError: ?!"), "keep: NULL stops it");
+}
+
 static char *read_all(int fd)
 {
     static char buf[200000];
@@ -298,6 +323,7 @@ int main(void)
 
     is(fw_log_level_parse("debug"), FW_LOG_DEBUG, "level names");
     is(fw_log_level_parse("loud"), -1, "unknown level");
+    keep_errors();
     close(fd);
     deadline_mode();
     syslog_mode();
