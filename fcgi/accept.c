@@ -147,6 +147,13 @@ struct fw_conn *fw_accept_one(struct fw_accept *a, bool stopping)
             out_of_fds(a);
             return NULL;
         }
+        /* The socket does not listen: the master shut it to drain the
+         * pool, and its message (the main thread takes the listener out)
+         * is on its way; a short wait instead of a spin until then. */
+        if (errno == EINVAL) {
+            poll(NULL, 0, 1);
+            return NULL;
+        }
         fw_log_errno(FW_LOG_ERR, "accepting a connection");
         if (errno == ENOBUFS || errno == ENOMEM)
             poll(NULL, 0, 100); /* out of memory: give the others time to free some */

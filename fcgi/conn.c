@@ -21,6 +21,15 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+/* Connections of this process, for its slot: a drained pool is idle once
+ * its workers hold none (fcgiwsgi-ctl drain --wait). */
+static atomic_uint open_conns;
+
+unsigned fw_conn_open_count(void)
+{
+    return atomic_load(&open_conns);
+}
+
 struct fw_conn *fw_conn_new(int fd, const struct fw_conn_settings *s)
 {
     struct fw_conn *c = malloc(sizeof(*c));
@@ -28,6 +37,7 @@ struct fw_conn *fw_conn_new(int fd, const struct fw_conn_settings *s)
         close(fd);
         return NULL;
     }
+    atomic_fetch_add(&open_conns, 1);
     c->fd = fd;
     c->used = false;
     fw_record_parser_init(&c->p, s->max_params_bytes, s->threads, s->threads);
@@ -39,6 +49,7 @@ void fw_conn_close(struct fw_conn *c)
     fw_record_parser_free(&c->p);
     close(c->fd);
     free(c);
+    atomic_fetch_sub(&open_conns, 1);
 }
 
 /* The web server may hand a kept connection its next request the moment

@@ -30,8 +30,8 @@ struct fw_conn_settings {
     uint64_t max_params_bytes;
     uint64_t client_timeout_ms; /* no progress reading or writing for this long: give up */
     unsigned threads;           /* FCGI_MAX_REQS, FCGI_MAX_CONNS */
-    /* Set when the worker stops: a kept connection is then closed right
-     * behind its response's END_REQUEST. */
+    /* Set when the worker stops or its pool is drained: a kept connection
+     * is then closed right behind its response's END_REQUEST. */
     const atomic_bool *stopping;
     bool multiprocess;
     const char *pool; /* see struct fw_gw_request */
@@ -55,6 +55,8 @@ void fw_conn_thread_publish_to(struct fw_conn_thread *t, struct fw_slot_request 
 struct fw_conn *fw_conn_new(int fd, const struct fw_conn_settings *s);
 /* Closes the fd and frees the connection. */
 void fw_conn_close(struct fw_conn *c);
+/* Connections open in this process (made by fw_conn_new, not yet closed). */
+unsigned fw_conn_open_count(void);
 /* For a stopping worker, between requests: closes c and returns true,
  * unless the web server already sent its next request (then serve it). */
 bool fw_conn_close_if_idle(struct fw_conn *c);

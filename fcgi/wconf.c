@@ -27,6 +27,7 @@ enum tag {
     T_LOG_LEVEL,
     T_SLOWLOG_TIMEOUT,
     T_LOG_FACILITY,
+    T_DRAINED,
     T_NUM_END, /* a new number goes above: the decoder checks against it */
     /* strings */
     T_POOL = 32,
@@ -117,6 +118,7 @@ unsigned char *fw_wconf_encode(const struct fw_worker_config *c, const struct fw
     put_num(&o, T_GRACEFUL_TIMEOUT, c->graceful_timeout_ms);
     put_num(&o, T_SLOWLOG_TIMEOUT, c->slowlog_timeout_ms);
     put_num(&o, T_GENERATION, c->generation);
+    put_num(&o, T_DRAINED, c->drained);
     put_num(&o, T_LOG_LEVEL, (uint64_t)x->log_level);
     put_num(&o, T_LOG_FACILITY, (uint64_t)x->log_facility);
     put_str(&o, T_POOL, c->pool);
@@ -249,6 +251,7 @@ int fw_wconf_decode(const unsigned char *buf, size_t len, struct fw_wconf *w, ch
         case T_GRACEFUL_TIMEOUT: c->graceful_timeout_ms = num(&r); break;
         case T_SLOWLOG_TIMEOUT: c->slowlog_timeout_ms = num(&r); break;
         case T_GENERATION: c->generation = (unsigned)num(&r); break;
+        case T_DRAINED: c->drained = num(&r) != 0; break;
         case T_LOG_LEVEL: w->extra.log_level = (int)(num(&r) & 7); break;
         case T_LOG_FACILITY:
             /* A facility is a multiple of 8, local7 (23 << 3) the highest. */

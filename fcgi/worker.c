@@ -46,6 +46,12 @@ struct worker {
     struct fw_waitset *ws;
     struct fw_conn_settings conn_settings;
     atomic_bool stopping;
+    /* The pool is drained (the master shut the listener): accept nothing,
+     * keep serving what is open. */
+    atomic_bool draining;
+    /* stopping or draining: kept connections close behind their responses */
+    atomic_bool closing;
+    _Atomic int64_t drain_ms;
     atomic_int in_accept; /* request threads past their check of `stopping` */
     atomic_int threads_done;
 
@@ -53,6 +59,7 @@ struct worker {
     atomic_bool retire_sent;
     atomic_bool preload_failed; /* some app did not import at start, and has not since */
     bool accepting;             /* the listening socket is in the waitset (main thread only) */
+    bool want_accept;           /* ready to serve: accepting unless stopping or drained */
     _Atomic int64_t stop_ms;
     struct fw_watchdog *wd; /* request_timeout; NULL without one */
     struct fw_accept acc;
@@ -75,7 +82,8 @@ static int64_t now_ms(void)
 
 static void start_accepting(struct worker *w)
 {
-    if (atomic_load(&w->stopping) || w->accepting)
+    w->want_accept = true;
+    if (atomic_load(&w->stopping) || atomic_load(&w->draining) || w->accepting)
         return;
     if (fw_waitset_listen(w->ws) < 0) {
         fw_log_errno(FW_LOG_ERR, "watching the listening socket");
@@ -207,7 +215,7 @@ again:
     if (st != FW_CONN_WAIT)
         return;
     bool partial = fw_conn_mid_request(c) || fw_conn_unused(c);
-    if (!atomic_load(&w->stopping) || partial) {
+    if (!atomic_load(&w->closing) || partial) {
         fw_waitset_park(w->ws, c, partial);
     } else if (!fw_conn_close_if_idle(c)) {
         st = fw_conn_pump(ct, c);
@@ -264,6 +272,7 @@ static void begin_stop(struct worker *w, const char *why)
 {
     if (atomic_exchange(&w->stopping, true))
         return;
+    atomic_store(&w->closing, true);
     atomic_store(&w->stop_ms, now_ms());
     if (w->cfg->slot)
         atomic_store(&w->cfg->slot->state, FW_SLOT_STOPPING);
@@ -282,8 +291,36 @@ static void begin_stop(struct worker *w, const char *why)
     fw_waitset_sweep(w->ws, now_ms(), true, now_ms());
 }
 
-/* Returns the exit status: OK after a graceful stop, FAILURE if a second
- * stop signal cut it short. */
+/* The master shut the listener (it refuses connections: the balancer
+ * goes to another host) and says so after: a thread that tries accept()
+ * in between gets EINVAL (fw_accept_one). The worker stays up, so undrain
+ * is immediate; kept connections are let go as when stopping (serve_conn,
+ * and the sweep on the fast tick), so none keeps this host in the
+ * balancer's rotation. */
+static void drain(struct worker *w)
+{
+    if (atomic_exchange(&w->draining, true))
+        return;
+    atomic_store(&w->drain_ms, now_ms());
+    atomic_store(&w->closing, true);
+    if (w->accepting) {
+        fw_waitset_unlisten(w->ws);
+        w->accepting = false;
+    }
+    fw_log(FW_LOG_INFO, "drained: accepting nothing; kept connections close after their request");
+}
+
+static void undrain(struct worker *w)
+{
+    if (!atomic_exchange(&w->draining, false))
+        return;
+    if (!atomic_load(&w->stopping))
+        atomic_store(&w->closing, false);
+    fw_log(FW_LOG_INFO, "undrained: accepting again");
+    if (w->want_accept)
+        start_accepting(w);
+}
+
 static uint64_t rss_bytes(void)
 {
     FILE *f = fopen("/proc/self/statm", "re");
@@ -395,6 +432,14 @@ static void from_master(struct worker *w)
         start_accepting(w);
         return;
     }
+    if (byte == FW_WORKER_MSG_DRAIN) {
+        drain(w);
+        return;
+    }
+    if (byte == FW_WORKER_MSG_UNDRAIN) {
+        undrain(w);
+        return;
+    }
     if (byte == FW_WORKER_MSG_LOG_FD && c && c->cmsg_level == SOL_SOCKET &&
         c->cmsg_type == SCM_RIGHTS) {
         int fd;
@@ -412,6 +457,8 @@ static void from_master(struct worker *w)
     }
 }
 
+/* Returns the exit status: OK after a graceful stop, FAILURE if a second
+ * stop signal cut it short. */
 static int wait_for_stop(struct worker *w, struct thread *threads, unsigned nthreads)
 {
     int status = FW_EXIT_OK;
@@ -422,19 +469,24 @@ static int wait_for_stop(struct worker *w, struct thread *threads, unsigned nthr
         int64_t now = now_ms();
         if (now >= next_tick) {
             bool stopping = atomic_load(&w->stopping);
+            bool draining = atomic_load(&w->draining);
+            if (w->cfg->slot)
+                atomic_store(&w->cfg->slot->conns, fw_conn_open_count());
             if (w->cfg->slot && now >= next_slot_tick) {
                 slot_tick(w, threads, nthreads, now);
                 next_slot_tick = now + 500;
             }
             if (w->wd)
                 timeout_tick(w, now);
-            if (fw_accept_tick(&w->acc, now, atomic_load(&w->stopping)))
+            /* Drained, a pause must not put the listener back. */
+            if (fw_accept_tick(&w->acc, now, atomic_load(&w->stopping) || draining))
                 retire(w, "out of file descriptors (the app holds them)");
             stopping = atomic_load(&w->stopping);
             if (stopping)
                 check_stop_deadline(w, threads, nthreads, now);
-            fw_waitset_sweep(w->ws, now, stopping, atomic_load(&w->stop_ms));
-            next_tick = now + (stopping || w->wd ? TICK_FAST_MS : 500);
+            fw_waitset_sweep(w->ws, now, stopping || draining,
+                             atomic_load(stopping ? &w->stop_ms : &w->drain_ms));
+            next_tick = now + (stopping || draining || w->wd ? TICK_FAST_MS : 500);
         }
         int timeout = (int)(next_tick - now);
         if (atomic_load(&w->stopping) && timeout > 50)
@@ -513,10 +565,19 @@ int fw_worker_run(const struct fw_worker_config *cfg)
         fw_log_errno(FW_LOG_ERR, "installing signal handlers");
         return FW_EXIT_INIT;
     }
-    if (fw_sock_is_listener(cfg->listen_fd) != 1) {
+    bool drained = cfg->drained;
+    int listening = fw_sock_is_listener(cfg->listen_fd);
+    /* Under the manager, a TCP socket that does not listen is a drained
+     * pool's (shut down: see manager/pool_drain.c), also when the drain
+     * came between our spawn and now: its message follows. */
+    if (listening == 0 && cfg->channel_fd >= 0 && fw_sock_is_stream(cfg->listen_fd))
+        drained = true;
+    else if (listening != 1) {
         fw_log(FW_LOG_ERR, "fd %d is not a listening socket", cfg->listen_fd);
         return FW_EXIT_CONFIG;
     }
+    w.draining = drained;
+    w.closing = drained;
     /* Several threads (and processes) wait on it: whoever loses the race for
      * a connection must get EAGAIN, not block. */
     if (fw_sock_set_nonblock(cfg->listen_fd, 1) < 0) {
@@ -564,7 +625,7 @@ int fw_worker_run(const struct fw_worker_config *cfg)
             cfg->max_params_bytes ? cfg->max_params_bytes : FW_WORKER_DEFAULT_MAX_PARAMS,
         .client_timeout_ms = cfg->client_timeout_ms,
         .threads = nthreads,
-        .stopping = &w.stopping,
+        .stopping = &w.closing,
         .multiprocess = cfg->multiprocess,
         .pool = cfg->pool,
         .generation = cfg->generation,

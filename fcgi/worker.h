@@ -43,6 +43,11 @@ enum fw_worker_msg {
     FW_WORKER_MSG_LOG_LEVEL = '0',   /* master to worker, '0' + enum fw_log_level: log_level
                                         changed by a reload */
     FW_WORKER_MSG_UNLISTENED = 'U',  /* stopping: it accepts no more connections */
+    /* Master to worker: its pool is drained, the listener shut (it refuses
+     * connections): accept nothing, close kept connections behind their
+     * responses, as a stopping worker does, but stay up. */
+    FW_WORKER_MSG_DRAIN = 'D',
+    FW_WORKER_MSG_UNDRAIN = 'A', /* master to worker: the listener listens again: accept */
 };
 
 struct fw_worker_config {
@@ -79,6 +84,7 @@ struct fw_worker_config {
     uint64_t slowlog_timeout_ms;  /* an app call running this long has its stack logged; 0: never */
     const char *pool;            /* its name: fcgiwsgi.pool, and default groups "POOL|MOUNT" */
     unsigned generation;
+    bool drained; /* its pool is drained: accept nothing until FW_WORKER_MSG_UNDRAIN */
 };
 
 #define FW_WORKER_DEFAULT_MAX_PARAMS (1024 * 1024)

@@ -347,6 +347,13 @@ int fw_sock_is_listener(int fd)
     return type == SOCK_STREAM && acc;
 }
 
+int fw_sock_is_stream(int fd)
+{
+    int type = 0;
+    socklen_t len = sizeof(type);
+    return getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0 && type == SOCK_STREAM;
+}
+
 int fw_sock_peer_allowed(const struct sockaddr *peer, const char *const *allowed, size_t n)
 {
     unsigned char addr[16];

@@ -49,6 +49,8 @@ int fw_sock_set_perms(const char *path, const struct fw_sock_file *bound, int mo
 
 /* 1 if fd is a listening stream socket, 0 if not, -1 if fd is not open. */
 int fw_sock_is_listener(int fd);
+/* 1 if fd is a stream socket (listening or not), else 0. */
+int fw_sock_is_stream(int fd);
 
 /* 1 if the peer's IP is one of the numeric addresses in allowed (IPv4 peers
  * on an IPv6 socket arrive as ::ffff:a.b.c.d and match a.b.c.d), else 0.

@@ -44,6 +44,11 @@ static void usage(FILE *out)
             "                           once if none), and fail if it did\n"
             "  scale POOL N             a fixed pool's number of processes, until reload\n"
             "  stop POOL / start POOL   stop a pool's workers gracefully / start them again\n"
+            "  drain POOL... [--wait]   out of a load balancer's rotation: the TCP listener\n"
+            "                           refuses new connections, requests in flight and\n"
+            "                           kept connections finish, workers stay up; --wait:\n"
+            "                           return when none is left\n"
+            "  undrain POOL...          listen again\n"
             "  reopen-logs              after log rotation (as SIGUSR1)\n"
             "  shutdown [--now] [--wait]\n"
             "                           stop the manager (--now: do not wait for requests);\n"
@@ -88,6 +93,19 @@ static bool valid_command(int argc, char **argv)
         return argc == 3;
     if (!strcmp(c, "stop") || !strcmp(c, "start"))
         return argc == 2;
+    if (!strcmp(c, "drain") || !strcmp(c, "undrain")) {
+        int pools = 0;
+        bool wait = false;
+        for (int i = 1; i < argc; i++) {
+            if (!strcmp(argv[i], "--wait") && !wait && !strcmp(c, "drain"))
+                wait = true;
+            else if (argv[i][0] == '-')
+                return false;
+            else
+                pools++;
+        }
+        return pools > 0;
+    }
     if (!strcmp(c, "shutdown")) {
         bool now = false, wait = false;
         for (int i = 1; i < argc; i++) {

@@ -74,6 +74,7 @@ struct manager {
     struct old_config *old_configs;
     struct waiter *waiters;
     struct waiter *exit_waiters; /* shutdown --wait */
+    struct waiter *drain_waiters; /* drain --wait: a pool's seq is 1 until it is idle */
     int64_t stop_started_ms;
     int sigfd;
     struct fw_logs *logs; /* pools' own logs */
@@ -205,6 +206,48 @@ static void settle_waiters(struct manager *m, struct fw_pool *gone)
                 } else {
                     continue;
                 }
+            }
+            wp->seq = 0;
+            w->n_open--;
+        }
+        if (w->n_open) {
+            ww = &w->next;
+            continue;
+        }
+        *ww = w->next;
+        fw_control_reply(w->client,
+                         fw_buf_failed(&w->text) ? FW_CTL_ERROR
+                         : w->failed             ? FW_CTL_FAILED
+                                                 : FW_CTL_OK,
+                         fw_buf_failed(&w->text) ? "out of memory" : fw_buf_str(&w->text));
+        waiter_free(w);
+    }
+}
+
+/* drain --wait: answered when every pool it names is drained with no
+ * request running and no connection open, or has been undrained or
+ * removed meanwhile (failed). On every tick: the workers' slots say it. */
+static void settle_drain_waiters(struct manager *m, struct fw_pool *gone)
+{
+    struct waiter **ww = &m->drain_waiters;
+    while (*ww) {
+        struct waiter *w = *ww;
+        for (size_t i = 0; i < w->n_pools; i++) {
+            struct waiter_pool *wp = &w->pools[i];
+            const char *name = fw_pool_name(wp->pool);
+            if (!wp->seq)
+                continue;
+            if (wp->pool == gone) {
+                fw_buf_printf(&w->text, "pool %s: removed by reload before it was idle\n", name);
+                w->failed = true;
+            } else if (!fw_pool_drained(wp->pool)) {
+                fw_buf_printf(&w->text, "pool %s: undrained before it was idle\n", name);
+                w->failed = true;
+            } else if (fw_pool_drain_idle(wp->pool)) {
+                fw_buf_printf(&w->text,
+                              "pool %s: drained: no request running, no connection open\n", name);
+            } else {
+                continue;
             }
             wp->seq = 0;
             w->n_open--;
@@ -454,6 +497,7 @@ static int reload(struct manager *m, struct fw_buf *out, struct waiter *w)
         fw_watch_remove_all(m->watch, m->pools[i]);
         fw_pool_stop(m->pools[i], false);
         settle_waiters(m, m->pools[i]);
+        settle_drain_waiters(m, m->pools[i]);
         m->removed[m->n_removed++] = m->pools[i];
     }
     for (size_t i = 0; i < n; i++) {
@@ -607,6 +651,7 @@ static void on_tick(struct fw_loop *loop, void *data)
     for (size_t i = 0; i < m->n_removed; i++)
         fw_pool_maintain(m->removed[i]);
     reap_removed(m);
+    settle_drain_waiters(m, NULL);
     if (m->control)
         fw_control_tick(m->control);
     if (m->stopping && alive(m) == 0)
@@ -784,6 +829,67 @@ static void cmd_pool(struct manager *m, struct fw_ctl_client *c, int argc, char 
     fw_control_reply(c, FW_CTL_OK, msg);
 }
 
+/* drain POOL... [--wait] / undrain POOL...: a host out of (and back into)
+ * a load balancer's rotation (pool.h says what it does). */
+static void cmd_drain(struct manager *m, struct fw_ctl_client *c, int argc, char **argv)
+{
+    bool undrain = strcmp(argv[0], "undrain") == 0, wait = false;
+    size_t n = 0;
+    for (int i = 1; i < argc; i++) {
+        if (!undrain && strcmp(argv[i], "--wait") == 0 && !wait) {
+            wait = true;
+        } else if (argv[i][0] == '-') {
+            n = 0;
+            break;
+        } else if (!find_pool(m, argv[i])) {
+            reply_no_pool(c, argv[i]);
+            return;
+        } else {
+            n++;
+        }
+    }
+    if (!n) {
+        fw_control_reply(c, FW_CTL_USAGE,
+                         undrain ? "usage: undrain POOL..." : "usage: drain POOL... [--wait]");
+        return;
+    }
+    struct waiter *w = waiter_new(c, n);
+    if (!w)
+        return;
+    for (int i = 1; i < argc; i++) {
+        if (argv[i][0] == '-')
+            continue;
+        struct fw_pool *pool = find_pool(m, argv[i]);
+        char err[512];
+        bool was = fw_pool_drained(pool);
+        fw_log_to(fw_pool_log(pool), FW_LOG_NOTICE, "[pool %s] %s by %s", argv[i], argv[0],
+                  fw_control_peer(c));
+        int rc = undrain ? fw_pool_undrain(pool, err, sizeof(err))
+                         : fw_pool_drain(pool, err, sizeof(err));
+        const char *addr = fw_pool_conf(pool)->listen_addr.text;
+        if (rc < 0) {
+            fw_buf_printf(&w->text, "%s\n", err);
+            w->failed = true;
+        } else if (undrain) {
+            fw_buf_printf(&w->text, was ? "pool %s: undrained: listening on %s again\n"
+                                        : "pool %s: not drained (listening on %s)\n",
+                          argv[i], addr);
+        } else if (!wait) {
+            struct fw_pool_info info;
+            fw_pool_info(pool, &info);
+            fw_buf_printf(&w->text,
+                          "pool %s: %sdrained: %s refuses new connections; %u connection%s "
+                          "still open\n",
+                          argv[i], was ? "already " : "", addr, info.connections,
+                          info.connections == 1 ? "" : "s");
+        }
+        waiter_add(w, pool, wait && rc == 0 ? 1 : 0);
+    }
+    w->next = m->drain_waiters;
+    m->drain_waiters = w;
+    settle_drain_waiters(m, NULL);
+}
+
 /* shutdown [--now] [--wait]: also while stopping, to escalate to --now or
  * to wait; --wait is answered when the manager is about to exit (every
  * worker gone), with its exit status. */
@@ -857,6 +963,8 @@ static void on_command(struct fw_ctl_client *c, int argc, char **argv, void *dat
         cmd_restart(m, c, argc, argv);
     } else if (strcmp(cmd, "wait") == 0) {
         cmd_wait(m, c, argc, argv);
+    } else if (strcmp(cmd, "drain") == 0 || strcmp(cmd, "undrain") == 0) {
+        cmd_drain(m, c, argc, argv);
     } else if (strcmp(cmd, "scale") == 0 || strcmp(cmd, "stop") == 0 || strcmp(cmd, "start") == 0) {
         cmd_pool(m, c, argc, argv);
     } else if (strcmp(cmd, "reload") == 0 &&

@@ -12,6 +12,7 @@
 #include "lib/sock.h"
 #include "listener.h"
 #include "loop.h"
+#include "pool_drain.h"
 #include "pool_listen.h"
 #include "pool_recycle.h"
 #include "pool_sizing.h"
@@ -44,6 +45,7 @@ struct fw_pool *fw_pool_new(const struct fw_conf_pool *conf, const struct fw_poo
     pool->listen_fd = -1;
     pool->old_listen_fd = -1;
     pool->pending_fd = -1;
+    pool->drain_timer_fd = -1;
     pool->processes = conf->processes;
     fw_output_rate_init(&pool->output_rate, fw_loop_now_ms());
     if (inherited_fd >= 0) {
@@ -77,6 +79,7 @@ void fw_pool_free(struct fw_pool *pool)
         p = next;
     }
     fw_pool_worker_report_dropped(pool, true);
+    fw_pool_drain_free(pool);
     fw_pool_listen_close(pool, &pool->listen_fd, pool->unix_path);
     fw_pool_listen_close_old(pool);
     fw_pool_listen_close(pool, &pool->pending_fd, pool->pending_unix_path);

@@ -134,6 +134,20 @@ void fw_pool_log_reopened(struct fw_pool *pool);
  * while the pool stopped: the manager then exits non-zero. */
 unsigned fw_pool_cut(const struct fw_pool *pool);
 
+/* Drain (a host leaving a load balancer's rotation): the pool's TCP
+ * listener refuses connections once the ones queued are taken (at most
+ * about 1 s), requests in flight and kept connections finish (a kept one
+ * is closed behind its next response, or when idle); workers stay up.
+ * Kept across restarts, reloads, stop and start. Undrain listens again
+ * on the same socket. -1 with err: a unix socket (drain), listen()
+ * failed (undrain). Both are no-ops when already so. */
+int fw_pool_drain(struct fw_pool *pool, char *err, size_t cap);
+int fw_pool_undrain(struct fw_pool *pool, char *err, size_t cap);
+bool fw_pool_drained(const struct fw_pool *pool);
+/* Drained, the listener shut, and no worker has a request running or a
+ * connection open (as their slots say): what `drain --wait` waits for. */
+bool fw_pool_drain_idle(const struct fw_pool *pool);
+
 /* A reload changed log_level: running workers take it at once. */
 void fw_pool_set_log_level(struct fw_pool *pool, enum fw_log_level level);
 

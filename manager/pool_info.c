@@ -39,7 +39,10 @@ void fw_pool_info(const struct fw_pool *pool, struct fw_pool_info *out)
     for (const struct proc *p = pool->procs; p; p = p->next) {
         out->workers[worker_state(p)]++;
         out->requests += proc_requests((struct proc *)p);
+        out->connections += fw_scoreboard_conns(p->slot);
     }
+    out->drained = pool->drained;
+    out->drain_refusing = pool->drain_state == FW_POOL_DRAIN_SHUT;
     out->stopped = pool->stopping;
     out->recycling = pool->recycle_active;
     out->recycle_queued = pool->recycle_queued;
@@ -93,6 +96,7 @@ void fw_pool_each_worker(const struct fw_pool *pool,
             .busy = proc_busy(p),
             .requests = proc_requests((struct proc *)p),
             .rss_bytes = fw_scoreboard_rss_bytes(p->slot),
+            .connections = fw_scoreboard_conns(p->slot),
             .age_ms = now - p->started_ms,
         };
         current_requests(p, now, &w);

@@ -35,6 +35,7 @@ struct fw_pool_worker_info {
     uint32_t generation;
     enum fw_pool_worker_state state;
     unsigned busy; /* requests running now */
+    unsigned connections; /* FastCGI connections it holds (served, kept or waiting) */
     uint64_t requests;
     uint64_t rss_bytes;
     int64_t age_ms;
@@ -72,6 +73,12 @@ struct fw_pool_info {
     int64_t backoff_capped_ms;
     const char *backoff_reason; /* the last failure, with an import's traceback end; "" */
     bool config_failed;
+    /* fcgiwsgi-ctl drain: out of the balancer's rotation (a /ping answers
+     * 503), kept until undrain; drain_refusing once the listener refuses
+     * connections (a moment after the command). */
+    bool drained;
+    bool drain_refusing;
+    unsigned connections; /* FastCGI connections its workers hold, as they say */
 };
 
 void fw_pool_info(const struct fw_pool *pool, struct fw_pool_info *out);

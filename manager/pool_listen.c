@@ -8,6 +8,7 @@
 #include "lib/sock.h"
 #include "listener.h"
 #include "loop.h"
+#include "pool_drain.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -167,6 +168,9 @@ void fw_pool_reconfigure(struct fw_pool *pool, const struct fw_conf_pool *conf)
          * it ends well and the one queued behind it fails, they still
          * serve there. */
         pool->old_listen_seq = pool->recycle_seq + 1;
+        /* Drained, the new address does not take connections either. */
+        if (fw_pool_drain_spawn_drained(pool))
+            fw_pool_drain_apply(pool, pool->listen_fd);
     } else if (pool->unix_path[0] &&
                (conf->listen_mode != pool->conf->listen_mode ||
                 conf->listen_uid != pool->conf->listen_uid ||

@@ -38,7 +38,8 @@ unsigned fw_pool_sizing_target(struct fw_pool *pool, int64_t now, unsigned runni
             oldest = p;
     }
     n.idle_expired = oldest != NULL;
-    if (c->min == 0 && n.idle == 0 && n.starting == 0) {
+    /* A drained listener polls as hung up: nothing waits on it. */
+    if (c->min == 0 && n.idle == 0 && n.starting == 0 && !pool->drained) {
         struct pollfd pfd = { .fd = pool->listen_fd, .events = POLLIN };
         n.conn_waiting = poll(&pfd, 1, 0) == 1;
     }
@@ -66,7 +67,7 @@ static void on_demand(struct fw_loop *loop, int fd, uint32_t events, void *data)
  * spawns when a connection waits. With workers, they and min_spare do it. */
 void fw_pool_sizing_watch_demand(struct fw_pool *pool, unsigned workers)
 {
-    if (workers == 0 && !pool->watching_listen && !pool->stopping) {
+    if (workers == 0 && !pool->watching_listen && !pool->stopping && !pool->drained) {
         if (fw_loop_add(pool->env.loop, pool->listen_fd, EPOLLIN, on_demand, pool) == 0)
             pool->watching_listen = true;
     } else if (workers > 0 && pool->watching_listen) {

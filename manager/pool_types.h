@@ -27,6 +27,12 @@ enum proc_state {
     PROC_STOPPING, /* SIGTERM sent; finishing its requests */
 };
 
+enum fw_pool_drain_state {
+    FW_POOL_DRAIN_NONE,     /* listening */
+    FW_POOL_DRAIN_SETTLING, /* new connections held off, the queue being taken */
+    FW_POOL_DRAIN_SHUT,     /* the listener refuses connections */
+};
+
 struct proc {
     struct fw_pool *pool;
     pid_t pid;
@@ -97,6 +103,14 @@ struct fw_pool {
     struct fw_backoff backoff;              /* start-up crashes in a row */
     char crash_why[FW_SLOT_ERROR_MAX + 96]; /* the last one, for status */
     struct fw_output_rate output_rate;      /* of all its workers' stdout and stderr */
+
+    /* Drain (pool_drain.c): the operator's word, kept across restarts,
+     * reloads, stop and start until undrain. */
+    bool drained;
+    enum fw_pool_drain_state drain_state;
+    int drain_timer_fd;        /* ticks while settling; -1 */
+    int64_t drain_started_ms;  /* monotonic */
+    unsigned drain_reset;      /* connections still queued when the listener was shut */
 };
 
 static inline uint32_t proc_busy(const struct proc *p)

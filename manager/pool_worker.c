@@ -13,6 +13,7 @@
 #include "lib/log.h"
 #include "loop.h"
 #include "output.h"
+#include "pool_drain.h"
 #include "pool_recycle.h"
 #include "scoreboard.h"
 #include "spawn.h"
@@ -279,6 +280,7 @@ int fw_pool_worker_spawn(struct fw_pool *pool)
         .max_requests = jittered_max_requests(pool->conf),
         .child_sigmask = pool->env.child_sigmask,
         .generation = pool->generation,
+        .drained = fw_pool_drain_spawn_drained(pool),
     };
     struct fw_spawned sp;
     char err[256];

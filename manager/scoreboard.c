@@ -143,6 +143,12 @@ uint32_t fw_scoreboard_busy(const struct fw_slot *s, uint32_t max_busy)
     return b < max_busy ? b : max_busy;
 }
 
+uint32_t fw_scoreboard_conns(const struct fw_slot *s)
+{
+    uint32_t n = atomic_load(&s->conns);
+    return n < 65536 ? n : 65536;
+}
+
 int64_t fw_scoreboard_oldest_start_ms(const struct fw_slot *s, int64_t started_ms, int64_t now_ms)
 {
     int64_t t = atomic_load(&s->oldest_start_ms);

@@ -42,6 +42,8 @@ uint32_t fw_scoreboard_busy(const struct fw_slot *s, uint32_t max_busy);
 int64_t fw_scoreboard_oldest_start_ms(const struct fw_slot *s, int64_t started_ms, int64_t now_ms);
 uint64_t fw_scoreboard_requests(const struct fw_slot *s, uint64_t *seen);
 uint64_t fw_scoreboard_rss_bytes(const struct fw_slot *s);
+/* Connections the worker says it holds, at most 65536 (its fd table). */
+uint32_t fw_scoreboard_conns(const struct fw_slot *s);
 void fw_scoreboard_error(const struct fw_slot *s, char *out, size_t cap);
 
 /* A request a worker's thread says it serves, as fit to print: every byte

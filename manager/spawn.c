@@ -176,6 +176,7 @@ static int settings_fd(const struct fw_spawn_request *req)
         .graceful_timeout_ms = pool->graceful_timeout_ms,
         .pool = pool->name,
         .generation = req->generation,
+        .drained = req->drained,
     };
     char prefix[128];
     snprintf(prefix, sizeof(prefix), "pool %s pid %ld", pool->name, (long)getpid());

@@ -7,6 +7,7 @@
 #define FW_SPAWN_H
 
 #include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -24,6 +25,7 @@ struct fw_spawn_request {
     struct fw_slot *slot;
     uint64_t max_requests; /* jittered */
     unsigned generation;
+    bool drained; /* the pool is drained: the worker accepts nothing until told */
     const sigset_t *child_sigmask;
 };
 

@@ -77,8 +77,14 @@ static void pool_text(struct fw_buf *out, const struct fw_pool *pool)
         fw_buf_printf(out, "%s, %u..%u processes", i.model, i.min, i.max);
     if (i.scaled)
         fw_buf_printf(out, " (SCALED: %u configured)", i.configured_processes);
-    fw_buf_printf(out, " x %u thread%s, listening on %s%s\n", i.threads, i.threads == 1 ? "" : "s",
-                  i.listen, i.stopped ? " (STOPPED)" : "");
+    fw_buf_printf(out, " x %u thread%s, listening on %s%s%s\n", i.threads,
+                  i.threads == 1 ? "" : "s", i.listen, i.stopped ? " (STOPPED)" : "",
+                  i.drained ? " (DRAINED)" : "");
+    if (i.drained)
+        fw_buf_printf(out, "  drained: %s; %u connection%s open\n",
+                      i.drain_refusing ? "new connections are refused"
+                                       : "taking the connections queued, then refusing",
+                      i.connections, i.connections == 1 ? "" : "s");
     fw_buf_printf(out, "  generation %" PRIu32 ", %" PRIu64 " requests served\n", i.generation,
                   i.requests);
     fw_buf_puts(out, "  workers:");
@@ -142,9 +148,9 @@ static bool worker_json(const struct fw_pool_worker_info *w, void *data)
     fw_buf_printf(out,
                   "{\"pid\":%ld,\"generation\":%" PRIu32 ",\"state\":\"%s\",\"busy\":%u,"
                   "\"requests\":%" PRIu64 ",\"rss_bytes\":%" PRIu64 ",\"age_ms\":%" PRId64
-                  ",\"requests_now\":[",
+                  ",\"connections\":%u,\"requests_now\":[",
                   (long)w->pid, w->generation, state_names[w->state], w->busy, w->requests,
-                  w->rss_bytes, w->age_ms);
+                  w->rss_bytes, w->age_ms, w->connections);
     for (unsigned r = 0; r < w->n_now; r++) {
         fw_buf_puts(out, r ? ",{\"method\":" : "{\"method\":");
         fw_buf_json_string(out, w->now[r].method);
@@ -167,10 +173,12 @@ static void pool_json(struct fw_buf *out, const struct fw_pool *pool)
     fw_buf_printf(out,
                   ",\"model\":\"%s\",\"processes\":%u,\"min\":%u,\"max\":%u,\"threads\":%u,"
                   "\"configured_processes\":%u,\"scaled\":%s,"
-                  "\"generation\":%" PRIu32 ",\"requests\":%" PRIu64 ",\"stopped\":%s,",
+                  "\"generation\":%" PRIu32 ",\"requests\":%" PRIu64 ",\"stopped\":%s,"
+                  "\"drained\":%s,\"drain_refusing\":%s,\"connections\":%u,",
                   i.model, i.processes, i.min, i.max, i.threads, i.configured_processes,
                   i.scaled ? "true" : "false", i.generation, i.requests,
-                  i.stopped ? "true" : "false");
+                  i.stopped ? "true" : "false", i.drained ? "true" : "false",
+                  i.drain_refusing ? "true" : "false", i.connections);
     fw_buf_puts(out, "\"workers_by_state\":{");
     for (size_t s = 0; s < sizeof(i.workers) / sizeof(i.workers[0]); s++)
         fw_buf_printf(out, "%s\"%s\":%u", s ? "," : "", state_names[s], i.workers[s]);
