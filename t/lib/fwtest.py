@@ -42,7 +42,7 @@ __all__ = [
     'fcgi_request', 'get_values', 'http_request', 'http_raw', 'HttpResponse',
     'start_nginx', 'nginx_bad_log_lines', 'log_bad_lines', 'build_dir',
     'src_dir', 'program', 'app_path', 'start_responder', 'check_log_clean',
-    'manager_config', 'ctl', 'Load',
+    'manager_config', 'ctl', 'Load', 'MixedHttpLoad',
     'BAD_LOG_PATTERNS', 'c_function_names', 'log_function_name_lines',
     'FCGI_VERSION_1', 'FCGI_BEGIN_REQUEST', 'FCGI_ABORT_REQUEST',
     'FCGI_END_REQUEST', 'FCGI_PARAMS', 'FCGI_STDIN', 'FCGI_STDOUT',
@@ -1202,6 +1202,79 @@ class Load:
         predicate, or None."""
         ends = [r[1] for r in self.results if r[2] == 200 and predicate(r[3])]
         return min(ends) if ends else None
+
+
+class MixedHttpLoad:
+    """`clients` threads sending HTTP/1.1 requests to addr (a web server in
+    front of fcgiwsgi) in a loop over kept connections, GET and POST in
+    turn, until stop() (or `max_seconds`, or `max_requests` in all). Each
+    outcome is (start, end, method, status or None, body or error text),
+    times from time.monotonic(); a failed connection is opened again."""
+
+    def __init__(self, addr, clients=16, path='/', max_seconds=120,
+                 max_requests=2000000, timeout=30, post_bytes=256):
+        self.addr, self.path, self.timeout = addr, path, timeout
+        self.body = b'p' * post_bytes
+        self.results = []
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._deadline = time.monotonic() + max_seconds
+        self._max = max_requests
+        self._threads = [threading.Thread(target=self._run, args=(i,), daemon=True)
+                         for i in range(clients)]
+        for t in self._threads:
+            t.start()
+
+    def _run(self, index):
+        conn, n = None, index
+        while not self._stop.is_set() and time.monotonic() < self._deadline \
+                and len(self.results) < self._max:
+            method = 'GET' if n % 2 == 0 else 'POST'
+            n += 1
+            t0 = time.monotonic()
+            try:
+                if conn is None:
+                    conn = http.client.HTTPConnection(self.addr[0], self.addr[1],
+                                                      timeout=self.timeout)
+                conn.request(method, '%s?n=%d' % (self.path, n),
+                             body=self.body if method == 'POST' else None)
+                r = conn.getresponse()
+                body = r.read()
+                out = (t0, time.monotonic(), method, r.status, body.decode('latin-1'))
+                if r.getheader('Connection', '').lower() == 'close':
+                    conn.close()
+                    conn = None
+            except Exception as e:  # noqa: BLE001 - every failure is an outcome
+                out = (t0, time.monotonic(), method, None, repr(e))
+                if conn is not None:
+                    conn.close()
+                conn = None
+            with self._lock:
+                self.results.append(out)
+        if conn is not None:
+            conn.close()
+
+    def stop(self):
+        self._stop.set()
+        for t in self._threads:
+            t.join(60)
+        return self
+
+    def since(self, t):
+        """The outcomes of requests that started at or after t."""
+        with self._lock:
+            return [r for r in self.results if r[0] >= t]
+
+    def failures(self, results=None):
+        return [r for r in (self.results if results is None else results) if r[3] != 200]
+
+    @staticmethod
+    def latency_figures(results):
+        """(count, p99, max) of results' latencies in seconds."""
+        lat = sorted(r[1] - r[0] for r in results)
+        if not lat:
+            return 0, 0.0, 0.0
+        return len(lat), lat[min(len(lat) - 1, int(len(lat) * 0.99))], lat[-1]
 
 
 _C_FUNCTION_NAMES = []
