@@ -60,8 +60,7 @@ static int hold_off_syns(int fd)
 static void let_syns_in(int fd)
 {
     int dummy = 0;
-    if (setsockopt(fd, SOL_SOCKET, SO_DETACH_FILTER, &dummy, sizeof(dummy)) < 0 &&
-        errno != ENOENT)
+    if (setsockopt(fd, SOL_SOCKET, SO_DETACH_FILTER, &dummy, sizeof(dummy)) < 0 && errno != ENOENT)
         fw_log_errno(FW_LOG_WARN, "removing the drain's socket filter");
 }
 
@@ -96,8 +95,7 @@ static void stop_timer(struct fw_pool *pool)
 void fw_pool_drain_apply(struct fw_pool *pool, int fd)
 {
     if (fd >= 0 && shutdown(fd, SHUT_RD) < 0 && errno != ENOTCONN)
-        fw_log_errno_to(pool->log, FW_LOG_ERR, "[pool %s] shutting its listener",
-                        pool->conf->name);
+        fw_log_errno_to(pool->log, FW_LOG_ERR, "[pool %s] shutting its listener", pool->conf->name);
 }
 
 static void shut(struct fw_pool *pool)
