@@ -45,11 +45,12 @@ struct fw_slot {
     _Atomic int64_t oldest_start_ms; /* worker: CLOCK_MONOTONIC start of the oldest running
                                         request on a thread that is busy, 0 if none */
     _Atomic uint64_t rss_bytes;      /* worker: resident set size, updated between requests */
-    _Atomic uint32_t conns;          /* worker: FastCGI connections open (served, kept or
-                                        waiting), updated on its tick */
     struct fw_slot_request now[FW_SLOT_REQUESTS_MAX]; /* worker: thread i serves now, i < 8 */
     char error[FW_SLOT_ERROR_MAX]; /* worker: why preloading failed (the traceback's end),
                                       written before it sends LOAD_FAILED */
+    /* worker: FastCGI connections open (served, kept or waiting), on its
+     * tick. Last, so the layout above stays (t/apps' slot liar knows it). */
+    _Atomic uint32_t conns;
 };
 
 /* One page each (manager/scoreboard.c maps whole pages). */
