@@ -240,8 +240,10 @@ static void check_environ(const struct fw_record_parser *p)
             const struct fw_param *o = &e.params[i];
             bool name_ok = within(o->name, o->name_len, p->buf, p->buf_len) ||
                            within(o->name, o->name_len, e.scratch, e.cap_scratch);
+            /* a repeated HTTP_* param's joined value lives in e.joined */
             bool value_ok = within(o->value, o->value_len, p->buf, p->buf_len) ||
-                            within(o->value, o->value_len, e.scratch, e.cap_scratch);
+                            within(o->value, o->value_len, e.scratch, e.cap_scratch) ||
+                            within(o->value, o->value_len, e.joined, e.cap_joined);
             for (size_t m = 0; m < nm; m++)
                 value_ok = value_ok || within(o->value, o->value_len, mounts[m], strlen(mounts[m]));
             /* the names it adds, and "" for an absent SCRIPT_NAME/PATH_INFO */
