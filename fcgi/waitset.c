@@ -25,8 +25,15 @@
  * long. One the web server used a moment ago is likely to carry its next
  * request any moment (HAProxy and H2O reuse a connection the instant its
  * response is in): closed then, that request would be lost. It is served
- * instead, and the connection closed right behind its END_REQUEST. */
-#define STOP_QUIET_MS 100
+ * instead, and the connection closed right behind its END_REQUEST, which
+ * cannot race the web server. Closing an idle one can: nginx's keepalive
+ * cache is last-in first-out, so a connection idle 100 ms under load is
+ * one a burst reaches now and then, and a burst in the instant of the
+ * close cost a request that nginx logged and, with max_fails=1, put the
+ * host out of rotation for fail_timeout (seen in CI in
+ * t/recycle-keepconn-upstreams.t). Given a second, bursts use most of them
+ * up and nginx evicts the rest from its full cache itself. */
+#define STOP_QUIET_MS 1000
 /* How long a stopping worker still waits for a request on a connection
  * that has sent nothing yet (it is the worker's to answer: the web server
  * cannot know it was never served), and for the rest of one that has begun
