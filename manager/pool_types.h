@@ -52,6 +52,8 @@ struct proc {
     uint64_t requests;       /* the most its slot has claimed (a counter only goes up) */
     struct fw_output output; /* its stdout and stderr */
     bool output_paused;      /* its pipe is out of the loop until the pool's next second */
+    uint64_t junk_unlogged;  /* channel bytes that were no message, not yet logged */
+    int64_t junk_logged_ms;  /* when they were last logged; 0: never */
     struct proc *next;
 };
 
@@ -103,6 +105,7 @@ struct fw_pool {
     struct fw_backoff backoff;              /* start-up crashes in a row */
     char crash_why[FW_SLOT_ERROR_MAX + 96]; /* the last one, for status */
     struct fw_output_rate output_rate;      /* of all its workers' stdout and stderr */
+    int64_t share_logged_ms;                /* "its share of the scoreboard" last logged */
 
     /* Drain (pool_drain.c): the operator's word, kept across restarts,
      * reloads, stop and start until undrain. */

@@ -19,6 +19,7 @@
 #include "spawn.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -139,9 +140,6 @@ static void dead_worker_error(const struct proc *p, char *out, size_t cap)
 {
     fw_scoreboard_error(p->slot, out, cap);
     out[strcspn(out, "\n")] = '\0';
-    for (char *c = out; *c; c++)
-        if ((unsigned char)*c < 0x20 || *c == 0x7f)
-            *c = '?';
 }
 
 /* A worker whose app imported, serving: not p itself. */
@@ -151,6 +149,24 @@ static bool has_healthy_worker(const struct fw_pool *pool, const struct proc *p)
         if (q != p && (q->state == PROC_RUNNING || q->state == PROC_RETIRING) && !q->load_failed)
             return true;
     return false;
+}
+
+/* Bytes on the channel that are no message: the app can write to the
+ * worker's fd 3 too, and a line per byte was 2 million lines (156 MB) in
+ * 3 s. The first is logged at once, then a count at most once a second. */
+static void note_junk(struct proc *p, uint64_t n, unsigned char last)
+{
+    int64_t now = fw_loop_now_ms();
+    p->junk_unlogged += n;
+    if (p->junk_logged_ms && now - p->junk_logged_ms < 1000)
+        return;
+    fw_log_to(p->pool->log, FW_LOG_WARN,
+              "[pool %s pid %ld] %" PRIu64 " byte%s on its channel that %s no message (the last "
+              "0x%02x): ignored",
+              p->pool->conf->name, (long)p->pid, p->junk_unlogged,
+              p->junk_unlogged == 1 ? "" : "s", p->junk_unlogged == 1 ? "is" : "are", last);
+    p->junk_unlogged = 0;
+    p->junk_logged_ms = now;
 }
 
 static void on_channel(struct fw_loop *loop, int fd, uint32_t events, void *data)
@@ -168,6 +184,8 @@ static void on_channel(struct fw_loop *loop, int fd, uint32_t events, void *data
         }
         return;
     }
+    uint64_t junk = 0;
+    unsigned char last_junk = 0;
     for (ssize_t i = 0; i < n; i++) {
         switch (msgs[i]) {
         case FW_WORKER_MSG_LOAD_FAILED:
@@ -237,10 +255,12 @@ static void on_channel(struct fw_loop *loop, int fd, uint32_t events, void *data
                             "the app called fcgiwsgi.request_restart()");
             break;
         default:
-            fw_log_to(p->pool->log, FW_LOG_WARN, "[pool %s pid %ld] unknown message byte 0x%02x",
-                      p->pool->conf->name, (long)p->pid, (unsigned char)msgs[i]);
+            junk++;
+            last_junk = (unsigned char)msgs[i];
         }
     }
+    if (junk)
+        note_junk(p, junk, last_junk);
     fw_pool_maintain(p->pool);
 }
 
@@ -257,8 +277,35 @@ static uint64_t jittered_max_requests(const struct fw_conf_pool *c)
     return c->max_requests > UINT64_MAX - jitter ? UINT64_MAX : c->max_requests + jitter;
 }
 
+/* The scoreboard has 4 slots per configured process of every pool. A pool
+ * whose app restarts it without pause (fcgiwsgi.request_restart() in a
+ * loop) while its stopping workers sit out graceful_timeout in long
+ * requests would otherwise take every slot, and other pools could not
+ * replace a worker: it waits for its own to exit instead. */
+static bool over_share(struct fw_pool *pool)
+{
+    unsigned procs = 0, share = 4 * (pool->conf->processes ? pool->conf->processes : 1);
+    if (pool->processes > pool->conf->processes)
+        share = 4 * pool->processes; /* scaled up by the operator */
+    for (const struct proc *q = pool->procs; q; q = q->next)
+        procs++;
+    if (procs < share)
+        return false;
+    int64_t now = fw_loop_now_ms();
+    if (!pool->share_logged_ms || now - pool->share_logged_ms >= 1000) {
+        fw_log_to(pool->log, FW_LOG_ERR,
+                  "[pool %s] %u workers, its share of the scoreboard: not spawning until one "
+                  "exits",
+                  pool->conf->name, procs);
+        pool->share_logged_ms = now;
+    }
+    return true;
+}
+
 int fw_pool_worker_spawn(struct fw_pool *pool)
 {
+    if (over_share(pool))
+        return -1;
     struct fw_slot *slot = fw_scoreboard_claim(pool->env.scoreboard);
     if (!slot) {
         fw_log_to(pool->log, FW_LOG_ERR, "[pool %s] scoreboard full; not spawning",

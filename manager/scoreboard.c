@@ -177,6 +177,12 @@ void fw_scoreboard_error(const struct fw_slot *s, char *out, size_t cap)
         n = cap - 1;
     memcpy(out, s->error, n);
     out[n] = '\0';
+    /* The worker wrote it, and it goes into status text, restart's answer
+     * and log lines: lines stay lines, other control bytes (a terminal's
+     * escapes, a CR that rewrites a line) do not pass. */
+    for (char *c = out; *c; c++)
+        if (((unsigned char)*c < 0x20 && *c != '\n') || *c == 0x7f)
+            *c = '?';
 }
 
 /* Bytes that print as themselves, in a terminal and in a JSON string. */

@@ -44,6 +44,8 @@ uint64_t fw_scoreboard_requests(const struct fw_slot *s, uint64_t *seen);
 uint64_t fw_scoreboard_rss_bytes(const struct fw_slot *s);
 /* Connections the worker says it holds, at most 65536 (its fd table). */
 uint32_t fw_scoreboard_conns(const struct fw_slot *s);
+/* The error text the worker put in its slot, NUL-terminated within cap,
+ * with control bytes other than newline replaced by '?'. */
 void fw_scoreboard_error(const struct fw_slot *s, char *out, size_t cap);
 
 /* A request a worker's thread says it serves, as fit to print: every byte
