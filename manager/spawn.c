@@ -269,12 +269,22 @@ static char **worker_environ(const struct fw_conf_pool *pool, const struct passw
     return out;
 }
 
-/* umask:, rlimit_core:, the working directory. After the credentials
- * change: chdir must work as the pool's user. */
-static int set_up_process(const struct fw_conf_pool *pool, const struct passwd *pw)
+/* rlimit_core: and rlimit_nofile: past the hard limit. Before the
+ * credentials change: raising a hard limit takes CAP_SYS_RESOURCE, which a
+ * pool with `user:` has lost after it ("raising RLIMIT_NOFILE to 512 (hard
+ * limit 256): Operation not permitted" under a root manager). The worker
+ * still sets its own soft limit (fcgi/accept.c), and the default (the hard
+ * limit, at most 65536) needs no raise. */
+static void set_up_limits(const struct fw_conf_pool *pool)
 {
-    if (pool->umask >= 0)
-        umask((mode_t)pool->umask);
+    struct rlimit nf;
+    if (pool->rlimit_nofile && getrlimit(RLIMIT_NOFILE, &nf) == 0 &&
+        nf.rlim_max != RLIM_INFINITY && (rlim_t)pool->rlimit_nofile > nf.rlim_max) {
+        /* Without CAP_SYS_RESOURCE (a container's root) this fails, and
+         * the worker's own attempt says so. */
+        struct rlimit set = { nf.rlim_cur, (rlim_t)pool->rlimit_nofile };
+        (void)setrlimit(RLIMIT_NOFILE, &set);
+    }
     if (pool->rlimit_core_bytes != UINT64_MAX) {
         struct rlimit rl;
         getrlimit(RLIMIT_CORE, &rl);
@@ -284,14 +294,22 @@ static int set_up_process(const struct fw_conf_pool *pool, const struct passwd *
             set.rlim_max = rl.rlim_max;
             set.rlim_cur = want < rl.rlim_max ? want : rl.rlim_max;
             if (setrlimit(RLIMIT_CORE, &set) < 0)
-                fw_log_errno(FW_LOG_WARN, "[pool %s] rlimit_core", pool->name);
+                fw_log_errno(FW_LOG_WARN, "rlimit_core");
         }
     }
+}
+
+/* umask:, the working directory. After the credentials change: chdir must
+ * work as the pool's user. */
+static int set_up_process(const struct fw_conf_pool *pool, const struct passwd *pw)
+{
+    if (pool->umask >= 0)
+        umask((mode_t)pool->umask);
     const char *dir = pool->chdir;
     if (!dir)
         dir = pw && pw->pw_dir && access(pw->pw_dir, X_OK) == 0 ? pw->pw_dir : "/";
     if (chdir(dir) < 0) {
-        fw_log_errno(FW_LOG_ERR, "[pool %s] chdir %s", pool->name, dir);
+        fw_log_errno(FW_LOG_ERR, "chdir %s", dir);
         return -1;
     }
     return 0;
@@ -340,6 +358,7 @@ static void child(const struct fw_spawn_request *req, int out_fd, int channel_fd
     for (int s = 1; s < NSIG; s++)
         sigaction(s, &dfl, NULL);
     sigprocmask(SIG_SETMASK, req->child_sigmask, NULL);
+    set_up_limits(pool);
     if (drop_privileges(pool) < 0)
         _exit(FW_EXIT_CONFIG);
     /* After the credentials change, which clears it; exec keeps it. The

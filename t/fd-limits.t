@@ -92,4 +92,55 @@ ok(n_lines <= 5, 'the accept failures are not logged for each attempt (%d lines)
 m.signal(15)
 is_(m.wait(30), 0, 'the manager stops with 0')
 check_log_clean(m)
+
+# 3. The limits a pool with `user:` gets from a root manager whose own
+# hard limit is lower: rlimit_nofile past it (raising a hard limit takes
+# root, which the worker no longer is once it became `nobody`: it used to
+# log "Operation not permitted" and keep 256), and the default, the hard
+# limit, for a manager whose soft limit is lower.
+if os.getuid() == 0:
+    import pwd
+    os.chmod(tmpdir(), 0o755)
+    nob = pwd.getpwnam('nobody')
+    cfg = manager_config('''  above:
+    listen: %s
+    processes: 1
+    user: nobody
+    rlimit_nofile: 512
+    apps:
+      - {mount: /, script: %s}
+  default:
+    listen: %s
+    processes: 1
+    user: nobody
+    apps:
+      - {mount: /, script: %s}
+''' % (sock_path('above.sock'), APP, sock_path('default.sock'), APP), name='users.yaml')
+    m = spawn(['/usr/bin/prlimit', '--nofile=64:256', program('fcgiwsgi'), '-c', cfg])
+    wait_for(lambda: m.output().count('starting -> running') >= 2, timeout=30,
+             what='both workers ready')
+    with open('/proc/self/status') as f:
+        caps = int(re.search(r'CapEff:\s+([0-9a-f]+)', f.read()).group(1), 16)
+    for pool, want in (('above', 512), ('default', 256)):
+        if pool == 'above' and not caps & (1 << 24):
+            skip('root without CAP_SYS_RESOURCE (a container) cannot raise a hard limit')
+            continue
+        pid = fcgi_request(sock_path(pool + '.sock'), 'GET', '/',
+                           params=PARAMS).body.split()[0].decode()
+        with open('/proc/%s/limits' % pid) as f:
+            lim = re.search(r'Max open files\s+(\d+)\s+(\d+)', f.read())
+        with open('/proc/%s/status' % pid) as f:
+            uid = re.search(r'Uid:\s+(\d+)', f.read()).group(1)
+        is_((int(lim.group(1)), int(uid)), (want, nob.pw_uid),
+            'a `nobody` pool %s: soft limit %d as nobody (hard %s)' % (pool, want, lim.group(2)))
+    if caps & (1 << 24):
+        unlike(m.output(), r'RLIMIT_NOFILE|rlimit_nofile', 'no warning about the fd limit')
+    else:
+        like(m.output(), r'raising RLIMIT_NOFILE to 512 \(hard limit 256\)',
+             'without CAP_SYS_RESOURCE the worker says it could not raise the limit')
+    m.signal(15)
+    is_(m.wait(30), 0, 'the manager stops with 0')
+    check_log_clean(m)
+else:
+    skip('needs root to run a pool as nobody', 5)
 done_testing()
