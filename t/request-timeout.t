@@ -104,6 +104,21 @@ like(out, r'stack \(GET /spin/30\):.*in application', '... and its Python stack'
 is_(get('/').body, pid0, 'the same worker serves on (not replaced)')
 is_(ready_count(), 1, 'no worker was started in its place')
 
+# 2b. The same loop after the response has begun: no 504 can be sent any
+# more, so the response is cut (the client must not take it for whole),
+# the interruption is logged, and the worker serves on.
+mark = len(m.output())
+res = get('/stream-spin/30')
+body = getattr(res, 'body', b'')
+# (Without FCGI_KEEP_CONN a broken response ends with a record header of
+# version 0, which web servers take for an upstream error: README.)
+ok(isinstance(res, FcgiError) and 'bad record version 0' in str(res),
+   'a response interrupted after its first block is not passed off as whole',
+   got=(status(res), body[:40]))
+like(m.output()[mark:], r'GET /stream-spin/30: interrupted past request_timeout',
+     '... the interruption is logged')
+is_(get('/').body, pid0, '... and the same worker serves on')
+
 # 3. A sleep in C: the exception cannot land; 504 after the unwind grace,
 # the worker stops accepting, its other request finishes, a new worker
 # serves what comes next.
