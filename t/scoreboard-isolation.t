@@ -50,6 +50,8 @@ scan = fcgi_request(attacker, 'GET', '/scan', params=PARAMS).body.decode().split
 seen = int(scan[1])
 ok(seen <= 4096, 'the attacker sees at most one page of shared writable memory (its own '
    'slot): %d bytes (%s)' % (seen, scan[2] if len(scan) > 2 else '-'))
+ok(int(scan[3]) <= 4096 and int(scan[4]) <= 1, 'nor can it read more: %s bytes of shared '
+   'mappings of any mode (%s), %s slot fd' % (scan[3], scan[5], scan[4]))
 mark = len(m.output())
 res = fcgi_request(attacker, 'GET', '/old', params=PARAMS)
 ok(res.status == 200, 'the attack on oldest_start_ms ran', got=res)
