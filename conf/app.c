@@ -114,6 +114,7 @@ static void finish(struct fw_conf_reader *r, struct fw_conf_app *app, const stru
     else if (app->script)
         check_script(r->errs, app->script, m[A_SCRIPT]);
     app->script_mark = m[A_SCRIPT];
+    app->group_mark = m[A_GROUP];
     if (app->callable && !python_name(app->callable))
         fw_conf_mark_error(r->errs, m[A_CALLABLE],
                            "'callable' must be a Python name such as application, got %s",
@@ -169,6 +170,29 @@ added:
     return 0;
 }
 
+/* application_group: auto may move an app into the main interpreter: that
+ * costs no isolation only if the pool's other apps are all there already. */
+static void check_auto(struct fw_conf_reader *r, const struct fw_conf_pool *pool)
+{
+    for (size_t i = 0; i < pool->n_apps; i++) {
+        const struct fw_conf_app *a = &pool->apps[i];
+        if (!a->application_group || strcmp(a->application_group, "auto") != 0)
+            continue;
+        for (size_t j = 0; j < pool->n_apps; j++) {
+            const struct fw_conf_app *o = &pool->apps[j];
+            if (j == i || (o->application_group && !strcmp(o->application_group, "%{GLOBAL}")))
+                continue;
+            fw_conf_mark_error(r->errs, a->group_mark,
+                               "'application_group: auto' may move this app into the main "
+                               "interpreter, so every other app of pool '%s' must be in "
+                               "\"%%{GLOBAL}\" already, and the app at %u:%u is not: give "
+                               "this app \"%%{GLOBAL}\" or a group of its own",
+                               pool->name, o->mark.line, o->mark.column);
+            break;
+        }
+    }
+}
+
 int fw_conf_app_read_list(struct fw_conf_reader *r, struct fw_conf_pool *pool)
 {
     struct fw_conf_strset mounts = { 0 };
@@ -201,6 +225,7 @@ int fw_conf_app_read_list(struct fw_conf_reader *r, struct fw_conf_pool *pool)
         fw_conf_reader_error(r, start, "'apps' is empty: a pool needs at least one app");
         rc = -1;
     }
+    check_auto(r, pool);
 done:
     fw_conf_strset_free(&mounts);
     return rc;

@@ -14,6 +14,17 @@
 #include <string.h>
 #include <sys/stat.h>
 
+/* application_group: auto may move app i to the main interpreter only where
+ * that costs no isolation: every other app of the pool is there already
+ * (conf/ refuses other configurations; this checks the worker's copy). */
+static bool may_share_main(const struct fw_worker_config *cfg, size_t i)
+{
+    for (size_t j = 0; j < cfg->n_apps; j++)
+        if (j != i && (!cfg->apps[j].group || strcmp(cfg->apps[j].group, "%{GLOBAL}") != 0))
+            return false;
+    return true;
+}
+
 int fw_apps_init(struct fw_worker_apps *w, const struct fw_worker_config *cfg)
 {
     w->cfg = cfg;
@@ -42,12 +53,17 @@ int fw_apps_init(struct fw_worker_apps *w, const struct fw_worker_config *cfg)
          * keeps the name unique where apps use it as a cache key. A lone
          * responder serves one app per script: its default stays the path. */
         char *group = NULL;
-        if (!cfg->apps[i].group && cfg->pool &&
+        const char *named = cfg->apps[i].group;
+        bool autogroup = named && strcmp(named, FW_APPS_GROUP_AUTO) == 0;
+        if ((!named || autogroup) && cfg->pool &&
             asprintf(&group, "%s|%s", cfg->pool, w->mounts[i][0] ? w->mounts[i] : "/") < 0)
             goto nomem;
         struct fw_app_config ac = { .script = cfg->apps[i].script,
                                     .callable = cfg->apps[i].callable,
-                                    .group = group ? group : cfg->apps[i].group };
+                                    .group = group       ? group
+                                             : autogroup ? NULL
+                                                         : named,
+                                    .main_fallback = autogroup && may_share_main(cfg, i) };
         w->mounted[i] = fw_app_new(&ac);
         free(group);
         if (!w->mounted[i])
@@ -105,8 +121,7 @@ void fw_apps_unload(struct fw_worker_apps *w)
         fw_app_unload(w->scripts[i], py);
 }
 
-struct fw_app *fw_apps_find(void *ctx, size_t mount_index, const char *script_filename,
-                            int *status)
+struct fw_app *fw_apps_find(void *ctx, size_t mount_index, const char *script_filename, int *status)
 {
     struct fw_worker_apps *w = ctx;
     if (w->cfg->n_apps)

@@ -14,6 +14,10 @@ struct fw_worker_config;
 
 #define FW_APPS_MAX_SCRIPTS 64
 
+/* The application_group that runs an app in its default group, or in the
+ * main interpreter if a module refuses sub-interpreters at import. */
+#define FW_APPS_GROUP_AUTO "auto"
+
 struct fw_worker_apps {
     const struct fw_worker_config *cfg;
     struct fw_app **mounted; /* one per cfg->apps entry */

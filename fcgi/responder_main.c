@@ -3,6 +3,7 @@
  * socket given with --listen. */
 #include "config.h"
 
+#include "apps.h"
 #include "lib/log.h"
 #include "lib/sock.h"
 #include "lib/units.h"
@@ -38,7 +39,8 @@ static void usage(FILE *out)
             "  --callable NAME           the WSGI callable in the script (default application)\n"
             "  --application-group G     interpreter to run in; %%{GLOBAL} is the main one\n"
             "                            (default: the script path, one interpreter per\n"
-            "                            script)\n"
+            "                            script); auto (with SCRIPT): the default, or the\n"
+            "                            main one if a module refuses sub-interpreters\n"
             "  --mount PREFIX            URL prefix of the app: SCRIPT_NAME is PREFIX and\n"
             "                            PATH_INFO the rest of the request path (default /\n"
             "                            with SCRIPT; the web server's own without)\n"
@@ -268,6 +270,11 @@ int main(int argc, char **argv)
             return FW_EXIT_CONFIG;
         }
     }
+    /* Moving one script of many into the main interpreter would have it
+     * share that with the next one that moves. */
+    if (optind != argc - 1 && cfg.group && strcmp(cfg.group, FW_APPS_GROUP_AUTO) == 0)
+        return bad("--application-group auto needs a SCRIPT: without one each SCRIPT_FILENAME "
+                   "has an interpreter of its own");
     /* With a script, the options describe that one app. */
     struct fw_worker_app app = {
         .script = script_path, .callable = cfg.callable, .group = cfg.group, .mount = cfg.mount

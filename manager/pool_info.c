@@ -64,6 +64,12 @@ void fw_pool_info(const struct fw_pool *pool, struct fw_pool_info *out)
     fw_backoff_wait_ms(&pool->backoff, fw_pool_worker_serving(pool), &out->backoff_capped);
     out->backoff_capped_ms = FW_BACKOFF_EMPTY_MAX_MS;
     out->config_failed = pool->config_failed;
+    out->import_error = "";
+    for (const struct proc *p = pool->procs; p; p = p->next)
+        if (p->load_failed && (p->state == PROC_RUNNING || p->state == PROC_RETIRING)) {
+            out->import_error = p->import_error;
+            break;
+        }
 }
 
 static void current_requests(const struct proc *p, int64_t now, struct fw_pool_worker_info *w)

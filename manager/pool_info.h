@@ -34,7 +34,7 @@ struct fw_pool_worker_info {
     pid_t pid;
     uint32_t generation;
     enum fw_pool_worker_state state;
-    unsigned busy; /* requests running now */
+    unsigned busy;        /* requests running now */
     unsigned connections; /* FastCGI connections it holds (served, kept or waiting) */
     uint64_t requests;
     uint64_t rss_bytes;
@@ -73,6 +73,9 @@ struct fw_pool_info {
     int64_t backoff_capped_ms;
     const char *backoff_reason; /* the last failure, with an import's traceback end; "" */
     bool config_failed;
+    /* A worker serves 500s because an app did not import: the error's last
+     * line (the fix, when a module refused a sub-interpreter); "" if none. */
+    const char *import_error;
     /* fcgiwsgi-ctl drain: out of the balancer's rotation (a /ping answers
      * 503), kept until undrain; drain_refusing once the listener refuses
      * connections (a moment after the command). */

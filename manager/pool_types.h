@@ -43,6 +43,7 @@ struct proc {
     int64_t started_ms;
     bool startup_timed_out;
     bool load_failed;        /* serving 500s: its app did not import */
+    char import_error[512];  /* then: the last line of its slot's error, for status */
     bool asked_to_retire;    /* it asks once (max_requests, memory_limit, out of fds) */
     bool served;             /* it was ready: connections may have reached it */
     bool unlistened;         /* stopping, it said it accepts no more */
@@ -111,9 +112,9 @@ struct fw_pool {
      * reloads, stop and start until undrain. */
     bool drained;
     enum fw_pool_drain_state drain_state;
-    int drain_timer_fd;        /* ticks while settling; -1 */
-    int64_t drain_started_ms;  /* monotonic */
-    unsigned drain_reset;      /* connections still queued when the listener was shut */
+    int drain_timer_fd;       /* ticks while settling; -1 */
+    int64_t drain_started_ms; /* monotonic */
+    unsigned drain_reset;     /* connections still queued when the listener was shut */
 };
 
 static inline uint32_t proc_busy(const struct proc *p)

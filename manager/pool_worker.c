@@ -142,6 +142,23 @@ static void dead_worker_error(const struct proc *p, char *out, size_t cap)
     out[strcspn(out, "\n")] = '\0';
 }
 
+/* A worker serving although its import failed: the last line of what it
+ * wrote in its slot (the exception, or the fix when a module refused a
+ * sub-interpreter: pyhost/app.h), for status. */
+static void import_error_line(struct proc *p)
+{
+    char err[FW_SLOT_ERROR_MAX];
+    fw_scoreboard_error(p->slot, err, sizeof(err));
+    size_t n = strlen(err);
+    while (n && (err[n - 1] == '\n' || err[n - 1] == ' '))
+        err[--n] = '\0';
+    const char *last = strrchr(err, '\n');
+    snprintf(p->import_error, sizeof(p->import_error), "%s", last ? last + 1 : err);
+    for (char *c = p->import_error; *c; c++)
+        if ((unsigned char)*c < 0x20 || *c == 0x7f)
+            *c = '?';
+}
+
 /* A worker whose app imported, serving: not p itself. */
 static bool has_healthy_worker(const struct fw_pool *pool, const struct proc *p)
 {
@@ -219,6 +236,7 @@ static void on_channel(struct fw_loop *loop, int fd, uint32_t events, void *data
                 break;
             }
             p->load_failed = true;
+            import_error_line(p);
             fw_log_to(p->pool->log, FW_LOG_WARN,
                       "[pool %s pid %ld] serving although an app failed to import: it answers "
                       "500 and retries the import",
@@ -234,6 +252,8 @@ static void on_channel(struct fw_loop *loop, int fd, uint32_t events, void *data
         case FW_WORKER_MSG_READY:
             if (msgs[i] == FW_WORKER_MSG_READY)
                 p->load_failed = false; /* also: a failed import healed since */
+            if (msgs[i] == FW_WORKER_MSG_READY)
+                p->import_error[0] = '\0';
             p->served = true;
             if (p->state == PROC_STARTING)
                 fw_pool_worker_set_state(
@@ -247,9 +267,7 @@ static void on_channel(struct fw_loop *loop, int fd, uint32_t events, void *data
             if (p->state == PROC_RUNNING)
                 fw_pool_worker_set_state(p, PROC_RETIRING, "it asked to be replaced");
             break;
-        case FW_WORKER_MSG_UNLISTENED:
-            p->unlistened = true;
-            break;
+        case FW_WORKER_MSG_UNLISTENED: p->unlistened = true; break;
         case FW_WORKER_MSG_RESTART:
             fw_pool_restart(p->pool, FW_POOL_CAUSE_APP,
                             "the app called fcgiwsgi.request_restart()");

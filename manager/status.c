@@ -107,6 +107,8 @@ static void pool_text(struct fw_buf *out, const struct fw_pool *pool)
         fw_buf_printf(out, "    %s (%s): started %s, ended %s, took %s\n",
                       i.last.ok ? "ok" : "FAILED", i.last.cause, started, ended, took);
     }
+    if (i.import_error[0])
+        fw_buf_printf(out, "  import failed (requests get 500, retried): %s\n", i.import_error);
     if (i.config_failed)
         fw_buf_puts(out, "  configuration error in the worker: not respawning until reload or "
                          "restart\n");
@@ -216,7 +218,10 @@ static void pool_json(struct fw_buf *out, const struct fw_pool *pool)
         out, ",\"crashes\":%u,\"backoff_ms\":%" PRId64 ",\"backoff_capped\":%s,\"backoff_reason\":",
         i.crashes, i.backoff_ms, i.backoff_capped ? "true" : "false");
     fw_buf_json_string(out, i.backoff_reason);
-    fw_buf_printf(out, ",\"config_failed\":%s,\"workers\":[", i.config_failed ? "true" : "false");
+    fw_buf_printf(out,
+                  ",\"config_failed\":%s,\"import_error\":", i.config_failed ? "true" : "false");
+    fw_buf_json_string(out, i.import_error);
+    fw_buf_puts(out, ",\"workers\":[");
     fw_pool_each_worker(pool, worker_json, out);
     fw_buf_puts(out, "]}");
 }

@@ -10,6 +10,7 @@
 #include "logstream.h"
 #include "module.h"
 #include "pyutil.h"
+#include "refusal.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -28,10 +29,12 @@ struct fw_app {
     char *script;
     char *callable_name;
     char *group;
+    bool main_fallback; /* application_group: auto */
     char tag[300];
     pthread_mutex_t lock; /* serialises loading; taken without the GIL */
     atomic_bool ready;
     struct fw_interp *interp;
+    struct fw_refusal refusal; /* why auto moved it to the main interpreter */
     unsigned failures;
     int64_t next_try_ms; /* monotonic */
     char last_error[2048];
@@ -59,6 +62,7 @@ struct fw_app *fw_app_new(const struct fw_app_config *cfg)
     app->script = strdup(cfg->script);
     app->callable_name = strdup(cfg->callable ? cfg->callable : "application");
     app->group = strdup(cfg->group ? cfg->group : cfg->script);
+    app->main_fallback = cfg->main_fallback;
     if (!app->script || !app->callable_name || !app->group) {
         fw_app_free(app);
         return NULL;
@@ -152,7 +156,8 @@ static PyObject *read_source(const char *path)
     return src;
 }
 
-/* With the GIL held in the app's interpreter. */
+/* With the GIL held in the app's interpreter. -1 with the exception
+ * pending. */
 static int load(struct fw_app *app)
 {
     char modname[64];
@@ -205,16 +210,98 @@ static int load(struct fw_app *app)
     }
     Py_XSETREF(app->callable, Py_NewRef(callable));
     rc = 0;
-    goto done;
 fail:
-    fw_pyutil_log_exception_keep(FW_LOG_ERR, app->tag, "loading the WSGI script failed",
-                                 app->last_error, sizeof(app->last_error));
-done:
     Py_XDECREF(src);
     Py_XDECREF(code);
     Py_XDECREF(module);
     Py_XDECREF(result);
     Py_XDECREF(callable);
+    return rc;
+}
+
+/* GIL held in app->interp, load() failed with the exception pending:
+ * logs it with its traceback and, if a module refused this interpreter,
+ * one line that names it and the fix, which also ends last_error (what
+ * status and restart show). True if the app is to be tried in the main
+ * interpreter now instead (application_group: auto); then the traceback
+ * is only a debug line. */
+static bool report_failure(struct fw_app *app)
+{
+    struct fw_refusal rf;
+    bool refused = fw_refusal_find(&rf);
+    bool sub = app->interp != fw_interp_at(0);
+    const char *mod = rf.module[0] ? "module " : "an extension module";
+    if (refused && sub && app->main_fallback) {
+        app->refusal = rf;
+        fw_pyutil_log_exception(FW_LOG_DEBUG, app->tag,
+                                "loading the WSGI script in a sub-interpreter failed");
+        return true;
+    }
+    char tail[sizeof(app->last_error)], line[1024];
+    fw_pyutil_log_exception_keep(FW_LOG_ERR, app->tag, "loading the WSGI script failed", tail,
+                                 sizeof(tail));
+    if (!refused) {
+        memcpy(app->last_error, tail, sizeof(tail));
+        return false;
+    }
+    if (sub)
+        snprintf(line, sizeof(line),
+                 "%s%s cannot be imported in a sub-interpreter (%s): set application_group: "
+                 "\"%%{GLOBAL}\" for this app",
+                 mod, rf.module, rf.text);
+    else
+        snprintf(line, sizeof(line),
+                 "%s%s was imported by another interpreter of this process first and refuses a "
+                 "second one (%s): set application_group: \"%%{GLOBAL}\" for every app of this "
+                 "pool that imports it",
+                 mod, rf.module, rf.text);
+    fw_log(FW_LOG_ERR, "%s: %s", app->tag, line);
+    /* As much of the traceback's end as fits, then the line: the last line
+     * is what status shows of an import error. */
+    size_t cap = sizeof(app->last_error) - 1, len = strnlen(line, sizeof(line) - 1);
+    size_t tlen = strnlen(tail, sizeof(tail) - 1);
+    size_t room = cap - len - 1 < tlen ? cap - len - 1 : tlen;
+    memcpy(app->last_error, tail + (tlen - room), room);
+    app->last_error[room] = '\n';
+    memcpy(app->last_error + room + 1, line, len);
+    app->last_error[room + 1 + len] = '\0';
+    return false;
+}
+
+static void drop_objects(struct fw_app *app)
+{
+    Py_CLEAR(app->callable);
+    Py_CLEAR(app->errors);
+    Py_CLEAR(app->group_obj);
+    Py_CLEAR(app->script_obj);
+    Py_CLEAR(app->fwmod);
+}
+
+/* application_group: auto, after a module refused the app's sub-interpreter:
+ * the app moves to the main interpreter for good (GIL not held). The
+ * sub-interpreter keeps what the failed import left; nothing runs there. */
+static int load_in_main(struct fw_app *app, struct fw_pythread *t)
+{
+    char *group = strdup(FW_INTERP_GLOBAL);
+    if (!group) {
+        snprintf(app->last_error, sizeof(app->last_error), "out of memory");
+        return -1;
+    }
+    free(app->group);
+    app->group = group;
+    app->interp = fw_interp_at(0);
+    app->main_fallback = false;
+    fw_interp_enter(t, app->interp);
+    int rc = load(app);
+    if (rc < 0)
+        report_failure(app);
+    fw_interp_leave(t);
+    if (rc == 0)
+        fw_log(FW_LOG_WARN,
+               "%s: %s%s cannot be imported in a sub-interpreter (%s); application_group: auto "
+               "moved the app to the main interpreter (%s), where it serves",
+               app->tag, app->refusal.module[0] ? "module " : "an extension module",
+               app->refusal.module, app->refusal.text, FW_INTERP_GLOBAL);
     return rc;
 }
 
@@ -236,7 +323,12 @@ static int ensure_loaded(struct fw_app *app, struct fw_pythread *t, bool forced)
     }
     fw_interp_enter(t, app->interp);
     int rc = load(app);
+    bool in_main = rc < 0 && report_failure(app);
+    if (in_main)
+        drop_objects(app);
     fw_interp_leave(t);
+    if (in_main)
+        rc = load_in_main(app, t);
     if (rc == 0) {
         if (app->failures)
             fw_log(FW_LOG_NOTICE, "%s: loaded after %u failed attempts", app->tag, app->failures);
@@ -289,11 +381,7 @@ void fw_app_unload(struct fw_app *app, struct fw_pythread *t)
     if (!app->interp)
         return;
     fw_interp_enter(t, app->interp);
-    Py_CLEAR(app->callable);
-    Py_CLEAR(app->errors);
-    Py_CLEAR(app->group_obj);
-    Py_CLEAR(app->script_obj);
-    Py_CLEAR(app->fwmod);
+    drop_objects(app);
     atomic_store(&app->ready, false);
     fw_interp_leave(t);
 }

@@ -15,6 +15,10 @@ struct fw_app_config {
     const char *script;   /* path of the WSGI script */
     const char *callable; /* NULL: "application" */
     const char *group;    /* NULL: one interpreter for this script */
+    /* application_group: auto. If a module refuses the group's
+     * sub-interpreter at import, the app moves to the main interpreter (the
+     * caller checked that no other app's isolation depends on it). */
+    bool main_fallback;
 };
 
 struct fw_app;
@@ -25,7 +29,9 @@ void fw_app_free(struct fw_app *app);
 
 const char *fw_app_script(const struct fw_app *app);
 
-/* The end of the traceback of the last failed load ("" if none). */
+/* The end of the traceback of the last failed load ("" if none), and then
+ * a line that names the module and the fix when a module refused the
+ * interpreter (refusal.h). */
 const char *fw_app_last_error(const struct fw_app *app);
 
 /* Imported (by preload or a later retry); any thread, no GIL. */
