@@ -8,7 +8,7 @@
 # `application_group: auto` moves a lone app to the main interpreter, where
 # it serves, with a warning; in a pool of two apps the default group gets
 # the line and 500s, with no crash loop; -t refuses auto beside an app that
-# is not in %{GLOBAL}.
+# is not in %{GLOBAL}; the responder takes auto with its SCRIPT.
 import json
 import os
 import re
@@ -156,6 +156,18 @@ else:
 m.signal(signal.SIGTERM)
 is_(m.wait(30), 0, 'the manager stops with 0')
 check_log_clean(m)
+
+# The responder: auto with its one SCRIPT; without one, refused.
+r = start_responder(app_path('refuse_pyo3.wsgi'), '--application-group', 'auto',
+                    '--python-path', ext, '--python-path', mods)
+res = fcgi_request(r.addr, 'GET', '/', params=PARAMS)
+is_((res.status, res.body), (200, b'%{GLOBAL} main'), 'responder, auto: served from the main '
+    'interpreter')
+r.stop()
+p = subprocess.run([program('fcgiwsgi-responder'), '--listen', sock_path('nos.sock'),
+                    '--application-group', 'auto'], capture_output=True, text=True, timeout=60)
+is_(p.returncode, 2, 'responder: auto without a SCRIPT is a usage error')
+like(p.stderr, r'--application-group auto needs a SCRIPT', 'saying why') or diag(p.stderr)
 
 # -t: auto beside an app that is not in %{GLOBAL} would cost it its isolation.
 bad = manager_config(pool('mixed', app('refuse_pyo3.wsgi', group='auto')
