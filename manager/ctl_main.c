@@ -6,6 +6,8 @@
 
 #include "conf/config.h"
 #include "manager/control.h"
+#include "manager/ctl_conn.h"
+#include "manager/ctl_top.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -15,7 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -50,6 +51,10 @@ static void usage(FILE *out)
             "                           return when none is left\n"
             "  undrain POOL...          listen again\n"
             "  reopen-logs              after log rotation (as SIGUSR1)\n"
+            "  top [--delay SECONDS] [POOL]\n"
+            "                           a live view of pools and workers, the longest busy\n"
+            "                           first, every SECONDS (default 1, 0.1 to 3600); q or\n"
+            "                           Ctrl-C quits; one frame when stdout is no terminal\n"
             "  shutdown [--now] [--wait]\n"
             "                           stop the manager (--now: do not wait for requests);\n"
             "                           --wait: return when it has stopped, and fail if\n"
@@ -87,6 +92,8 @@ static bool valid_command(int argc, char **argv)
         return argc == 1 || (argc == 2 && !strcmp(argv[1], "--wait"));
     if (!strcmp(c, "reopen-logs"))
         return argc == 1;
+    if (!strcmp(c, "top"))
+        return fw_ctl_top_args(argc, argv, NULL, NULL);
     if (!strcmp(c, "wait"))
         return argc >= 2;
     if (!strcmp(c, "scale"))
@@ -134,64 +141,6 @@ static char *socket_from_config(const char *path)
     return sock;
 }
 
-static int connect_to(const char *path)
-{
-    struct sockaddr_un sun = { .sun_family = AF_UNIX };
-    if (strlen(path) >= sizeof(sun.sun_path)) {
-        fprintf(stderr, "fcgiwsgi-ctl: socket path too long: %s\n", path);
-        return -FW_CTL_USAGE;
-    }
-    strcpy(sun.sun_path, path);
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-        perror("fcgiwsgi-ctl: socket");
-        return -FW_CTL_ERROR;
-    }
-    if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0)
-        return fd;
-    int err = errno;
-    close(fd);
-    switch (err) {
-    case ENOENT:
-    case ENOTDIR:
-        fprintf(stderr,
-                "fcgiwsgi-ctl: no control socket at %s: is fcgiwsgi running with this "
-                "`control:` path?\n",
-                path);
-        return -FW_CTL_NO_SOCKET;
-    case ECONNREFUSED:
-        fprintf(stderr,
-                "fcgiwsgi-ctl: nothing accepts on %s: the manager is not running (the socket "
-                "is left over)\n",
-                path);
-        return -FW_CTL_NOT_RUNNING;
-    case EACCES:
-    case EPERM:
-        fprintf(stderr,
-                "fcgiwsgi-ctl: permission denied on %s: run as root, as the manager's user or "
-                "as a member of its control_group\n",
-                path);
-        return -FW_CTL_DENIED;
-    default:
-        fprintf(stderr, "fcgiwsgi-ctl: connecting to %s: %s\n", path, strerror(err));
-        return -FW_CTL_ERROR;
-    }
-}
-
-static int send_all(int fd, const char *p, size_t len)
-{
-    while (len) {
-        ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return -1;
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
 static int64_t now_ms(void)
 {
     struct timespec ts;
@@ -202,62 +151,35 @@ static int64_t now_ms(void)
 /* Reads the whole answer; returns the status it names. */
 static int read_answer(int fd, int timeout_s)
 {
-    char *buf = NULL;
-    size_t len = 0, cap = 0;
+    struct fw_ctl_answer a = { 0 };
+    char err[256];
     int64_t deadline = timeout_s ? now_ms() + (int64_t)timeout_s * 1000 : 0;
+    int rc;
     for (;;) {
-        if (len + 4096 > cap) {
-            cap = cap ? cap * 2 : 8192;
-            char *nb = realloc(buf, cap);
-            if (!nb) {
-                free(buf);
-                fputs("fcgiwsgi-ctl: out of memory\n", stderr);
-                return FW_CTL_ERROR;
-            }
-            buf = nb;
-        }
-        if (deadline) {
-            int64_t left = deadline - now_ms();
-            struct pollfd p = { .fd = fd, .events = POLLIN };
-            int rc = left > 0 ? poll(&p, 1, (int)(left > 60000 ? 60000 : left)) : 0;
-            if (rc < 0 && errno == EINTR)
-                continue;
-            if (rc == 0 && now_ms() < deadline)
-                continue;
-            if (rc == 0) {
-                free(buf);
-                fprintf(stderr,
-                        "fcgiwsgi-ctl: no answer within %d s (the manager goes on with the "
-                        "command)\n",
-                        timeout_s);
-                return FW_CTL_ERROR;
-            }
-        }
-        ssize_t n = recv(fd, buf + len, cap - len - 1, 0);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            free(buf);
-            perror("fcgiwsgi-ctl: reading the answer");
+        int64_t left = deadline ? deadline - now_ms() : 60000;
+        if (left <= 0) {
+            fw_ctl_answer_free(&a);
+            fprintf(stderr,
+                    "fcgiwsgi-ctl: no answer within %d s (the manager goes on with the command)\n",
+                    timeout_s);
             return FW_CTL_ERROR;
         }
-        if (n == 0)
+        struct pollfd p = { .fd = fd, .events = POLLIN };
+        if (poll(&p, 1, (int)(left > 60000 ? 60000 : left)) <= 0)
+            continue;
+        if ((rc = fw_ctl_answer_read(&a, fd, err, sizeof(err))) != 0)
             break;
-        len += (size_t)n;
     }
-    buf[len] = '\0';
-    char *nl = strchr(buf, '\n');
-    char *end;
-    long status = nl ? strtol(buf, &end, 10) : -1;
-    if (!nl || end != nl || status < 0 || status > 99) {
-        fprintf(stderr, "fcgiwsgi-ctl: the manager closed the connection without an answer%s\n",
-                len ? " it understood" : " (is it shutting down?)");
-        free(buf);
+    const char *text;
+    int status = rc < 0 ? -1 : fw_ctl_answer_status(&a, &text, err, sizeof(err));
+    if (status < 0) {
+        fprintf(stderr, "fcgiwsgi-ctl: %s\n", err);
+        fw_ctl_answer_free(&a);
         return FW_CTL_ERROR;
     }
-    fputs(nl + 1, status == 0 ? stdout : stderr);
-    free(buf);
-    return (int)status;
+    fputs(text, status == 0 ? stdout : stderr);
+    fw_ctl_answer_free(&a);
+    return status;
 }
 
 int main(int argc, char **argv)
@@ -324,17 +246,22 @@ int main(int argc, char **argv)
     }
     if (!path)
         path = DEFAULT_SOCKET;
-    int fd = connect_to(path);
+    if (!strcmp(argv[0], "top")) {
+        int status = fw_ctl_top(path, argc, argv, o.timeout_s);
+        free(from_config);
+        return status;
+    }
+    char err[512];
+    int fd = fw_ctl_connect(path, err, sizeof(err));
     free(from_config);
-    if (fd < 0)
+    if (fd < 0) {
+        fprintf(stderr, "fcgiwsgi-ctl: %s\n", err);
         return -fd;
+    }
     char req[FW_CTL_REQUEST_MAX + 2];
-    size_t len = 0;
-    for (int i = 0; i < argc; i++)
-        len += (size_t)sprintf(req + len, "%s\n", argv[i]);
-    req[len++] = '\n';
+    size_t len = fw_ctl_request(req, sizeof(req), argc, argv);
     int status;
-    if (send_all(fd, req, len) < 0) {
+    if (fw_ctl_send(fd, req, len) < 0) {
         /* A refused peer may be answered and closed before it finishes sending. */
         status = read_answer(fd, o.timeout_s);
     } else {
