@@ -314,8 +314,8 @@ static int serve_keys(struct top *t, int64_t *next_fetch)
 {
     char keys[64];
     ssize_t n = read(STDIN_FILENO, keys, sizeof(keys));
-    if (n == 0)
-        return 0; /* the terminal hung up */
+    if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN))
+        return 0; /* the terminal hung up: nobody to show it to */
     for (ssize_t i = 0; i < n; i++) {
         switch (keys[i]) {
         case 'q':

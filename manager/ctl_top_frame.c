@@ -209,7 +209,8 @@ static void workers(struct fw_buf *out, const struct fw_ctl_top_view *v, const s
             i++;
         }
     }
-    qsort(rows, n, sizeof(*rows), row_cmp);
+    if (n) /* qsort(NULL, 0) is undefined (UBSan, t/fuzz/json_fuzz) */
+        qsort(rows, n, sizeof(*rows), row_cmp);
     line(out, v->width, "%8s %-16s %4s %-9s %9s %10s %8s  %s", "PID", "POOL", "GEN", "STATE",
          "BUSY FOR", "REQUESTS", "RSS", "REQUEST");
     for (i = 0; i < n; i++)

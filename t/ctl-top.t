@@ -123,8 +123,9 @@ tag=$1; shift
 stty -g > %(d)s/$tag.stty.before
 echo "before-top $tag"
 sh -c 'echo $$ > "$0"; exec "$@"' %(d)s/$tag.pid %(ctl)s "$@"
-echo "top exited $?"
+status=$?
 stty -g > %(d)s/$tag.stty.after
+echo "top exited $status"
 exec sleep 300
 ''' % {'d': d, 'ctl': CTL})
 server = []

@@ -5,10 +5,14 @@
 #   record_fuzz  fcgi/record (the FastCGI codec) and fcgi/environ, with
 #                libfcgi as a differential oracle (-lfcgi), corpus
 #                t/fuzz/corpus/record (real web servers' bytes, t/fuzz/capture.py)
+#   json_fuzz    lib/json and the frame fcgiwsgi-ctl top draws from what it
+#                parsed (manager/ctl_top_frame), corpus t/fuzz/corpus/json
+#                (status --json of a running manager)
 #
 #   sh t/fuzz/run.sh [SECONDS] [libFuzzer options...]
-#       both: conf for SECONDS (default 30), then record for max(60, SECONDS)
-#   sh t/fuzz/run.sh conf|record [SECONDS] [libFuzzer options...]
+#       all: conf and json for SECONDS (default 30) each, then record for
+#       max(60, SECONDS)
+#   sh t/fuzz/run.sh conf|record|json [SECONDS] [libFuzzer options...]
 #       one of them for SECONDS; a long run: sh t/fuzz/run.sh record 3600
 #       (add -jobs=N -workers=N to use N cores)
 #
@@ -21,7 +25,7 @@
 set -eu
 top=$(cd "$(dirname "$0")/../.." && pwd)
 which=all
-case ${1:-} in conf | record) which=$1 && shift ;; esac
+case ${1:-} in conf | record | json) which=$1 && shift ;; esac
 secs=${1:-30}
 [ $# -gt 0 ] && shift
 cc=${CC:-clang-14}
@@ -43,6 +47,12 @@ build_record() {
     "$cc" $flags -I"$work" -I"$top" \
         "$top"/fcgi/record.c "$top"/fcgi/environ.c "$top"/lib/hash.c "$top"/t/fuzz/record_fuzz.c \
         -lfcgi -o "$work/record_fuzz"
+}
+
+build_json() {
+    "$cc" $flags -I"$work" -I"$top" \
+        "$top"/lib/json.c "$top"/lib/buf.c "$top"/manager/ctl_top_frame.c "$top"/t/fuzz/json_fuzz.c \
+        -o "$work/json_fuzz"
 }
 
 # fuzz NAME SECONDS MAX_LEN [options...]
@@ -69,10 +79,13 @@ fuzz() {
 case $which in
 conf) build_conf && fuzz conf "$secs" 65536 "$@" ;;
 record) build_record && fuzz record "$secs" 65536 "$@" ;;
+json) build_json && fuzz json "$secs" 65536 "$@" ;;
 all)
     build_conf
     build_record
+    build_json
     fuzz conf "$secs" 65536 "$@"
+    fuzz json "$secs" 65536 "$@"
     rsecs=$secs
     [ "$rsecs" -ge 60 ] || rsecs=60
     fuzz record "$rsecs" 65536 "$@"
