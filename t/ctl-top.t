@@ -6,9 +6,10 @@
 # resize it fits the new width and height without wrapping; q, Ctrl-C and
 # SIGTERM each leave the alternate screen with the cursor shown and the
 # terminal's modes as they were (stty -g), exiting 0, 0 and by the signal;
-# a manager that goes away is shown and top goes on until q. Without a
-# terminal: one frame, exit 0. A dead control socket: the message and the
-# exit status of `status`, the terminal untouched. Bad arguments: 2.
+# pools stopped, with no worker to list, are shown stopped; a manager that
+# goes away is shown and top goes on until q. Without a terminal: one
+# frame, exit 0. A dead control socket: the message and the exit status of
+# `status`, the terminal untouched. Bad arguments: 2.
 import atexit
 import os
 import re
@@ -106,7 +107,7 @@ ok('\x1b' not in out, '... and no raw ESC byte in it')
 
 # ---- in tmux ----------------------------------------------------------------------
 tmux = shutil.which('tmux')
-TMUX_CHECKS = 29
+TMUX_CHECKS = 31
 if not tmux:
     skip('tmux not installed (t/deps.sh test installs it)', TMUX_CHECKS)
     m.stop()
@@ -232,9 +233,18 @@ start('dead', '-s', nowhere, 'top')
 exited('dead', 4)
 ok(any('no control socket' in ln for ln in screen('dead')), 'dead: the message is on the terminal')
 
+# Every pool stopped: no worker left to list (the frame once sorted an
+# empty list undefinedly: UBSan aborted).
+is_([ctl(cfg, 'stop', p)[0] for p in ('web', 'slow')], [0, 0], 'both pools stopped')
+wait_for(lambda: '"workers":[]}]}' in ctl(cfg, 'status', 'slow', '--json')[1], timeout=10,
+         what='the slow worker gone')
+rc, out, err = ctl(cfg, 'top')
+ok(rc == 0 and re.search(r'(?m)^web +stopped ', out) and re.search(r'(?m)^slow +stopped ', out)
+   and worker_lines(out.splitlines()) == [], 'stopped pools: shown stopped, no worker', got=out)
+
 # The manager goes away under a running top.
 start('gone', '-c', cfg, 'top')
-frame_with('gone', has_frame, 'a frame')
+frame_with('gone', lambda s: any(re.match(r'slow +stopped ', ln) for ln in s), 'a frame')
 m.stop()
 frame_with('gone', lambda s: any(re.search(r'^retrying: (no control socket|nothing accepts)', ln)
                                   for ln in s), 'the manager gone, said')
