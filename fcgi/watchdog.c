@@ -25,7 +25,7 @@ enum { RESULT_NONE = -2 };
 struct watched {
     struct fw_conn_thread *_Atomic ct;
     /* The main thread's. */
-    bool pending; /* an interrupt was asked for call `number` */
+    bool pending;    /* an interrupt was asked for call `number` */
     bool slow_asked; /* a stack was asked for call `slow_number` */
     uint64_t slow_number;
     bool stuck;
@@ -51,6 +51,7 @@ struct fw_watchdog {
     pthread_cond_t cond;
     bool quit;
     bool started;
+    atomic_bool attached; /* the interrupter has its Python thread state */
     pthread_t tid;
 };
 
@@ -58,6 +59,7 @@ static void *interrupter(void *arg)
 {
     struct fw_watchdog *wd = arg;
     struct fw_pythread *py = fw_interp_thread_attach();
+    atomic_store(&wd->attached, true);
     if (!py)
         fw_log(FW_LOG_ERR, "request_timeout: out of memory; requests cannot be interrupted");
     pthread_mutex_lock(&wd->lock);
@@ -123,6 +125,7 @@ struct fw_watchdog *fw_watchdog_new(uint64_t request_timeout_ms, uint64_t slowlo
         return NULL;
     }
     wd->started = true;
+    fw_interp_wait_attached(&wd->attached);
     return wd;
 }
 
@@ -179,8 +182,9 @@ static void follow_up(struct fw_watchdog *wd, struct watched *e, int64_t now)
         return;
     e->stuck = true;
     e->answer_due = true;
-    fw_log(FW_LOG_ERR, "%s: stuck for %lld ms of app time; %s: answering 504, and this worker "
-                       "stops (its other requests get graceful_timeout)",
+    fw_log(FW_LOG_ERR,
+           "%s: stuck for %lld ms of app time; %s: answering 504, and this worker "
+           "stops (its other requests get graceful_timeout)",
            e->what, (long long)ms, why);
 }
 
@@ -215,8 +219,9 @@ static void slow_check(struct fw_watchdog *wd, int64_t now)
         snprintf(e->stack_what, sizeof(e->stack_what), "%.200s", fw_conn_uri(atomic_load(&e->ct)));
         pthread_cond_signal(&wd->cond);
         pthread_mutex_unlock(&wd->lock);
-        fw_log(FW_LOG_WARN, "%s: slow: the app has run for %lld ms, past slowlog_timeout "
-                            "(%llu ms); its stack follows",
+        fw_log(FW_LOG_WARN,
+               "%s: slow: the app has run for %lld ms, past slowlog_timeout "
+               "(%llu ms); its stack follows",
                e->stack_what, (long long)ms, (unsigned long long)wd->slowlog_ms);
     }
 }

@@ -71,6 +71,7 @@ struct thread {
     unsigned index;
     pthread_t tid;
     bool started;
+    atomic_bool attached;             /* has its Python thread state (pyhost/interp.h) */
     _Atomic int64_t request_start_ms; /* 0 when not in a request */
     struct fw_conn_thread *_Atomic conn;
 };
@@ -228,6 +229,7 @@ static void *request_thread(void *arg)
     struct thread *th = arg;
     struct worker *w = th->w;
     struct fw_pythread *py = fw_interp_thread_attach();
+    atomic_store(&th->attached, true);
     struct fw_conn_thread *ct = py ? fw_conn_thread_new(&w->conn_settings, py) : NULL;
     atomic_store(&th->conn, ct);
     if (ct && w->cfg->slot && th->index < FW_SLOT_REQUESTS_MAX)
@@ -650,6 +652,8 @@ int fw_worker_run(const struct fw_worker_config *cfg)
     }
     if (started == 0)
         goto out;
+    for (unsigned i = 0; i < started; i++)
+        fw_interp_wait_attached(&threads[i].attached);
     if (cfg->n_apps == 1)
         fw_log(FW_LOG_NOTICE, "ready: %u request threads serving %s", started, cfg->apps[0].script);
     else if (cfg->n_apps)

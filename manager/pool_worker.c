@@ -180,8 +180,8 @@ static void note_junk(struct proc *p, uint64_t n, unsigned char last)
     fw_log_to(p->pool->log, FW_LOG_WARN,
               "[pool %s pid %ld] %" PRIu64 " byte%s on its channel that %s no message (the last "
               "0x%02x): ignored",
-              p->pool->conf->name, (long)p->pid, p->junk_unlogged,
-              p->junk_unlogged == 1 ? "" : "s", p->junk_unlogged == 1 ? "is" : "are", last);
+              p->pool->conf->name, (long)p->pid, p->junk_unlogged, p->junk_unlogged == 1 ? "" : "s",
+              p->junk_unlogged == 1 ? "is" : "are", last);
     p->junk_unlogged = 0;
     p->junk_logged_ms = now;
 }
@@ -272,9 +272,7 @@ static void on_channel(struct fw_loop *loop, int fd, uint32_t events, void *data
             fw_pool_restart(p->pool, FW_POOL_CAUSE_APP,
                             "the app called fcgiwsgi.request_restart()");
             break;
-        default:
-            junk++;
-            last_junk = (unsigned char)msgs[i];
+        default: junk++; last_junk = (unsigned char)msgs[i];
         }
     }
     if (junk)

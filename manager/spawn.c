@@ -278,8 +278,8 @@ static char **worker_environ(const struct fw_conf_pool *pool, const struct passw
 static void set_up_limits(const struct fw_conf_pool *pool)
 {
     struct rlimit nf;
-    if (pool->rlimit_nofile && getrlimit(RLIMIT_NOFILE, &nf) == 0 &&
-        nf.rlim_max != RLIM_INFINITY && (rlim_t)pool->rlimit_nofile > nf.rlim_max) {
+    if (pool->rlimit_nofile && getrlimit(RLIMIT_NOFILE, &nf) == 0 && nf.rlim_max != RLIM_INFINITY &&
+        (rlim_t)pool->rlimit_nofile > nf.rlim_max) {
         /* Without CAP_SYS_RESOURCE (a container's root) this fails, and
          * the worker's own attempt says so. */
         struct rlimit set = { nf.rlim_cur, (rlim_t)pool->rlimit_nofile };

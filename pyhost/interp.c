@@ -13,6 +13,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <time.h>
 #include <string.h>
 
 struct fw_interp {
@@ -54,6 +55,12 @@ struct fw_pythread *fw_interp_thread_attach(void)
     t->states[0] = PyThreadState_Get();
     PyEval_SaveThread();
     return t;
+}
+
+void fw_interp_wait_attached(const atomic_bool *flag)
+{
+    for (int i = 0; i < 5000 && !atomic_load(flag); i++)
+        nanosleep(&(struct timespec){ .tv_nsec = 1000000 }, NULL);
 }
 
 void fw_interp_thread_detach(struct fw_pythread *t)

@@ -8,6 +8,7 @@
 #define FW_INTERP_GLOBAL "%{GLOBAL}"
 #define FW_INTERP_MAX 256
 
+#include <stdatomic.h>
 #include <stddef.h>
 
 struct fw_interp;
@@ -25,6 +26,15 @@ void fw_interp_setup(fw_interp_init_fn init);
  * state through PyGILState so C extensions using PyGILState_Ensure from this
  * thread in %{GLOBAL} find it. detach deletes all of the thread's states. */
 struct fw_pythread *fw_interp_thread_attach(void);
+/* Waits (at most 5 s) until *flag is set by a thread that has attached.
+ * A thread attaches through the main interpreter's thread state, and on
+ * CPython 3.11 and 3.12 a thread waiting for the GIL asks only its own
+ * interpreter's threads to let go of it: one that attaches while a request
+ * spins in an app's sub-interpreter waits until that call blocks or ends
+ * (the watchdog, attaching late on a loaded machine, could then neither
+ * log a slow stack nor interrupt the call: t/slowlog.t, seen in CI). So
+ * every thread of a worker attaches before the worker accepts. */
+void fw_interp_wait_attached(const atomic_bool *flag);
 void fw_interp_thread_detach(struct fw_pythread *t);
 
 /* The interpreter of `group`, created on first use. GIL not held; NULL on
