@@ -4,6 +4,7 @@
 
 #include "host.h"
 
+#include "gilkick.h"
 #include "interp.h"
 #include "lib/log.h"
 #include "module.h"
@@ -130,6 +131,7 @@ void fw_host_stop(void)
 {
     if (!host_main_state)
         return;
+    fw_gilkick_stop();
     PyEval_RestoreThread(host_main_state);
     int rc = fw_interp_end_all(host_thread);
     PyEval_SaveThread();

@@ -5,6 +5,8 @@
 
 #include "interp.h"
 
+#include "gilkick.h"
+
 #include "lib/log.h"
 #include "pyutil.h"
 
@@ -30,6 +32,7 @@ struct fw_interp {
 struct fw_pythread {
     PyGILState_STATE gil_state;
     PyThreadState *states[FW_INTERP_MAX]; /* [0]: main interpreter */
+    int current;                          /* the interpreter entered last */
 };
 
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -44,6 +47,7 @@ void fw_interp_setup(fw_interp_init_fn init)
     main_interp.state = PyInterpreterState_Main();
     interps[0] = &main_interp;
     atomic_store(&n_interps, 1);
+    fw_gilkick_add(0, main_interp.state);
 }
 
 struct fw_pythread *fw_interp_thread_attach(void)
@@ -119,11 +123,14 @@ static struct fw_interp *create(struct fw_pythread *t, const char *group)
     }
     in->index = n;
 
+    bool asked = fw_gilkick_want(0);
     PyEval_RestoreThread(t->states[0]);
+    fw_gilkick_taken(0, asked);
     /* Py_NewInterpreter returns with the new interpreter's state current on
      * this thread; we keep that state as this thread's state there. */
     PyThreadState *ts = Py_NewInterpreter();
     if (!ts) {
+        fw_gilkick_left(0);
         PyEval_SaveThread();
         fw_log(FW_LOG_ERR, "Py_NewInterpreter failed for group '%s'", group);
         free(in->group);
@@ -135,10 +142,12 @@ static struct fw_interp *create(struct fw_pythread *t, const char *group)
     in->anchor = PyThreadState_New(in->state);
     if (init_hook && init_hook(group) < 0)
         fw_pyutil_log_exception(FW_LOG_ERR, group, "setting up the interpreter failed");
+    fw_gilkick_left(0);
     PyEval_SaveThread();
 
     interps[n] = in;
     atomic_store(&n_interps, n + 1);
+    fw_gilkick_add(n, in->state);
     fw_log(FW_LOG_INFO, "created interpreter for application group '%s'", group);
     return in;
 }
@@ -162,11 +171,15 @@ void fw_interp_enter(struct fw_pythread *t, struct fw_interp *in)
         ts = PyThreadState_New(in->state);
         t->states[in->index] = ts;
     }
+    bool asked = fw_gilkick_want(in->index);
     PyEval_RestoreThread(ts);
+    fw_gilkick_taken(in->index, asked);
+    t->current = in->index;
 }
 
 void fw_interp_leave(struct fw_pythread *t)
 {
+    fw_gilkick_left(t->current);
     PyEval_SaveThread();
 }
 
