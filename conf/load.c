@@ -212,14 +212,20 @@ static struct fw_config *load(const char *name, const char *text, size_t len, co
     if (!(cfg->path = strdup(name)) || add_file(&ld, name, top.id) < 0)
         goto nomem;
     load_text(&ld, 0, text, len, &top);
-    if (cfg->n_pools == 0 && fw_conf_error_count(errs) == before) {
+    if (cfg->n_pools == 0 && fw_conf_error_count(errs) == before && ld.top.include_at.line) {
+        /* The installed layout: the main file includes pools.d/, empty
+         * until the first app. The manager then runs its control socket
+         * alone, so that a package can start it and a reload adds pools. */
+        fw_conf_mark_warning(errs, ld.top.include_at,
+                             "no pool is defined yet: the included files define none; the "
+                             "manager serves its control socket alone until a reload finds one");
+    } else if (cfg->n_pools == 0 && fw_conf_error_count(errs) == before) {
         /* At an empty 'pools:', else at the top of the main file: every
          * error has a place an editor can jump to. */
         struct fw_conf_mark at = ld.top.pools_at;
         if (!at.line)
             at = (struct fw_conf_mark){ cfg->files[0], 1, 1 };
-        fw_conf_mark_error(errs, at, "no pool is defined: add one under 'pools:'%s",
-                           cfg->n_files > 1 ? " (the included files define none)" : "");
+        fw_conf_mark_error(errs, at, "no pool is defined: add one under 'pools:'");
     }
     fw_conf_validate(cfg, ld.top.marks, errs);
     if (preflight)

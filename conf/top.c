@@ -198,6 +198,8 @@ static int read_custom(struct fw_conf_reader *r, size_t i, void *obj, void *ctx)
             t->pools_at = fw_conf_reader_mark(r, r->ev.start_mark);
         read_pools(r, t);
     } else if (!strcmp(name, "include")) {
+        if (t->schema == &fw_conf_top_schema && !t->include_at.line)
+            t->include_at = fw_conf_reader_mark(r, r->ev.start_mark);
         read_include(r, t);
     } else if (!strcmp(name, "log")) {
         fw_conf_value_log(r, "log", &cfg->log);

@@ -26,6 +26,7 @@ struct fw_conf_top {
     size_t n_inc, inc_cap;
     const struct fw_conf_schema *schema; /* of the file being read */
     struct fw_conf_mark pools_at;        /* the first 'pools:' value read; line 0 if none */
+    struct fw_conf_mark include_at;      /* the main file's 'include:'; line 0 if none */
     /* Where the main file set these (line 0: not set), for preflight.c. */
     struct fw_conf_mark control_at, pid_file_at;
 };

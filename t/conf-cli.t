@@ -74,6 +74,17 @@ with open(empty, 'w') as f:
 rc, out, err = run('-t', '-c', empty)
 like(err, r'^%s:1:1: error: no pool is defined' % empty, '"no pool is defined" has a position too')
 
+# The installed layout: the main file includes pools.d/*.yaml, empty until
+# the first app is added; the manager then starts with no pool.
+layout = os.path.join(d, 'layout')
+os.makedirs(os.path.join(layout, 'pools.d'))
+with open(os.path.join(layout, 'fcgiwsgi.yaml'), 'w') as f:
+    f.write('log: stderr\ninclude: [pools.d/*.yaml]\n')
+rc, out, err = run('-t', '-c', os.path.join(layout, 'fcgiwsgi.yaml'))
+is_(rc, 0, 'no pool, but an include: valid (an empty pools.d)')
+like(err, r'fcgiwsgi\.yaml:2:10: warning: no pool is defined yet', 'with a warning at the include')
+like(out, r'configuration OK \(0 pools, 0 apps\)', 'and the counts')
+
 rc, out, err = run('-t', '-c', os.path.join(d, 'missing.yaml'))
 is_(rc, 1, 'a missing file is an invalid configuration')
 like(err, r'missing\.yaml', 'named in the message')
