@@ -180,7 +180,17 @@ size_t fw_conf_app_count(const struct fw_config *cfg);
 /* The libyaml this was built with, for --version. */
 const char *fw_conf_yaml_version(void);
 
-#define FW_CONF_DEFAULT_CONTROL "/run/fcgiwsgi/ctl.sock"
+/* The install layout: Makefile.am passes $(runstatedir)/fcgiwsgi and
+ * $(sysconfdir)/fcgiwsgi; the fallbacks are the system's, for builds
+ * without it (t/fuzz/run.sh). */
+#ifndef FW_RUNDIR
+#define FW_RUNDIR "/run/fcgiwsgi"
+#endif
+#ifndef FW_CONFDIR
+#define FW_CONFDIR "/etc/fcgiwsgi"
+#endif
+#define FW_CONF_DEFAULT_CONTROL FW_RUNDIR "/ctl.sock"
+#define FW_CONF_DEFAULT_FILE FW_CONFDIR "/fcgiwsgi.yaml"
 
 /* The control socket's path from file's top-level `control:` alone (the
  * default if it has none), resolved like the loader does; nothing else of

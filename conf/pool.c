@@ -331,7 +331,7 @@ void fw_conf_pool_finish(struct fw_conf_pool *pool, struct fw_conf_pool_marks *m
     const struct fw_conf_mark *m = marks->v;
     if (!m[FW_CONF_POOL_LISTEN].line)
         fw_conf_mark_error(errs, pool->mark,
-                           "pool '%s' has no 'listen': add one, e.g. listen: /run/fcgiwsgi/%s.sock",
+                           "pool '%s' has no 'listen': add one, e.g. listen: " FW_RUNDIR "/%s.sock",
                            pool->name, pool->name);
     else if (pool->listen)
         parse_listen(pool, m[FW_CONF_POOL_LISTEN], dir, errs);

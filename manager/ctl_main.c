@@ -20,8 +20,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#define DEFAULT_SOCKET "/run/fcgiwsgi/ctl.sock"
-#define DEFAULT_CONFIG "/etc/fcgiwsgi/fcgiwsgi.yaml"
+#define DEFAULT_SOCKET FW_CONF_DEFAULT_CONTROL
+#define DEFAULT_CONFIG FW_CONF_DEFAULT_FILE
 #define DEFAULT_TIMEOUT_S 600
 
 static void usage(FILE *out)
@@ -61,8 +61,10 @@ static void usage(FILE *out)
             "                           workers had to be cut at graceful_timeout\n"
             "\n"
             "Options:\n"
-            "  -s, --socket PATH   the control socket (default " DEFAULT_SOCKET ")\n"
+            "  -s, --socket PATH   the control socket\n"
             "  -c, --config FILE   take the socket from this configuration's `control:`\n"
+            "                      (default: " DEFAULT_CONFIG "'s if it is\n"
+            "                      readable, else " DEFAULT_SOCKET ")\n"
             "  -t, --timeout SECS  give up waiting for the answer, or for what the command\n"
             "                      waits for (default %d; 0: never)\n"
             "  -h, --help, -v, --version\n"
@@ -135,8 +137,9 @@ static char *socket_from_config(const char *path)
     char err[512] = "";
     char *sock = fw_conf_control_path(path, err, sizeof(err));
     if (!sock)
-        fprintf(stderr, "fcgiwsgi-ctl: %s\nfcgiwsgi-ctl: cannot take the control socket from %s "
-                        "(use -s SOCKET)\n",
+        fprintf(stderr,
+                "fcgiwsgi-ctl: %s\nfcgiwsgi-ctl: cannot take the control socket from %s "
+                "(use -s SOCKET)\n",
                 err, path);
     return sock;
 }
@@ -242,6 +245,16 @@ int main(int argc, char **argv)
     if (!path && o.config) {
         if (!(from_config = socket_from_config(o.config)))
             return FW_CTL_USAGE;
+        path = from_config;
+    }
+    if (!path && !o.config && access(DEFAULT_CONFIG, R_OK) == 0) {
+        /* The installed configuration may move the socket: follow it as -c
+         * would, so that the unit's reload and logrotate's reopen-logs need
+         * no option. A broken main file does not stop us: say so, try the
+         * default. */
+        char err[512] = "";
+        if (!(from_config = fw_conf_control_path(DEFAULT_CONFIG, err, sizeof(err))))
+            fprintf(stderr, "fcgiwsgi-ctl: %s; trying %s\n", err, DEFAULT_SOCKET);
         path = from_config;
     }
     if (!path)

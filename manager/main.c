@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define DEFAULT_CONFIG "/etc/fcgiwsgi/fcgiwsgi.yaml"
+#define DEFAULT_CONFIG FW_CONF_DEFAULT_FILE
 
 /* Exit statuses, as for fcgiwsgi-responder: 2 is bad usage or a bad
  * configuration, which a supervisor must not restart in a loop. */

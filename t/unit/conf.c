@@ -293,7 +293,7 @@ static void check_defaults(const struct fw_config *cfg, const char *what)
         snprintf(msg, sizeof(msg), "%s: %s", what, name);                                          \
         ok(cond, msg);                                                                             \
     } while (0)
-    D(!strcmp(cfg->control, "/run/fcgiwsgi/ctl.sock"), "control");
+    D(!strcmp(cfg->control, FW_CONF_DEFAULT_CONTROL), "control");
     D(!cfg->control_group && cfg->control_gid == (gid_t)-1, "control_group");
     D(!strcmp(cfg->log, "stderr") && !strcmp(cfg->log_level, "notice"), "log, log_level");
     D(!cfg->pid_file, "pid_file");
