@@ -8,7 +8,7 @@ for what in "$@"; do
     case $what in
     build) pkgs="$pkgs build-essential autoconf automake pkg-config python3-dev libyaml-dev libfcgi-dev curl" ;;
     nginx) pkgs="$pkgs nginx-light" ;;
-    test) pkgs="$pkgs nginx-light libfcgi-bin python3 tmux clang-14 libclang-rt-14-dev openssl lighttpd lighttpd-mod-openssl apache2 libapache2-mod-fcgid python3-flask python3-django python3-httpbin python3-venv haproxy h2o mandoc man-db groff-base" ;;
+    test) pkgs="$pkgs nginx-light libfcgi-bin python3 tmux clang-14 libclang-rt-14-dev openssl lighttpd lighttpd-mod-openssl apache2 libapache2-mod-fcgid python3-flask python3-django python3-httpbin python3-venv haproxy h2o mandoc man-db groff-base debhelper lintian xz-utils systemd" ;;
     *) echo "t/deps.sh: unknown step '$what'" >&2; exit 2 ;;
     esac
 done

@@ -287,6 +287,93 @@ def program(name):
             return p
     skip_all('%s not built (looked in %s)' % (name, build_dir()))
 
+# ------------------------------------------------------ builds of their own
+
+
+def build_sanitized():
+    """Whether build_dir() was configured with --enable-asan."""
+    try:
+        with open(os.path.join(build_dir(), 'Makefile')) as f:
+            return any(line.startswith('SAN_CFLAGS = -fsanitize') for line in f)
+    except OSError:
+        return False
+
+
+def source_copy(dest, generated=True):
+    """Copies the source tree to dest for a build of its own: git's tracked
+    files as they are in the work tree, plus (generated) the autotools output
+    autogen.sh made, so that configure runs without autoreconf. Without git
+    (an unpacked tarball), what `make distdir` ships, which has both.
+    Returns dest, or None if neither worked."""
+    src = src_dir()
+    p = subprocess.run(['git', '-C', src, 'ls-files', '-z', '--cached'],
+                       capture_output=True, timeout=60)
+    if p.returncode != 0:
+        os.makedirs(os.path.dirname(dest), exist_ok=True)
+        env = {k: v for k, v in os.environ.items() if k not in ('MAKEFLAGS', 'MFLAGS', 'MAKELEVEL')}
+        p = subprocess.run(['make', '-C', build_dir(), 'distdir', 'distdir=' + dest,
+                            'top_distdir=' + dest], capture_output=True, timeout=300, env=env)
+        if p.returncode != 0:
+            diag('make distdir: %s' % p.stderr.decode('utf-8', 'replace')[-2000:])
+            return None
+        for top, dirs, files in os.walk(dest):  # distdir leaves it read-only
+            for n in dirs + files:
+                path = os.path.join(top, n)
+                if not os.path.islink(path):
+                    os.chmod(path, os.stat(path).st_mode | 0o200)
+        os.chmod(dest, 0o755)
+        return dest
+    names = [n for n in p.stdout.decode().split('\0') if n]
+    if generated:
+        for n in ('configure', 'Makefile.in', 'aclocal.m4', 'config.h.in'):
+            names.append(n)
+        for d in ('build-aux', 'm4'):
+            names += [os.path.join(d, n) for n in os.listdir(os.path.join(src, d))]
+    for n in names:
+        s = os.path.join(src, n)
+        if not os.path.lexists(s):
+            continue  # deleted in the work tree
+        t = os.path.join(dest, n)
+        os.makedirs(os.path.dirname(t), exist_ok=True)
+        shutil.copy2(s, t, follow_symlinks=False)
+    return dest
+
+
+def configurable_source(scratch):
+    """A source tree that configure can build out of tree: src_dir() itself,
+    or, when it was configured in place (CI's build), a copy in scratch.
+    None if neither is possible."""
+    src = src_dir()
+    if not os.path.exists(os.path.join(src, 'config.status')):
+        return src
+    return source_copy(os.path.join(scratch, 'src'))
+
+
+class NotifySocket:
+    """systemd's side of sd_notify(3): a datagram socket in tmpdir() whose
+    path goes into NOTIFY_SOCKET; wait() returns once a datagram holding
+    the line `want` (e.g. READY=1) arrived."""
+
+    def __init__(self, name='notify.sock'):
+        self.path = sock_path(name)
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(self.path)
+        self.messages = []
+
+    def wait(self, want, timeout=30):
+        deadline = time.monotonic() + timeout
+        while not any(want in m.split('\n') for m in self.messages):
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            self.sock.settimeout(left)
+            try:
+                self.messages.append(self.sock.recv(4096).decode('utf-8', 'replace'))
+            except socket.timeout:
+                return False
+        return True
+
+
 # ------------------------------------------------------------------ polling
 
 
@@ -1858,6 +1945,7 @@ def read_response(conn, req_id=1, timeout=5):
 
 
 __all__ += ['fd_count', 'read_raw_record', 'read_response']
+__all__ += ['build_sanitized', 'source_copy', 'configurable_source', 'NotifySocket']
 
 
 # ------------------------- HAProxy, H2O and an HTTP load (issue 13)
