@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 /* Connections of this process, for its slot: a drained pool is idle once
@@ -149,6 +150,13 @@ const char *fw_conn_uri(const struct fw_conn_thread *t)
 
 /* ---- requests ---------------------------------------------------------- */
 
+static int64_t now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 /* Method and URI for log lines. The log escapes control bytes in any line;
  * here the backslash is escaped too, so that a URI reads back from the log
  * unambiguously (a literal "\x0d" sent by a peer is "\x5cx0d"). */
@@ -209,6 +217,7 @@ static bool handle(struct fw_conn_thread *t)
                status == 404 ? "not found" : "bad request", t->env.error ? t->env.error : "-",
                status);
         respond_error(t, status);
+        t->last_status = status;
         return fw_stream_drain(t);
     }
     if (t->s.max_body_bytes && t->env.content_length >= 0 &&
@@ -216,6 +225,7 @@ static bool handle(struct fw_conn_thread *t)
         fw_log(FW_LOG_WARN, "%s: body of %lld bytes exceeds the limit of %llu; answered 413",
                t->uri, (long long)t->env.content_length, (unsigned long long)t->s.max_body_bytes);
         respond_error(t, 413);
+        t->last_status = 413;
         return false;
     }
     int app_status = 500;
@@ -223,6 +233,7 @@ static bool handle(struct fw_conn_thread *t)
         t->s.find_app(t->s.app_ctx, t->env.mount_index, t->env.script_filename, &app_status);
     if (!app) {
         respond_error(t, app_status);
+        t->last_status = app_status;
         return fw_stream_drain(t);
     }
     struct fw_gw_request gr = {
@@ -240,7 +251,12 @@ static bool handle(struct fw_conn_thread *t)
         .clock = &t->clock,
     };
     fw_stream_io(t, &gr.io);
-    if (fw_gateway_call(app, t->py, &gr) < 0)
+    int64_t began_us = now_us();
+    int rc = fw_gateway_call(app, t->py, &gr);
+    int64_t app_us = now_us() - began_us - atomic_load(&t->clock.io_ms) * 1000;
+    t->last_app_us = app_us > 0 ? (uint64_t)app_us : 0;
+    t->last_status = gr.status;
+    if (rc < 0)
         return false;
     return fw_stream_drain(t);
 }
@@ -324,7 +340,8 @@ enum fw_conn_state fw_conn_pump(struct fw_conn_thread *t, struct fw_conn *c)
             fw_stream_flush(t, true);
             return drop(t, c, true);
         default:
-            fw_stream_protocol_error(t, ev.error ? ev.error : "unexpected record before the params");
+            fw_stream_protocol_error(t,
+                                     ev.error ? ev.error : "unexpected record before the params");
             return drop(t, c, false);
         }
     }
@@ -337,6 +354,8 @@ enum fw_conn_state fw_conn_serve(struct fw_conn_thread *t, struct fw_conn *c)
     atomic_store(&t->output_started, false);
     atomic_store(&t->cur_id, fw_stream_request_id(c));
     atomic_store(&t->cur_fd, c->fd);
+    t->last_status = 0;
+    t->last_app_us = 0;
 
     bool in_sync = handle(t);
     if (t->slot_request)
@@ -402,6 +421,12 @@ void fw_conn_emergency(struct fw_conn_thread *t, int status)
      * thread is stuck; on a kept one, nginx retries a broken cached
      * connection on a new one. */
     shutdown(fd, SHUT_RDWR);
+}
+
+void fw_conn_last_request(const struct fw_conn_thread *t, int *status, uint64_t *app_us)
+{
+    *status = t->last_status;
+    *app_us = t->last_app_us;
 }
 
 struct fw_callclock *fw_conn_clock(struct fw_conn_thread *t)

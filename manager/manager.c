@@ -16,6 +16,7 @@
 #include "pool.h"
 #include "scoreboard.h"
 #include "status.h"
+#include "status_http.h"
 #include "watch.h"
 
 #include <errno.h>
@@ -66,6 +67,7 @@ struct manager {
     struct fw_listeners *listeners;
     struct fw_watch *watch;
     struct fw_control *control;
+    struct fw_status_http *status_http; /* status_listen; NULL if none */
     struct fw_pool_env env;
     struct fw_pool **pools;
     size_t n_pools;
@@ -73,7 +75,7 @@ struct manager {
     size_t n_removed;
     struct old_config *old_configs;
     struct waiter *waiters;
-    struct waiter *exit_waiters; /* shutdown --wait */
+    struct waiter *exit_waiters;  /* shutdown --wait */
     struct waiter *drain_waiters; /* drain --wait: a pool's seq is 1 until it is idle */
     int64_t stop_started_ms;
     int sigfd;
@@ -401,6 +403,11 @@ static void reap_removed(struct manager *m)
     free_unused_configs(m);
 }
 
+static bool str_same(const char *a, const char *b)
+{
+    return a == b || (a && b && strcmp(a, b) == 0);
+}
+
 /* reload: the new file is read and checked completely before anything
  * changes. Then every listening socket the new configuration needs is
  * opened (new pools, changed addresses); if one cannot be, nothing
@@ -477,6 +484,10 @@ static int reload(struct manager *m, struct fw_buf *out, struct waiter *w)
     if (strcmp(cfg->control, m->cfg->control) != 0 || cfg->control_gid != m->cfg->control_gid)
         fw_buf_printf(out, "warning: control and control_group changes take effect at the next "
                            "start, not at reload\n");
+    if (!str_same(cfg->status_listen, m->cfg->status_listen) ||
+        cfg->status_listen_mode != m->cfg->status_listen_mode ||
+        cfg->status_uid != m->cfg->status_uid || cfg->status_gid != m->cfg->status_gid)
+        fw_buf_printf(out, "warning: status_listen changes take effect at the next start\n");
     if (!(cfg->pid_file == m->cfg->pid_file ||
           (cfg->pid_file && m->cfg->pid_file && !strcmp(cfg->pid_file, m->cfg->pid_file))))
         fw_buf_printf(out, "warning: a pid_file change takes effect at the next start\n");
@@ -652,8 +663,11 @@ static void on_tick(struct fw_loop *loop, void *data)
         fw_pool_maintain(m->removed[i]);
     reap_removed(m);
     settle_drain_waiters(m, NULL);
+    for (size_t i = 0; i < m->n_pools; i++)
+        fw_pool_sample(m->pools[i]);
     if (m->control)
         fw_control_tick(m->control);
+    fw_status_http_tick(m->status_http);
     if (m->stopping && alive(m) == 0)
         fw_loop_stop(loop);
 }
@@ -727,6 +741,26 @@ static void cmd_wait(struct manager *m, struct fw_ctl_client *c, int argc, char 
     waiter_start(m, w);
 }
 
+static void master_facts(const struct manager *m, struct fw_status_master *sm)
+{
+    *sm = (struct fw_status_master){
+        .pid = getpid(),
+        .uptime_ms = fw_loop_now_ms() - m->started_ms,
+        .config = m->cfg->path,
+        .version = PACKAGE_VERSION,
+    };
+}
+
+/* The status server's pages show what `status` shows, from the same code. */
+static void status_source(void *data, struct fw_status_master *sm, struct fw_pool *const **pools,
+                          size_t *n)
+{
+    struct manager *m = data;
+    master_facts(m, sm);
+    *pools = m->pools;
+    *n = m->n_pools;
+}
+
 static void cmd_status(struct manager *m, struct fw_ctl_client *c, int argc, char **argv)
 {
     bool json = false, check = false;
@@ -748,12 +782,8 @@ static void cmd_status(struct manager *m, struct fw_ctl_client *c, int argc, cha
         reply_no_pool(c, only);
         return;
     }
-    struct fw_status_master sm = {
-        .pid = getpid(),
-        .uptime_ms = fw_loop_now_ms() - m->started_ms,
-        .config = m->cfg->path,
-        .version = PACKAGE_VERSION,
-    };
+    struct fw_status_master sm;
+    master_facts(m, &sm);
     struct fw_buf out;
     fw_buf_init(&out);
     struct fw_pool *const *pools = one ? &one : m->pools;
@@ -871,8 +901,9 @@ static void cmd_drain(struct manager *m, struct fw_ctl_client *c, int argc, char
             fw_buf_printf(&w->text, "%s\n", err);
             w->failed = true;
         } else if (undrain) {
-            fw_buf_printf(&w->text, was ? "pool %s: undrained: listening on %s again\n"
-                                        : "pool %s: not drained (listening on %s)\n",
+            fw_buf_printf(&w->text,
+                          was ? "pool %s: undrained: listening on %s again\n"
+                              : "pool %s: not drained (listening on %s)\n",
                           argv[i], addr);
         } else if (!wait) {
             struct fw_pool_info info;
@@ -1050,6 +1081,9 @@ static int setup(struct manager *m)
     m->control = fw_control_new(m->loop, cfg->control, cfg->control_gid, on_command, m);
     if (!m->control)
         return -1;
+    if (cfg->status_listen &&
+        !(m->status_http = fw_status_http_new(m->loop, cfg, status_source, m)))
+        return -1;
     /* Like the sockets' and the logs' (lib/dir.h); a failure shows in the
      * write that follows. */
     if (cfg->pid_file && fw_dir_make_for(cfg->pid_file) > 0)
@@ -1137,6 +1171,7 @@ out:
         m.waiters = w->next;
         waiter_free(w);
     }
+    fw_status_http_free(m.status_http);
     fw_control_free(m.control);
     fw_watch_free(m.watch);
     for (size_t i = 0; i < m.n_pools; i++)

@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #define REQUEST_TIMEOUT_GRACE_MS 10000
@@ -47,6 +48,7 @@ struct fw_pool *fw_pool_new(const struct fw_conf_pool *conf, const struct fw_poo
     pool->pending_fd = -1;
     pool->drain_timer_fd = -1;
     pool->processes = conf->processes;
+    pool->generation_since_unix_ms = (int64_t)time(NULL) * 1000;
     fw_output_rate_init(&pool->output_rate, fw_loop_now_ms());
     if (inherited_fd >= 0) {
         /* Workers need it non-blocking; systemd's path stays its own. */
@@ -157,6 +159,7 @@ static void maintain(struct fw_pool *pool)
                           "request_timeout, and the worker did not stop; killing it",
                           c->name, (long)p->pid, (long long)(now - oldest));
                 kill(p->pid, SIGKILL);
+                p->killed_for_timeout = true;
                 fw_pool_worker_set_state(p, PROC_STOPPING, "request_timeout");
                 p->kill_at_ms = 0;
             }

@@ -38,6 +38,7 @@ enum fw_pool_cause {
     FW_POOL_CAUSE_RELOAD,  /* reload changed the pool, or retries a configuration error */
     FW_POOL_CAUSE_SIGNAL,  /* SIGUSR2 */
     FW_POOL_CAUSE_APP,     /* fcgiwsgi.request_restart() */
+    FW_POOL_NCAUSES
 };
 /* "restart", "watch", "reload", "signal", "app". */
 const char *fw_pool_cause_name(enum fw_pool_cause cause);
@@ -69,6 +70,11 @@ const char *fw_pool_name(const struct fw_pool *pool);
 /* Spawns, retires and kills as the pool needs; called on every tick and
  * after any worker event. */
 void fw_pool_maintain(struct fw_pool *pool);
+
+/* On the master's tick: the listen queue's depth and peak, and whether
+ * the pool is at its most processes with connections waiting (counted,
+ * and logged at most every 10 s). */
+void fw_pool_sample(struct fw_pool *pool);
 
 /* A child exited: returns true if it was one of this pool's. */
 bool fw_pool_reap(struct fw_pool *pool, pid_t pid, int status);

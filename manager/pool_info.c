@@ -6,6 +6,7 @@
 
 #include "backoff.h"
 #include "loop.h"
+#include "pool_metrics.h"
 #include "pool_types.h"
 #include "pool_worker.h"
 #include "scoreboard.h"
@@ -99,6 +100,8 @@ void fw_pool_each_worker(const struct fw_pool *pool,
             .connections = fw_scoreboard_conns(p->slot),
             .age_ms = now - p->started_ms,
         };
+        fw_pool_metrics_memory((struct proc *)p, now);
+        w.memory = p->memory;
         current_requests(p, now, &w);
         if (!fn(&w, data))
             return;

@@ -42,14 +42,18 @@ struct proc {
     int channel_fd, output_fd;
     int64_t started_ms;
     bool startup_timed_out;
-    bool load_failed;        /* serving 500s: its app did not import */
-    bool asked_to_retire;    /* it asks once (max_requests, memory_limit, out of fds) */
-    bool served;             /* it was ready: connections may have reached it */
-    bool unlistened;         /* stopping, it said it accepts no more */
-    int64_t kill_at_ms;      /* stopping: SIGKILL past this */
-    int64_t idle_since_ms;   /* running with no request in progress since then; 0 if busy */
-    uint64_t seen_requests;  /* requests counter when last looked at */
-    uint64_t requests;       /* the most its slot has claimed (a counter only goes up) */
+    bool load_failed;       /* serving 500s: its app did not import */
+    bool asked_to_retire;   /* it asks once (max_requests, memory_limit, out of fds) */
+    bool served;            /* it was ready: connections may have reached it */
+    bool unlistened;        /* stopping, it said it accepts no more */
+    int64_t kill_at_ms;     /* stopping: SIGKILL past this */
+    int64_t idle_since_ms;  /* running with no request in progress since then; 0 if busy */
+    uint64_t seen_requests; /* requests counter when last looked at */
+    uint64_t requests;      /* the most its slot has claimed (a counter only goes up) */
+    struct fw_scoreboard_counts counts; /* the most its slot has plausibly claimed */
+    bool killed_for_timeout;            /* the master's request_timeout backstop */
+    int64_t memory_read_ms;             /* when memory was last read; 0: never */
+    struct fw_pool_worker_memory memory;
     struct fw_output output; /* its stdout and stderr */
     bool output_paused;      /* its pipe is out of the loop until the pool's next second */
     struct proc *next;
@@ -108,9 +112,28 @@ struct fw_pool {
      * reloads, stop and start until undrain. */
     bool drained;
     enum fw_pool_drain_state drain_state;
-    int drain_timer_fd;        /* ticks while settling; -1 */
-    int64_t drain_started_ms;  /* monotonic */
-    unsigned drain_reset;      /* connections still queued when the listener was shut */
+    int drain_timer_fd;       /* ticks while settling; -1 */
+    int64_t drain_started_ms; /* monotonic */
+    unsigned drain_reset;     /* connections still queued when the listener was shut */
+
+    /* Metrics (pool_metrics.c): workers gone are folded into these. */
+    struct fw_scoreboard_counts done_counts;
+    uint64_t spawns;
+    uint64_t exits[FW_POOL_EXIT_NCAUSES];
+    uint64_t cut_requests;
+    uint64_t max_reached;
+    bool at_max;           /* at the most processes with connections waiting, now */
+    int64_t max_warned_ms; /* the last "reached max processes" warning; 0: none */
+    uint64_t max_unwarned; /* times reached since that warning */
+    bool queue_known;
+    unsigned queue_now, queue_peak, queue_backlog;
+    int64_t generation_since_unix_ms;
+    uint64_t recycles_failed;
+    uint64_t recycles_by[FW_POOL_NCAUSES][2];                      /* by cause, [ok] */
+    uint64_t recycle_failed_requests, recycle_cut_requests;        /* over every recycle ended */
+    struct fw_pool_recycle_record recycles[FW_POOL_RECYCLES_KEPT]; /* a ring */
+    size_t n_recycles;                                             /* ever recorded */
+    uint64_t recycle_failed_at_start, recycle_cut_at_start;
 };
 
 static inline uint32_t proc_busy(const struct proc *p)

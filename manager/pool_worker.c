@@ -14,6 +14,7 @@
 #include "loop.h"
 #include "output.h"
 #include "pool_drain.h"
+#include "pool_metrics.h"
 #include "pool_recycle.h"
 #include "scoreboard.h"
 #include "spawn.h"
@@ -229,9 +230,7 @@ static void on_channel(struct fw_loop *loop, int fd, uint32_t events, void *data
             if (p->state == PROC_RUNNING)
                 fw_pool_worker_set_state(p, PROC_RETIRING, "it asked to be replaced");
             break;
-        case FW_WORKER_MSG_UNLISTENED:
-            p->unlistened = true;
-            break;
+        case FW_WORKER_MSG_UNLISTENED: p->unlistened = true; break;
         case FW_WORKER_MSG_RESTART:
             fw_pool_restart(p->pool, FW_POOL_CAUSE_APP,
                             "the app called fcgiwsgi.request_restart()");
@@ -270,6 +269,7 @@ int fw_pool_worker_spawn(struct fw_pool *pool)
         fw_scoreboard_release(pool->env.scoreboard, slot);
         return -1;
     }
+    fw_scoreboard_set_buckets(slot, pool->conf->metrics_buckets_us, pool->conf->n_metrics_buckets);
     struct fw_spawn_request req = {
         .pool = pool->conf,
         .listen_fd = pool->listen_fd,
@@ -301,6 +301,7 @@ int fw_pool_worker_spawn(struct fw_pool *pool)
     fw_output_init(&p->output, &pool->output_rate, pool->conf->name, sp.pid);
     p->output.log = pool->log;
     p->started_ms = fw_loop_now_ms();
+    pool->spawns++;
     p->next = pool->procs;
     pool->procs = p;
     fw_loop_add(pool->env.loop, p->channel_fd, EPOLLIN, on_channel, p);
@@ -379,6 +380,7 @@ bool fw_pool_reap(struct fw_pool *pool, pid_t pid, int status)
     uint64_t served = proc_requests(p);
     unsigned in_flight = proc_busy(p);
     pool->requests_done += served;
+    fw_pool_metrics_reaped(pool, p, status, expected);
     char error[FW_SLOT_ERROR_MAX] = "";
     if (p->state == PROC_STARTING)
         dead_worker_error(p, error, sizeof(error));
