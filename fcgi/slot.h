@@ -81,6 +81,9 @@ struct fw_slot {
     uint64_t bucket_le_us[FW_SLOT_BUCKETS_MAX];
 };
 
+/* t/apps/metrics_app.wsgi's /lie writes here, as a lying app would. */
+_Static_assert(offsetof(struct fw_slot, by_class) == 3624, "the metrics liar's offset");
+
 /* One page each (manager/scoreboard.c maps whole pages). */
 _Static_assert(sizeof(struct fw_slot) <= 4096, "a scoreboard slot fits a page");
 
