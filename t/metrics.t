@@ -19,7 +19,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), 'lib'))
 from fwtest import *  # noqa: E402,F401
 
 status = '127.0.0.1:%d' % free_port()
-sock, mr_sock = sock_path('m.sock'), sock_path('mr.sock')
+sock, mr_sock, one_sock = sock_path('m.sock'), sock_path('mr.sock'), sock_path('one.sock')
 script = os.path.join(tmpdir(), 'app.wsgi')
 with open(app_path('metrics_app.wsgi')) as f, open(script, 'w') as g:
     g.write(f.read())
@@ -38,9 +38,16 @@ cfg = manager_config('''  m:
     max_requests: 3
     apps:
       - {mount: /, script: %s}
-''' % (sock, script, mr_sock, app_path('metrics_app.wsgi')), name='mx.yaml',
+  one:
+    listen: %s
+    allow_root: true
+    processes: 1
+    apps:
+      - {mount: /, script: %s}
+''' % (sock, script, mr_sock, app_path('metrics_app.wsgi'), one_sock,
+       app_path('metrics_app.wsgi')), name='mx.yaml',
     top='status_listen: %s\n' % status)
-m = start_fcgiwsgi(cfg, ['m', 'mr'])
+m = start_fcgiwsgi(cfg, ['m', 'mr', 'one'])
 
 SAMPLE = re.compile(r'^([a-z_]+)\{([^}]*)\} (\S+)$')
 
@@ -195,6 +202,19 @@ ok(got['2xx'] < base['2xx'] + 10, 'a worker claiming 2^62 answers: 2xx stays nea
    % (base['2xx'], got['2xx']))
 ok(got['4xx'] >= base['4xx'], 'a worker zeroing its 4xx: the pool total does not go back '
    '(%s, was %s)' % (got['4xx'], base['4xx']))
+
+# One process, one thread, three requests of 0.6 s at once: two wait in
+# the listen queue, and the pool is at its most processes meanwhile.
+t = [threading.Thread(target=req, args=('/sleep/0.6', one_sock)) for i in range(3)]
+[x.start() for x in t]
+[x.join() for x in t]
+peak = val('fcgiwsgi_pool_listen_queue_peak', pool='one')
+ok(peak is not None and peak >= 1, 'listen_queue_peak: the connections that waited (%s)' % peak)
+got = val('fcgiwsgi_pool_max_processes_reached_total', pool='one')
+ok(got is not None and got >= 1, 'max_processes_reached_total counted it (%s)' % got)
+like(m.output(), r'\[pool one\] reached its most processes \(1, each with 1 thread busy\) with '
+     r'\d connections? waiting', '... and warned in the log, as php-fpm does')
+is_(val('fcgiwsgi_pool_listen_queue', pool='one'), 0.0, 'the queue is empty afterwards')
 
 # RSS and PSS come from the kernel, per worker.
 s = scrape()
