@@ -284,7 +284,7 @@ void fw_metrics_render(struct fw_buf *out, const struct fw_status_master *m,
              (uint64_t)snaps[i].info.last.duration_ms * 1000);
 
     workers(&p, pools, snaps, n, "fcgiwsgi_worker_rss_bytes", "gauge",
-            "A worker's resident memory (the kernel's smaps_rollup, read at most every 2 s).", 0);
+            "A worker's resident memory (the kernel's smaps_rollup; 0 until first read).", 0);
     workers(&p, pools, snaps, n, "fcgiwsgi_worker_pss_bytes", "gauge",
             "A worker's proportional share of memory (shared pages divided among their users).", 1);
     workers(&p, pools, snaps, n, "fcgiwsgi_worker_requests", "counter",

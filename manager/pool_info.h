@@ -23,7 +23,8 @@ struct fw_pool_last_recycle {
 };
 
 /* A worker's memory from /proc/PID/smaps_rollup (the kernel's figures, not
- * the worker's word), read at most every 2 s per worker; 0 if unknown. */
+ * the worker's word), refreshed on the master's tick while status is read
+ * (pool_metrics.c says how); 0 until first read. */
 struct fw_pool_worker_memory {
     uint64_t rss_bytes, pss_bytes;
 };

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #define MEMORY_EVERY_MS 2000
+#define MEMORY_WANTED_MS 60000
 #define MAX_WARN_EVERY_MS 10000
 #define SMAPS_READ_MAX 4096 /* smaps_rollup is a dozen lines */
 
@@ -184,12 +185,22 @@ static void read_memory(pid_t pid, struct fw_pool_worker_memory *m)
     }
 }
 
-void fw_pool_metrics_memory(struct proc *p, int64_t now_ms)
+/* smaps_rollup makes the kernel walk the worker's page tables: a big
+ * worker's costs milliseconds. So a status request never reads it; the
+ * tick reads one worker per pool (the one read longest ago, at most every
+ * 2 s each), and only while someone looks (status in the last minute). */
+static void refresh_memory(struct fw_pool *pool, int64_t now)
 {
-    if (p->memory_read_ms && now_ms - p->memory_read_ms < MEMORY_EVERY_MS)
+    if (!pool->memory_wanted_ms || now - pool->memory_wanted_ms > MEMORY_WANTED_MS)
         return;
-    p->memory_read_ms = now_ms;
-    read_memory(p->pid, &p->memory);
+    struct proc *oldest = NULL;
+    for (struct proc *p = pool->procs; p; p = p->next)
+        if (!oldest || p->memory_read_ms < oldest->memory_read_ms)
+            oldest = p;
+    if (!oldest || (oldest->memory_read_ms && now - oldest->memory_read_ms < MEMORY_EVERY_MS))
+        return;
+    oldest->memory_read_ms = now;
+    read_memory(oldest->pid, &oldest->memory);
 }
 
 /* On the tick: the listen queue, and whether the pool is at its most
@@ -200,6 +211,7 @@ void fw_pool_sample(struct fw_pool *pool)
 {
     struct fw_sockq q;
     const struct fw_conf_pool *c = pool->conf;
+    refresh_memory(pool, fw_loop_now_ms());
     if (pool->listen_fd < 0 || fw_sockq_read(pool->listen_fd, &q) < 0) {
         pool->queue_known = false;
         return;

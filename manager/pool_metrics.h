@@ -16,7 +16,5 @@ void fw_pool_metrics_reaped(struct fw_pool *pool, struct proc *p, int status, bo
 /* A recycle began (pool->generation is the new one) or ended. */
 void fw_pool_metrics_recycle_began(struct fw_pool *pool, const char *why, uint32_t old_generation);
 void fw_pool_metrics_recycle_ended(struct fw_pool *pool, bool ok);
-/* The worker's memory, read again if the last reading is older than 2 s. */
-void fw_pool_metrics_memory(struct proc *p, int64_t now_ms);
 
 #endif

@@ -128,6 +128,7 @@ struct fw_pool {
     bool queue_known;
     unsigned queue_now, queue_peak, queue_backlog;
     int64_t generation_since_unix_ms;
+    int64_t memory_wanted_ms; /* status last showed workers' memory; 0: never */
     uint64_t recycles_failed;
     uint64_t recycles_by[FW_POOL_NCAUSES][2];                      /* by cause, [ok] */
     uint64_t recycle_failed_requests, recycle_cut_requests;        /* over every recycle ended */

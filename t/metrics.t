@@ -216,7 +216,10 @@ like(m.output(), r'\[pool one\] reached its most processes \(1, each with 1 thre
      r'\d connections? waiting', '... and warned in the log, as php-fpm does')
 is_(val('fcgiwsgi_pool_listen_queue', pool='one'), 0.0, 'the queue is empty afterwards')
 
-# RSS and PSS come from the kernel, per worker.
+# RSS and PSS come from the kernel, per worker, read on the tick once
+# someone looks.
+wait_for(lambda: len([v for k, v in scrape().items() if k[0] == 'fcgiwsgi_worker_pss_bytes'
+                      and ('pool', 'm') in k[1] and v > 0]) == 2, timeout=20, what='PSS read')
 s = scrape()
 rss = [v for k, v in s.items() if k[0] == 'fcgiwsgi_worker_rss_bytes' and ('pool', 'm') in k[1]]
 pss = [v for k, v in s.items() if k[0] == 'fcgiwsgi_worker_pss_bytes' and ('pool', 'm') in k[1]]

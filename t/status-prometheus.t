@@ -96,8 +96,10 @@ is_(value_of('fcgiwsgi_pool_request_duration_seconds_bucket{pool="shop",le="+Inf
     '... its +Inf bucket')
 is_(value_of('sum(fcgiwsgi_pool_workers{pool="shop"})'), 2.0, 'workers by state: 2 in all')
 is_(value_of('fcgiwsgi_pool_spawns_total{pool="shop"}'), 2.0, 'spawns_total 2')
-r = query('fcgiwsgi_worker_pss_bytes{pool="shop"}')
-ok(r and len(r) == 2 and all(v > 0 for v in r.values()), 'a PSS series per worker')
+r = wait_for(lambda: (lambda r: r if r and len(r) == 2 and all(v > 0 for v in r.values())
+                      else None)(query('fcgiwsgi_worker_pss_bytes{pool="shop"}')),
+             timeout=30, what='PSS of both workers')
+ok(r, 'a PSS series per worker, above 0')
 
 # New requests show in the next scrapes.
 for i in range(5):
