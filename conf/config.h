@@ -80,15 +80,15 @@ struct fw_conf_pool {
     bool preload; /* default true */
 
     /* limits and timeouts (0 where it means "none") */
-    uint64_t max_requests;         /* 0: never */
-    uint64_t max_requests_jitter;  /* default 0 */
-    uint64_t memory_limit_bytes;   /* 0: none */
-    uint64_t request_timeout_ms;   /* 0: none */
-    uint64_t slowlog_timeout_ms;   /* 0: none */
-    uint64_t graceful_timeout_ms;  /* default 30 s */
-    uint64_t startup_timeout_ms;   /* default 60 s */
-    uint64_t max_body_bytes;       /* 0: none */
-    uint64_t max_params_bytes;     /* default 1 MiB */
+    uint64_t max_requests;        /* 0: never */
+    uint64_t max_requests_jitter; /* default 0 */
+    uint64_t memory_limit_bytes;  /* 0: none */
+    uint64_t request_timeout_ms;  /* 0: none */
+    uint64_t slowlog_timeout_ms;  /* 0: none */
+    uint64_t graceful_timeout_ms; /* default 30 s */
+    uint64_t startup_timeout_ms;  /* default 60 s */
+    uint64_t max_body_bytes;      /* 0: none */
+    uint64_t max_params_bytes;    /* default 1 MiB */
     uint64_t keepalive_timeout_ms; /* idle kept FastCGI connection; default 60 s */
     uint64_t client_timeout_ms;    /* web server silent mid-request; default 60 s */
     uint64_t rlimit_nofile;        /* workers' RLIMIT_NOFILE; 0: raised to the hard limit */

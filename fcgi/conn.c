@@ -340,8 +340,7 @@ enum fw_conn_state fw_conn_pump(struct fw_conn_thread *t, struct fw_conn *c)
             fw_stream_flush(t, true);
             return drop(t, c, true);
         default:
-            fw_stream_protocol_error(t,
-                                     ev.error ? ev.error : "unexpected record before the params");
+            fw_stream_protocol_error(t, ev.error ? ev.error : "unexpected record before the params");
             return drop(t, c, false);
         }
     }

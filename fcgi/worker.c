@@ -223,8 +223,7 @@ static void serve_conn(struct thread *th, struct fw_conn_thread *ct, struct fw_c
     enum fw_conn_state st = fw_conn_pump(ct, c);
 again:
     while (st == FW_CONN_READY) {
-        int64_t began = now_ms();
-        atomic_store(&th->request_start_ms, began);
+        atomic_store(&th->request_start_ms, now_ms());
         if (slot && atomic_fetch_add(&slot->busy, 1) == 0)
             atomic_store(&slot->state, FW_SLOT_BUSY);
         int64_t began_us = mono_us();

@@ -75,7 +75,7 @@ struct manager {
     size_t n_removed;
     struct old_config *old_configs;
     struct waiter *waiters;
-    struct waiter *exit_waiters;  /* shutdown --wait */
+    struct waiter *exit_waiters; /* shutdown --wait */
     struct waiter *drain_waiters; /* drain --wait: a pool's seq is 1 until it is idle */
     int64_t stop_started_ms;
     int sigfd;
@@ -901,9 +901,8 @@ static void cmd_drain(struct manager *m, struct fw_ctl_client *c, int argc, char
             fw_buf_printf(&w->text, "%s\n", err);
             w->failed = true;
         } else if (undrain) {
-            fw_buf_printf(&w->text,
-                          was ? "pool %s: undrained: listening on %s again\n"
-                              : "pool %s: not drained (listening on %s)\n",
+            fw_buf_printf(&w->text, was ? "pool %s: undrained: listening on %s again\n"
+                                        : "pool %s: not drained (listening on %s)\n",
                           argv[i], addr);
         } else if (!wait) {
             struct fw_pool_info info;

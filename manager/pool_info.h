@@ -41,7 +41,7 @@ struct fw_pool_worker_info {
     pid_t pid;
     uint32_t generation;
     enum fw_pool_worker_state state;
-    unsigned busy;        /* requests running now */
+    unsigned busy; /* requests running now */
     unsigned connections; /* FastCGI connections it holds (served, kept or waiting) */
     uint64_t requests;
     uint64_t rss_bytes;

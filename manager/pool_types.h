@@ -42,20 +42,25 @@ struct proc {
     int channel_fd, output_fd;
     int64_t started_ms;
     bool startup_timed_out;
-    bool load_failed;       /* serving 500s: its app did not import */
-    bool asked_to_retire;   /* it asks once (max_requests, memory_limit, out of fds) */
-    bool served;            /* it was ready: connections may have reached it */
-    bool unlistened;        /* stopping, it said it accepts no more */
-    int64_t kill_at_ms;     /* stopping: SIGKILL past this */
-    int64_t idle_since_ms;  /* running with no request in progress since then; 0 if busy */
-    uint64_t seen_requests; /* requests counter when last looked at */
-    uint64_t requests;      /* the most its slot has claimed (a counter only goes up) */
-    struct fw_scoreboard_counts counts; /* the most its slot has plausibly claimed */
-    bool killed_for_timeout;            /* the master's request_timeout backstop */
-    int64_t memory_read_ms;             /* when memory was last read; 0: never */
-    struct fw_pool_worker_memory memory;
+    bool load_failed;        /* serving 500s: its app did not import */
+    bool asked_to_retire;    /* it asks once (max_requests, memory_limit, out of fds) */
+    bool served;             /* it was ready: connections may have reached it */
+    bool unlistened;         /* stopping, it said it accepts no more */
+    int64_t kill_at_ms;      /* stopping: SIGKILL past this */
+    int64_t idle_since_ms;   /* running with no request in progress since then; 0 if busy */
+    uint64_t seen_requests;  /* requests counter when last looked at */
+    uint64_t requests;       /* the most its slot has claimed (a counter only goes up) */
     struct fw_output output; /* its stdout and stderr */
     bool output_paused;      /* its pipe is out of the loop until the pool's next second */
+
+    /* metrics (pool_metrics.c): the most its slot has plausibly claimed;
+     * killed by the master's request_timeout backstop; its memory, and when
+     * that was read (0: never) */
+    struct fw_scoreboard_counts counts;
+    bool killed_for_timeout;
+    int64_t memory_read_ms;
+    struct fw_pool_worker_memory memory;
+
     struct proc *next;
 };
 
@@ -112,10 +117,9 @@ struct fw_pool {
      * reloads, stop and start until undrain. */
     bool drained;
     enum fw_pool_drain_state drain_state;
-    int drain_timer_fd;       /* ticks while settling; -1 */
-    int64_t drain_started_ms; /* monotonic */
-    unsigned drain_reset;     /* connections still queued when the listener was shut */
-
+    int drain_timer_fd;        /* ticks while settling; -1 */
+    int64_t drain_started_ms;  /* monotonic */
+    unsigned drain_reset;      /* connections still queued when the listener was shut */
     /* Metrics (pool_metrics.c): workers gone are folded into these. */
     struct fw_scoreboard_counts done_counts;
     uint64_t spawns;
@@ -130,10 +134,13 @@ struct fw_pool {
     int64_t generation_since_unix_ms;
     int64_t memory_wanted_ms; /* status last showed workers' memory; 0: never */
     uint64_t recycles_failed;
-    uint64_t recycles_by[FW_POOL_NCAUSES][2];                      /* by cause, [ok] */
-    uint64_t recycle_failed_requests, recycle_cut_requests;        /* over every recycle ended */
-    struct fw_pool_recycle_record recycles[FW_POOL_RECYCLES_KEPT]; /* a ring */
-    size_t n_recycles;                                             /* ever recorded */
+    /* Recycles ended by cause and [ok], and the requests that failed or
+     * were cut in them; the last FW_POOL_RECYCLES_KEPT recorded in a ring
+     * (n_recycles: ever recorded). */
+    uint64_t recycles_by[FW_POOL_NCAUSES][2];
+    uint64_t recycle_failed_requests, recycle_cut_requests;
+    struct fw_pool_recycle_record recycles[FW_POOL_RECYCLES_KEPT];
+    size_t n_recycles;
     uint64_t recycle_failed_at_start, recycle_cut_at_start;
 };
 

@@ -230,7 +230,9 @@ static void on_channel(struct fw_loop *loop, int fd, uint32_t events, void *data
             if (p->state == PROC_RUNNING)
                 fw_pool_worker_set_state(p, PROC_RETIRING, "it asked to be replaced");
             break;
-        case FW_WORKER_MSG_UNLISTENED: p->unlistened = true; break;
+        case FW_WORKER_MSG_UNLISTENED:
+            p->unlistened = true;
+            break;
         case FW_WORKER_MSG_RESTART:
             fw_pool_restart(p->pool, FW_POOL_CAUSE_APP,
                             "the app called fcgiwsgi.request_restart()");

@@ -91,7 +91,8 @@ static void linger(struct client *c)
     set_events(c, EPOLLIN);
 }
 
-/* Sends what the socket takes; true if c is gone or lingering. */
+/* Sends what the socket takes now; the rest waits for EPOLLOUT. Once all
+ * is sent, lingers. c may be freed on return. */
 static void flush(struct client *c)
 {
     while (c->out_off < c->out.len) {
