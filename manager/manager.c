@@ -403,6 +403,9 @@ static void reap_removed(struct manager *m)
     free_unused_configs(m);
 }
 
+static void status_source(void *data, struct fw_status_master *sm, struct fw_pool *const **pools,
+                          size_t *n);
+
 static bool str_same(const char *a, const char *b)
 {
     return a == b || (a && b && strcmp(a, b) == 0);
@@ -486,8 +489,20 @@ static int reload(struct manager *m, struct fw_buf *out, struct waiter *w)
                            "start, not at reload\n");
     if (!str_same(cfg->status_listen, m->cfg->status_listen) ||
         cfg->status_listen_mode != m->cfg->status_listen_mode ||
-        cfg->status_uid != m->cfg->status_uid || cfg->status_gid != m->cfg->status_gid)
-        fw_buf_printf(out, "warning: status_listen changes take effect at the next start\n");
+        cfg->status_uid != m->cfg->status_uid || cfg->status_gid != m->cfg->status_gid) {
+        /* Closed first: the new one may want the same address. */
+        fw_status_http_free(m->status_http);
+        m->status_http =
+            cfg->status_listen ? fw_status_http_new(m->loop, cfg, status_source, m) : NULL;
+        if (cfg->status_listen && !m->status_http)
+            fw_buf_printf(out,
+                          "warning: status_listen %s: cannot listen (see the log); no status "
+                          "server until a reload that can\n",
+                          cfg->status_addr.text);
+        else
+            fw_buf_printf(out, "status_listen: %s%s\n", cfg->status_listen ? "now on " : "closed",
+                          cfg->status_listen ? cfg->status_addr.text : "");
+    }
     if (!(cfg->pid_file == m->cfg->pid_file ||
           (cfg->pid_file && m->cfg->pid_file && !strcmp(cfg->pid_file, m->cfg->pid_file))))
         fw_buf_printf(out, "warning: a pid_file change takes effect at the next start\n");

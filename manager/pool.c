@@ -65,6 +65,7 @@ struct fw_pool *fw_pool_new(const struct fw_conf_pool *conf, const struct fw_poo
         free(pool);
         return NULL;
     }
+    fw_pool_sample(pool); /* status knows its queue from the start, not the first tick */
     return pool;
 }
 

@@ -208,6 +208,20 @@ is_((r.status, r.body), (503, b'pool web: drained\n'), '/ping: 503 while the poo
 ctl(cfg, 'undrain', 'web')
 is_(get('/ping').status, 200, 'undrain: 200 again')
 
+# A reload moves the status server (the pools are untouched).
+port2 = free_port()
+manager_config(web, name='sh.yaml', top='status_listen: 127.0.0.1:%d\n' % port2)
+rc, out, err = ctl(cfg, 'reload')
+like(out, r'status_listen: now on 127\.0\.0\.1:%d' % port2, 'reload moves status_listen') \
+    or diag(out + err)
+r = http_request('127.0.0.1:%d' % port2, 'GET', '/ping')
+is_(r.status, 200, '... it answers on the new port')
+try:
+    connect(status, timeout=2).close()
+    ok(False, '... and the old port is closed')
+except OSError:
+    ok(True, '... and the old port is closed')
+
 m.signal(15)
 is_(m.wait(30), 0, 'the manager stops with 0')
 check_log_clean(m)
