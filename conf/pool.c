@@ -88,6 +88,7 @@ static const struct fw_conf_key pool_keys[FW_CONF_POOL_NKEYS] = {
     [FW_CONF_POOL_WATCH_SCRIPTS] = FW_CONF_KEY("watch_scripts", FW_CONF_T_BOOL, P(watch_scripts)),
     [FW_CONF_POOL_APPS] = FW_CONF_KEY("apps", FW_CONF_T_CUSTOM, 0),
     [FW_CONF_POOL_METRICS_BUCKETS] = FW_CONF_KEY("metrics_buckets", FW_CONF_T_CUSTOM, 0),
+    [FW_CONF_POOL_PING_PATH] = FW_CONF_KEY("ping_path", FW_CONF_T_STRING, P(ping_path)),
 };
 
 /* processes: {min, max, min_spare, max_spare, idle_timeout} */
@@ -396,6 +397,19 @@ done:
     free(unix_spec);
 }
 
+/* Compared with REQUEST_URI's path as the web server sent it. */
+static bool ping_path_ok(const char *p)
+{
+    size_t n = strlen(p);
+    if (p[0] != '/' || n > 256)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)p[i] <= 0x20 || (unsigned char)p[i] >= 0x7f || p[i] == '?' ||
+            p[i] == '#')
+            return false;
+    return true;
+}
+
 void fw_conf_pool_finish(struct fw_conf_pool *pool, struct fw_conf_pool_marks *marks,
                          const char *dir, struct fw_conf_errors *errs)
 {
@@ -423,6 +437,10 @@ void fw_conf_pool_finish(struct fw_conf_pool *pool, struct fw_conf_pool_marks *m
     if (pool->listen_group)
         fw_conf_account_group(errs, pool->listen_group, m[FW_CONF_POOL_LISTEN_GROUP],
                               &pool->listen_gid);
+    if (pool->ping_path && !ping_path_ok(pool->ping_path))
+        fw_conf_mark_error(errs, m[FW_CONF_POOL_PING_PATH],
+                           "'ping_path' must be a path of at most 256 printable characters "
+                           "starting with '/', without '?', '#' or spaces, e.g. /fcgiwsgi-ping");
     if (marks->dynamic_idle.line && m[FW_CONF_POOL_IDLE_TIMEOUT].line)
         fw_conf_mark_error(errs, marks->dynamic_idle,
                            "'idle_timeout' is also set for the pool at line %u: set it once",
@@ -457,6 +475,7 @@ void fw_conf_pool_free(struct fw_conf_pool *pool)
     free(pool->python_home);
     free(pool->chdir);
     free(pool->log);
+    free(pool->ping_path);
     free_list(pool->python_path, pool->n_python_path);
     for (size_t i = 0; i < pool->n_env; i++) {
         free(pool->env[i].name);
@@ -522,7 +541,7 @@ bool fw_conf_pool_equal(const struct fw_conf_pool *a, const struct fw_conf_pool 
         !strv_eq(a->python_path, a->n_python_path, b->python_path, b->n_python_path) ||
         !strv_eq(a->watch, a->n_watch, b->watch, b->n_watch) ||
         a->watch_scripts != b->watch_scripts || a->n_env != b->n_env || a->n_apps != b->n_apps ||
-        a->n_metrics_buckets != b->n_metrics_buckets ||
+        a->n_metrics_buckets != b->n_metrics_buckets || !str_eq(a->ping_path, b->ping_path) ||
         memcmp(a->metrics_buckets_us, b->metrics_buckets_us,
                a->n_metrics_buckets * sizeof(a->metrics_buckets_us[0])) != 0)
         return false;

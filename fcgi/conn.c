@@ -205,6 +205,17 @@ static int build_environ(struct fw_conn_thread *t)
     return fw_environ_build(&t->env, t->params, p->n_params, t->s.mounts, t->s.n_mounts);
 }
 
+/* ping_path (php-fpm's ping.path): the worker is up and reads requests;
+ * no app is asked, so a broken or busy app does not answer for it. */
+static bool is_ping(const struct fw_conn_thread *t)
+{
+    if (!t->s.ping_path || !t->env.request_uri)
+        return false;
+    const char *path;
+    size_t n = uri_path(t->env.request_uri, &path);
+    return n == strlen(t->s.ping_path) && memcmp(path, t->s.ping_path, n) == 0;
+}
+
 /* Returns true if the input is in sync: the connection may be kept. */
 static bool handle(struct fw_conn_thread *t)
 {
@@ -218,6 +229,13 @@ static bool handle(struct fw_conn_thread *t)
                status);
         respond_error(t, status);
         t->last_status = status;
+        return fw_stream_drain(t);
+    }
+    if (is_ping(t)) {
+        static const char pong[] = "Status: 200 OK\r\nContent-Type: text/plain\r\n"
+                                   "Content-Length: 5\r\nCache-Control: no-store\r\n\r\npong\n";
+        fw_stream_write(t, pong, sizeof(pong) - 1 - (t->env.is_head ? 5 : 0));
+        t->last_status = 200;
         return fw_stream_drain(t);
     }
     if (t->s.max_body_bytes && t->env.content_length >= 0 &&

@@ -36,6 +36,7 @@ struct fw_conn_settings {
     bool multiprocess;
     const char *pool; /* see struct fw_gw_request */
     unsigned generation;
+    const char *ping_path; /* REQUEST_URI's path answered "pong" before any app; NULL: none */
 };
 
 struct fw_conn;

@@ -659,6 +659,7 @@ int fw_worker_run(const struct fw_worker_config *cfg)
         .multiprocess = cfg->multiprocess,
         .pool = cfg->pool,
         .generation = cfg->generation,
+        .ping_path = cfg->ping_path,
     };
     if ((cfg->request_timeout_ms || cfg->slowlog_timeout_ms) &&
         !(w.wd = fw_watchdog_new(cfg->request_timeout_ms, cfg->slowlog_timeout_ms, nthreads)))

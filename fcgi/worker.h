@@ -85,6 +85,8 @@ struct fw_worker_config {
     const char *pool;            /* its name: fcgiwsgi.pool, and default groups "POOL|MOUNT" */
     unsigned generation;
     bool drained; /* its pool is drained: accept nothing until FW_WORKER_MSG_UNDRAIN */
+    /* ping_path: answered "pong" before any app; NULL: none */
+    const char *ping_path;
 };
 
 #define FW_WORKER_DEFAULT_MAX_PARAMS (1024 * 1024)

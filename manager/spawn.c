@@ -177,6 +177,7 @@ static int settings_fd(const struct fw_spawn_request *req)
         .pool = pool->name,
         .generation = req->generation,
         .drained = req->drained,
+        .ping_path = pool->ping_path,
     };
     char prefix[128];
     snprintf(prefix, sizeof(prefix), "pool %s pid %ld", pool->name, (long)getpid());
