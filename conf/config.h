@@ -97,7 +97,11 @@ struct fw_conf_pool {
      * microseconds (app time); the default when not set. */
     uint64_t metrics_buckets_us[FW_CONF_MAX_BUCKETS];
     size_t n_metrics_buckets;
-    char *ping_path; /* answered "pong" by the worker itself, before any app; NULL: none */
+    /* ping_path: answered "pong" by the worker itself, before any app;
+     * status_path: answered by the worker from the master's page of its
+     * pool. NULL: none. */
+    char *ping_path;
+    char *status_path;
 
     /* the worker's process */
     bool clear_env; /* default true: HOME, USER, LOGNAME, SHELL, PATH of the user, LANG/LC_* */

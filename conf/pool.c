@@ -89,6 +89,7 @@ static const struct fw_conf_key pool_keys[FW_CONF_POOL_NKEYS] = {
     [FW_CONF_POOL_APPS] = FW_CONF_KEY("apps", FW_CONF_T_CUSTOM, 0),
     [FW_CONF_POOL_METRICS_BUCKETS] = FW_CONF_KEY("metrics_buckets", FW_CONF_T_CUSTOM, 0),
     [FW_CONF_POOL_PING_PATH] = FW_CONF_KEY("ping_path", FW_CONF_T_STRING, P(ping_path)),
+    [FW_CONF_POOL_STATUS_PATH] = FW_CONF_KEY("status_path", FW_CONF_T_STRING, P(status_path)),
 };
 
 /* processes: {min, max, min_spare, max_spare, idle_timeout} */
@@ -441,6 +442,14 @@ void fw_conf_pool_finish(struct fw_conf_pool *pool, struct fw_conf_pool_marks *m
         fw_conf_mark_error(errs, m[FW_CONF_POOL_PING_PATH],
                            "'ping_path' must be a path of at most 256 printable characters "
                            "starting with '/', without '?', '#' or spaces, e.g. /fcgiwsgi-ping");
+    if (pool->status_path && !ping_path_ok(pool->status_path))
+        fw_conf_mark_error(errs, m[FW_CONF_POOL_STATUS_PATH],
+                           "'status_path' must be a path of at most 256 printable characters "
+                           "starting with '/', without '?', '#' or spaces, e.g. /fcgiwsgi-status");
+    else if (pool->status_path && pool->ping_path && !strcmp(pool->status_path, pool->ping_path))
+        fw_conf_mark_error(errs, m[FW_CONF_POOL_STATUS_PATH],
+                           "'status_path' is the same as 'ping_path' (line %u): give each its own",
+                           m[FW_CONF_POOL_PING_PATH].line);
     if (marks->dynamic_idle.line && m[FW_CONF_POOL_IDLE_TIMEOUT].line)
         fw_conf_mark_error(errs, marks->dynamic_idle,
                            "'idle_timeout' is also set for the pool at line %u: set it once",
@@ -476,6 +485,7 @@ void fw_conf_pool_free(struct fw_conf_pool *pool)
     free(pool->chdir);
     free(pool->log);
     free(pool->ping_path);
+    free(pool->status_path);
     free_list(pool->python_path, pool->n_python_path);
     for (size_t i = 0; i < pool->n_env; i++) {
         free(pool->env[i].name);
@@ -542,6 +552,7 @@ bool fw_conf_pool_equal(const struct fw_conf_pool *a, const struct fw_conf_pool 
         !strv_eq(a->watch, a->n_watch, b->watch, b->n_watch) ||
         a->watch_scripts != b->watch_scripts || a->n_env != b->n_env || a->n_apps != b->n_apps ||
         a->n_metrics_buckets != b->n_metrics_buckets || !str_eq(a->ping_path, b->ping_path) ||
+        !str_eq(a->status_path, b->status_path) ||
         memcmp(a->metrics_buckets_us, b->metrics_buckets_us,
                a->n_metrics_buckets * sizeof(a->metrics_buckets_us[0])) != 0)
         return false;

@@ -5,6 +5,7 @@
 
 #include "conn.h"
 
+#include "page.h"
 #include "stream.h"
 #include "lib/http.h"
 #include "lib/log.h"
@@ -205,15 +206,65 @@ static int build_environ(struct fw_conn_thread *t)
     return fw_environ_build(&t->env, t->params, p->n_params, t->s.mounts, t->s.n_mounts);
 }
 
+static bool is_path(const struct fw_conn_thread *t, const char *want)
+{
+    if (!want || !t->env.request_uri)
+        return false;
+    const char *path;
+    size_t n = uri_path(t->env.request_uri, &path);
+    return n == strlen(want) && memcmp(path, want, n) == 0;
+}
+
 /* ping_path (php-fpm's ping.path): the worker is up and reads requests;
  * no app is asked, so a broken or busy app does not answer for it. */
 static bool is_ping(const struct fw_conn_thread *t)
 {
-    if (!t->s.ping_path || !t->env.request_uri)
-        return false;
-    const char *path;
-    size_t n = uri_path(t->env.request_uri, &path);
-    return n == strlen(t->s.ping_path) && memcmp(path, t->s.ping_path, n) == 0;
+    return is_path(t, t->s.ping_path);
+}
+
+/* status_path: the page the master published for the pool, copied under
+ * its seqlock (fcgi/page.h), its lengths checked against the mapping:
+ * the text, or with a query of "json" the JSON. 503 while none is there. */
+static int answer_status(struct fw_conn_thread *t)
+{
+    const struct fw_page *pg = t->s.page;
+    const char *q = t->env.request_uri ? strchr(t->env.request_uri, '?') : NULL;
+    bool json = q && strcmp(q + 1, "json") == 0;
+    char *copy = pg ? malloc(FW_PAGE_DATA_MAX) : NULL;
+    size_t len = 0;
+    bool got = false;
+    for (int tries = 0; copy && !got && tries < 3; tries++) {
+        uint32_t before = atomic_load_explicit(&pg->seq, memory_order_acquire);
+        if (!before || (before & 1))
+            continue;
+        size_t tl = atomic_load_explicit(&pg->text_len, memory_order_relaxed),
+               jl = atomic_load_explicit(&pg->json_len, memory_order_relaxed);
+        if (tl > FW_PAGE_DATA_MAX || jl > FW_PAGE_DATA_MAX - tl)
+            continue;
+        len = json ? jl : tl;
+        memcpy(copy, pg->data + (json ? tl : 0), len);
+        atomic_thread_fence(memory_order_acquire);
+        got = atomic_load_explicit(&pg->seq, memory_order_relaxed) == before;
+    }
+    char head[160];
+    int status = got ? 200 : 503;
+    if (!got) {
+        static const char none[] = "the pool's status is not published yet\n";
+        len = sizeof(none) - 1;
+        if (copy)
+            memcpy(copy, none, len);
+    }
+    int n =
+        snprintf(head, sizeof(head),
+                 "Status: %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+                 "Cache-Control: no-store\r\n\r\n",
+                 status, got ? "OK" : "Service Unavailable",
+                 got && json ? "application/json" : "text/plain; charset=utf-8", copy ? len : 0);
+    fw_stream_write(t, head, (size_t)n);
+    if (copy && !t->env.is_head)
+        fw_stream_write(t, copy, len);
+    free(copy);
+    return status;
 }
 
 /* Returns true if the input is in sync: the connection may be kept. */
@@ -229,6 +280,10 @@ static bool handle(struct fw_conn_thread *t)
                status);
         respond_error(t, status);
         t->last_status = status;
+        return fw_stream_drain(t);
+    }
+    if (is_path(t, t->s.status_path)) {
+        t->last_status = answer_status(t);
         return fw_stream_drain(t);
     }
     if (is_ping(t)) {

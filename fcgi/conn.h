@@ -14,6 +14,7 @@
 struct fw_app;
 struct fw_callclock;
 struct fw_pythread;
+struct fw_page;
 
 /* Finds the app for a request: the mount it matched (an index into mounts),
  * or with no mounts its SCRIPT_FILENAME (NULL when absent). Returns NULL
@@ -37,6 +38,10 @@ struct fw_conn_settings {
     const char *pool; /* see struct fw_gw_request */
     unsigned generation;
     const char *ping_path; /* REQUEST_URI's path answered "pong" before any app; NULL: none */
+    /* REQUEST_URI's path answered with the pool's status from page (text,
+     * or JSON for ?json) before any app; NULL: none. */
+    const char *status_path;
+    const struct fw_page *page;
 };
 
 struct fw_conn;

@@ -37,6 +37,7 @@ enum tag {
     T_PYTHON_PATH,
     T_ALLOWED_CLIENT,
     T_PING_PATH,
+    T_STATUS_PATH,
     T_APP, /* app fields follow it: a new string goes above */
     T_APP_SCRIPT,
     T_APP_CALLABLE,
@@ -128,6 +129,7 @@ unsigned char *fw_wconf_encode(const struct fw_worker_config *c, const struct fw
     put_str(&o, T_LOG_SYSLOG, x->log_syslog);
     put_str(&o, T_PYTHON_HOME, c->host.python_home);
     put_str(&o, T_PING_PATH, c->ping_path);
+    put_str(&o, T_STATUS_PATH, c->status_path);
     for (size_t i = 0; i < c->host.n_python_path; i++)
         put_str(&o, T_PYTHON_PATH, c->host.python_path[i]);
     for (size_t i = 0; i < c->n_allowed_clients; i++)
@@ -272,6 +274,7 @@ int fw_wconf_decode(const unsigned char *buf, size_t len, struct fw_wconf *w, ch
         case T_APP_GROUP: w->apps[app].group = str; break;
         case T_APP_MOUNT: w->apps[app].mount = str; break;
         case T_PING_PATH: c->ping_path = str; break;
+        case T_STATUS_PATH: c->status_path = str; break;
         case T_NUM_END:
         case T_STR_END: break; /* refused by the first pass */
         }

@@ -660,6 +660,8 @@ int fw_worker_run(const struct fw_worker_config *cfg)
         .pool = cfg->pool,
         .generation = cfg->generation,
         .ping_path = cfg->ping_path,
+        .status_path = cfg->status_path,
+        .page = cfg->page,
     };
     if ((cfg->request_timeout_ms || cfg->slowlog_timeout_ms) &&
         !(w.wd = fw_watchdog_new(cfg->request_timeout_ms, cfg->slowlog_timeout_ms, nthreads)))

@@ -38,6 +38,7 @@
 #define WATCH_POLL_MS 2000
 #define SCOREBOARD_MIN_SLOTS 1024
 #define LOG_DEADLINE_MS 5 /* the longest a log line may hold the loop */
+#define PAGE_EVERY_MS 500 /* status_path pages are this fresh */
 
 /* A request waiting for recycles to end (restart, reload --wait, wait), or
  * for the manager's exit (shutdown --wait: no pools). */
@@ -68,6 +69,7 @@ struct manager {
     struct fw_watch *watch;
     struct fw_control *control;
     struct fw_status_http *status_http; /* status_listen; NULL if none */
+    int64_t pages_at_ms;                /* status_path pages last published */
     struct fw_pool_env env;
     struct fw_pool **pools;
     size_t n_pools;
@@ -669,6 +671,35 @@ static void on_signal(struct fw_loop *loop, int fd, uint32_t events, void *data)
         fw_loop_stop(loop);
 }
 
+static void master_facts(const struct manager *m, struct fw_status_master *sm);
+
+/* status_path: each such pool's status, text and JSON, where its workers
+ * read it (pool.h), twice a second: workers answer from it without
+ * asking the master, whatever the request rate. */
+static void publish_pages(struct manager *m)
+{
+    int64_t now = fw_loop_now_ms();
+    if (now - m->pages_at_ms < PAGE_EVERY_MS)
+        return;
+    m->pages_at_ms = now;
+    for (size_t i = 0; i < m->n_pools; i++) {
+        struct fw_pool *pool = m->pools[i];
+        if (!fw_pool_has_page(pool))
+            continue;
+        struct fw_status_master sm, bare = { 0 };
+        master_facts(m, &sm);
+        struct fw_buf text, json;
+        fw_buf_init(&text);
+        fw_buf_init(&json);
+        fw_status_text(&text, &bare, &pool, 1); /* the pool's block alone */
+        fw_status_json(&json, &sm, &pool, 1);
+        if (!fw_buf_failed(&text) && !fw_buf_failed(&json))
+            fw_pool_publish_page(pool, fw_buf_str(&text), text.len, fw_buf_str(&json), json.len);
+        fw_buf_free(&text);
+        fw_buf_free(&json);
+    }
+}
+
 static void on_tick(struct fw_loop *loop, void *data)
 {
     struct manager *m = data;
@@ -680,6 +711,7 @@ static void on_tick(struct fw_loop *loop, void *data)
     settle_drain_waiters(m, NULL);
     for (size_t i = 0; i < m->n_pools; i++)
         fw_pool_sample(m->pools[i]);
+    publish_pages(m);
     if (m->control)
         fw_control_tick(m->control);
     fw_status_http_tick(m->status_http);

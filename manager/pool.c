@@ -14,6 +14,7 @@
 #include "loop.h"
 #include "pool_drain.h"
 #include "pool_listen.h"
+#include "pool_page.h"
 #include "pool_recycle.h"
 #include "pool_sizing.h"
 #include "pool_types.h"
@@ -47,6 +48,7 @@ struct fw_pool *fw_pool_new(const struct fw_conf_pool *conf, const struct fw_poo
     pool->old_listen_fd = -1;
     pool->pending_fd = -1;
     pool->drain_timer_fd = -1;
+    pool->page_fd = -1;
     pool->processes = conf->processes;
     pool->generation_since_unix_ms = (int64_t)time(NULL) * 1000;
     fw_output_rate_init(&pool->output_rate, fw_loop_now_ms());
@@ -83,6 +85,7 @@ void fw_pool_free(struct fw_pool *pool)
     }
     fw_pool_worker_report_dropped(pool, true);
     fw_pool_drain_free(pool);
+    fw_pool_page_free(pool);
     fw_pool_listen_close(pool, &pool->listen_fd, pool->unix_path);
     fw_pool_listen_close_old(pool);
     fw_pool_listen_close(pool, &pool->pending_fd, pool->pending_unix_path);

@@ -76,6 +76,13 @@ void fw_pool_maintain(struct fw_pool *pool);
  * and logged at most every 10 s). */
 void fw_pool_sample(struct fw_pool *pool);
 
+/* status_path: the pool's workers answer it from a page the manager
+ * writes here (its status text and JSON), on its tick. has_page: the
+ * pool has one, since a worker was started with it. */
+bool fw_pool_has_page(const struct fw_pool *pool);
+void fw_pool_publish_page(struct fw_pool *pool, const char *text, size_t text_len, const char *json,
+                          size_t json_len);
+
 /* A child exited: returns true if it was one of this pool's. */
 bool fw_pool_reap(struct fw_pool *pool, pid_t pid, int status);
 

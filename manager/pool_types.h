@@ -8,6 +8,7 @@
 #include "pool.h"
 
 #include "backoff.h"
+#include "fcgi/page.h"
 #include "fcgi/slot.h"
 #include "lib/sock.h"
 #include "output.h"
@@ -142,6 +143,11 @@ struct fw_pool {
     struct fw_pool_recycle_record recycles[FW_POOL_RECYCLES_KEPT];
     size_t n_recycles;
     uint64_t recycle_failed_at_start, recycle_cut_at_start;
+
+    /* status_path: the page its workers answer it from (pool_page.c);
+     * NULL and -1 until needed. */
+    struct fw_page *page;
+    int page_fd;
 };
 
 static inline uint32_t proc_busy(const struct proc *p)

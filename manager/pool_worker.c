@@ -15,6 +15,7 @@
 #include "output.h"
 #include "pool_drain.h"
 #include "pool_metrics.h"
+#include "pool_page.h"
 #include "pool_recycle.h"
 #include "scoreboard.h"
 #include "spawn.h"
@@ -283,10 +284,14 @@ int fw_pool_worker_spawn(struct fw_pool *pool)
         .child_sigmask = pool->env.child_sigmask,
         .generation = pool->generation,
         .drained = fw_pool_drain_spawn_drained(pool),
+        .page_fd = fw_pool_page_fd_for_worker(pool),
     };
     struct fw_spawned sp;
     char err[256];
-    if (fw_spawn_worker(&req, &sp, err, sizeof(err)) < 0) {
+    int spawned = fw_spawn_worker(&req, &sp, err, sizeof(err));
+    if (req.page_fd >= 0)
+        close(req.page_fd);
+    if (spawned < 0) {
         fw_log_to(pool->log, FW_LOG_ERR, "[pool %s] cannot spawn a worker: %s", pool->conf->name,
                   err);
         fw_scoreboard_release(pool->env.scoreboard, slot);
