@@ -1,7 +1,7 @@
 /* A pool's status page (pool_page.h, fcgi/page.h). The memfd is sealed
- * against growing and shrinking, so a mapping never faults past its end;
- * a worker gets a descriptor opened O_RDONLY through /proc/self/fd, which
- * mmap refuses to map writable (and mprotect to make so). */
+ * against growing and shrinking, so a mapping never faults past its end,
+ * and against any write but through the master's mapping (made before the
+ * seal); a worker gets a descriptor opened O_RDONLY through /proc/self/fd. */
 #include "config.h"
 
 #include "pool_page.h"
@@ -20,8 +20,15 @@ static int make(struct fw_pool *pool)
     int fd = memfd_create("fcgiwsgi-page", MFD_CLOEXEC | MFD_ALLOW_SEALING);
     void *p = MAP_FAILED;
     if (fd >= 0 && ftruncate(fd, FW_PAGE_BYTES) == 0 &&
-        fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) == 0)
+        fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW) == 0)
         p = mmap(NULL, FW_PAGE_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    /* After the master's own mapping: no one can map it writable or write
+     * it any more, a worker that reopens /proc/self/fd/7 read-write
+     * included (a memfd's mode lets it). */
+    if (p != MAP_FAILED && fcntl(fd, F_ADD_SEALS, F_SEAL_FUTURE_WRITE | F_SEAL_SEAL) < 0) {
+        munmap(p, FW_PAGE_BYTES);
+        p = MAP_FAILED;
+    }
     if (p == MAP_FAILED) {
         fw_log_errno_to(pool->log, FW_LOG_ERR, "[pool %s] making its status page",
                         pool->conf->name);

@@ -79,6 +79,53 @@ like(body, r'workers: 0 starting, 0 idle, 1 busy', 'a thread busy in the app: st
      'from the other, showing it')
 t.join()
 
+# The app cannot write its pool's page: not by mprotect on its mapping,
+# nor by opening the memfd again read-write (through map_files, as root).
+with open(broken, 'w') as f:
+    f.write('''import ctypes, mmap, os
+
+def application(environ, start_response):
+    out = []
+    for line in open('/proc/self/maps'):
+        if 'fcgiwsgi-page' in line:
+            rng = line.split()[0]
+            break
+    else:
+        rng = None
+        out.append('no page mapped')
+    if rng:
+        lo = int(rng.split('-')[0], 16)
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.mprotect.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+        if libc.mprotect(lo, 4096, 3) == 0:
+            out.append('mprotect made it writable')
+        else:
+            out.append('mprotect: %d' % ctypes.get_errno())
+        try:
+            fd = os.open('/proc/self/map_files/' + rng, os.O_RDWR)
+            try:
+                mmap.mmap(fd, 4096, mmap.MAP_SHARED, mmap.PROT_WRITE)
+                out.append('reopened and mapped writable')
+            except OSError as e:
+                out.append('reopen map: %d' % e.errno)
+            try:
+                os.pwrite(fd, b'x', 0)
+                out.append('written')
+            except OSError as e:
+                out.append('write: %d' % e.errno)
+        except OSError as e:
+            out.append('reopen: %d' % e.errno)
+    body = ' '.join(out).encode()
+    start_response('200 OK', [('Content-Type', 'text/plain')])
+    return [body]
+''')
+ctl(cfg, 'restart', 'p')
+r = fcgi_request(sock, uri='/try')
+diag(r.body.decode())
+like(r.body.decode(), r'^mprotect: \d+', 'the app finds its pool\'s page mapped')
+unlike(r.body.decode(), r'writable|written', 'the app cannot write its pool\'s page (%s)'
+       % r.body.decode())
+
 m.signal(15)
 is_(m.wait(30), 0, 'the manager stops with 0')
 
