@@ -13,6 +13,10 @@
 
 #include "lib/sock.h"
 
+/* metrics_buckets: at most this many bounds (the +Inf bucket aside); each
+ * worker counts them in its scoreboard slot. */
+#define FW_CONF_MAX_BUCKETS 16
+
 /* Where something was written: for messages about it later (reload). */
 struct fw_conf_mark {
     const char *file; /* points into struct fw_config's file list */
@@ -91,6 +95,15 @@ struct fw_conf_pool {
     uint64_t client_timeout_ms;    /* web server silent mid-request; default 60 s */
     uint64_t rlimit_nofile;        /* workers' RLIMIT_NOFILE; 0: raised to the hard limit */
     uint64_t rlimit_core_bytes;    /* RLIMIT_CORE; UINT64_MAX: inherited */
+    /* metrics: the request-duration histogram's upper bounds, ascending, in
+     * microseconds (app time); the default when not set. */
+    uint64_t metrics_buckets_us[FW_CONF_MAX_BUCKETS];
+    size_t n_metrics_buckets;
+    /* ping_path: answered "pong" by the worker itself, before any app;
+     * status_path: answered by the worker from the master's page of its
+     * pool. NULL: none. */
+    char *ping_path;
+    char *status_path;
 
     /* the worker's process */
     bool clear_env; /* default true: HOME, USER, LOGNAME, SHELL, PATH of the user, LANG/LC_* */
@@ -123,6 +136,15 @@ struct fw_config {
     int log_facility;    /* for syslog: LOG_DAEMON (default), LOG_USER, LOG_LOCAL0..7 */
     char *log_level;     /* err, warn, notice (default), info, debug */
     char *pid_file;      /* NULL: none */
+    /* status_listen: the master's own HTTP status server (/status,
+     * /metrics, /ping); NULL: none. A unix socket (mode, owner and group as
+     * a pool's listen) or a loopback TCP address. */
+    char *status_listen;
+    struct fw_sock_addr status_addr;
+    int status_listen_mode; /* default 0660 */
+    char *status_listen_owner, *status_listen_group;
+    uid_t status_uid; /* (uid_t)-1: unchanged */
+    gid_t status_gid; /* (gid_t)-1: unchanged */
     struct fw_conf_pool *pools;
     size_t n_pools;
 };

@@ -207,6 +207,9 @@ static struct fw_config *load(const char *name, const char *text, size_t len, co
     if (!cfg)
         goto nomem;
     cfg->control_gid = (gid_t)-1;
+    cfg->status_listen_mode = 0660;
+    cfg->status_uid = (uid_t)-1;
+    cfg->status_gid = (gid_t)-1;
     if (st)
         top.id = (struct file_id){ st->st_dev, st->st_ino, 1, { 0 } };
     if (!(cfg->path = strdup(name)) || add_file(&ld, name, top.id) < 0)
@@ -291,6 +294,9 @@ void fw_conf_free(struct fw_config *cfg)
     free(cfg->path);
     free(cfg->control);
     free(cfg->control_group);
+    free(cfg->status_listen);
+    free(cfg->status_listen_owner);
+    free(cfg->status_listen_group);
     free(cfg->log);
     free(cfg->log_level);
     free(cfg->pid_file);

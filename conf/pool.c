@@ -87,6 +87,9 @@ static const struct fw_conf_key pool_keys[FW_CONF_POOL_NKEYS] = {
         FW_CONF_KEY_LIST("watch", FW_CONF_T_PATH_LIST, P(watch), P(n_watch), NULL),
     [FW_CONF_POOL_WATCH_SCRIPTS] = FW_CONF_KEY("watch_scripts", FW_CONF_T_BOOL, P(watch_scripts)),
     [FW_CONF_POOL_APPS] = FW_CONF_KEY("apps", FW_CONF_T_CUSTOM, 0),
+    [FW_CONF_POOL_METRICS_BUCKETS] = FW_CONF_KEY("metrics_buckets", FW_CONF_T_CUSTOM, 0),
+    [FW_CONF_POOL_PING_PATH] = FW_CONF_KEY("ping_path", FW_CONF_T_STRING, P(ping_path)),
+    [FW_CONF_POOL_STATUS_PATH] = FW_CONF_KEY("status_path", FW_CONF_T_STRING, P(status_path)),
 };
 
 /* processes: {min, max, min_spare, max_spare, idle_timeout} */
@@ -149,6 +152,75 @@ void fw_conf_pool_init(struct fw_conf_pool *pool)
     pool->rlimit_core_bytes = UINT64_MAX;
     pool->clear_env = true;
     pool->umask = -1;
+    /* Prometheus's own default buckets. */
+    static const uint64_t buckets_us[] = { 5000,   10000,   25000,   50000,   100000,  250000,
+                                           500000, 1000000, 2500000, 5000000, 10000000 };
+    memcpy(pool->metrics_buckets_us, buckets_us, sizeof(buckets_us));
+    pool->n_metrics_buckets = sizeof(buckets_us) / sizeof(buckets_us[0]);
+}
+
+/* metrics_buckets: [0.005, 0.01, ...], seconds, ascending, each a whole
+ * number of microseconds from 1 us to an hour (the slot counts app time in
+ * microseconds). */
+static void read_buckets(struct fw_conf_reader *r, struct fw_conf_pool *pool)
+{
+    yaml_mark_t start = r->ev.start_mark;
+    size_t n = 0;
+    bool bad = false;
+    uint64_t v[FW_CONF_MAX_BUCKETS];
+    if (r->ev.type != YAML_SEQUENCE_START_EVENT) {
+        if (r->ev.type != YAML_ALIAS_EVENT)
+            fw_conf_reader_error(r, start,
+                                 "'metrics_buckets' expects a list of seconds, e.g. [0.01, 0.1, "
+                                 "1], got %s",
+                                 fw_conf_reader_kind(r));
+        fw_conf_reader_skip(r);
+        return;
+    }
+    while (fw_conf_reader_next(r) == 0 && r->ev.type != YAML_SEQUENCE_END_EVENT) {
+        yaml_mark_t at = r->ev.start_mark;
+        const char *s = fw_conf_value_scalar(r, "metrics_buckets", "a number of seconds");
+        if (!s) {
+            bad = true;
+            continue;
+        }
+        char *end;
+        double us = strtod(s, &end) * 1e6;
+        bool in_range = end != s && !*end && us >= 1.0 && us <= 3600e6;
+        double off = in_range ? us - (double)(uint64_t)(us + 0.5) : 1.0;
+        if (off > 1e-3 || off < -1e-3) {
+            fw_conf_reader_error(r, at,
+                                 "'metrics_buckets': '%.40s' is not a number of seconds from "
+                                 "0.000001 to 3600 in whole microseconds",
+                                 s);
+            bad = true;
+            continue;
+        }
+        if (n == FW_CONF_MAX_BUCKETS) {
+            fw_conf_reader_error(r, at, "'metrics_buckets': at most %d bounds",
+                                 FW_CONF_MAX_BUCKETS);
+            bad = true;
+            continue;
+        }
+        uint64_t b = (uint64_t)(us + 0.5);
+        if (n && b <= v[n - 1]) {
+            fw_conf_reader_error(r, at,
+                                 "'metrics_buckets': '%.40s' is not above the bound before "
+                                 "it: list them in ascending order, once each",
+                                 s);
+            bad = true;
+            continue;
+        }
+        v[n++] = b;
+    }
+    if (!n && !bad && !r->broken)
+        fw_conf_reader_error(r, start,
+                             "'metrics_buckets' is an empty list: leave the key out for "
+                             "the default buckets");
+    if (bad || !n)
+        return;
+    memcpy(pool->metrics_buckets_us, v, n * sizeof(v[0]));
+    pool->n_metrics_buckets = n;
 }
 
 static void read_dynamic(struct fw_conf_reader *r, struct fw_conf_pool *pool,
@@ -284,6 +356,7 @@ static int read_custom(struct fw_conf_reader *r, size_t i, void *obj, void *ctx)
     switch (i) {
     case FW_CONF_POOL_PROCESSES: read_processes(r, pool, ctx); return 0;
     case FW_CONF_POOL_ENV: read_env(r, pool); return 0;
+    case FW_CONF_POOL_METRICS_BUCKETS: read_buckets(r, pool); return 0;
     case FW_CONF_POOL_APPS: return fw_conf_app_read_list(r, pool);
     case FW_CONF_POOL_LOG: return fw_conf_value_log(r, "log", &pool->log);
     case FW_CONF_POOL_MULTIPROCESS:
@@ -325,6 +398,19 @@ done:
     free(unix_spec);
 }
 
+/* Compared with REQUEST_URI's path as the web server sent it. */
+static bool ping_path_ok(const char *p)
+{
+    size_t n = strlen(p);
+    if (p[0] != '/' || n > 256)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)p[i] <= 0x20 || (unsigned char)p[i] >= 0x7f || p[i] == '?' ||
+            p[i] == '#')
+            return false;
+    return true;
+}
+
 void fw_conf_pool_finish(struct fw_conf_pool *pool, struct fw_conf_pool_marks *marks,
                          const char *dir, struct fw_conf_errors *errs)
 {
@@ -352,6 +438,18 @@ void fw_conf_pool_finish(struct fw_conf_pool *pool, struct fw_conf_pool_marks *m
     if (pool->listen_group)
         fw_conf_account_group(errs, pool->listen_group, m[FW_CONF_POOL_LISTEN_GROUP],
                               &pool->listen_gid);
+    if (pool->ping_path && !ping_path_ok(pool->ping_path))
+        fw_conf_mark_error(errs, m[FW_CONF_POOL_PING_PATH],
+                           "'ping_path' must be a path of at most 256 printable characters "
+                           "starting with '/', without '?', '#' or spaces, e.g. /fcgiwsgi-ping");
+    if (pool->status_path && !ping_path_ok(pool->status_path))
+        fw_conf_mark_error(errs, m[FW_CONF_POOL_STATUS_PATH],
+                           "'status_path' must be a path of at most 256 printable characters "
+                           "starting with '/', without '?', '#' or spaces, e.g. /fcgiwsgi-status");
+    else if (pool->status_path && pool->ping_path && !strcmp(pool->status_path, pool->ping_path))
+        fw_conf_mark_error(errs, m[FW_CONF_POOL_STATUS_PATH],
+                           "'status_path' is the same as 'ping_path' (line %u): give each its own",
+                           m[FW_CONF_POOL_PING_PATH].line);
     if (marks->dynamic_idle.line && m[FW_CONF_POOL_IDLE_TIMEOUT].line)
         fw_conf_mark_error(errs, marks->dynamic_idle,
                            "'idle_timeout' is also set for the pool at line %u: set it once",
@@ -386,6 +484,8 @@ void fw_conf_pool_free(struct fw_conf_pool *pool)
     free(pool->python_home);
     free(pool->chdir);
     free(pool->log);
+    free(pool->ping_path);
+    free(pool->status_path);
     free_list(pool->python_path, pool->n_python_path);
     for (size_t i = 0; i < pool->n_env; i++) {
         free(pool->env[i].name);
@@ -450,7 +550,11 @@ bool fw_conf_pool_equal(const struct fw_conf_pool *a, const struct fw_conf_pool 
         !str_eq(a->python_home, b->python_home) ||
         !strv_eq(a->python_path, a->n_python_path, b->python_path, b->n_python_path) ||
         !strv_eq(a->watch, a->n_watch, b->watch, b->n_watch) ||
-        a->watch_scripts != b->watch_scripts || a->n_env != b->n_env || a->n_apps != b->n_apps)
+        a->watch_scripts != b->watch_scripts || a->n_env != b->n_env || a->n_apps != b->n_apps ||
+        a->n_metrics_buckets != b->n_metrics_buckets || !str_eq(a->ping_path, b->ping_path) ||
+        !str_eq(a->status_path, b->status_path) ||
+        memcmp(a->metrics_buckets_us, b->metrics_buckets_us,
+               a->n_metrics_buckets * sizeof(a->metrics_buckets_us[0])) != 0)
         return false;
     for (size_t i = 0; i < a->n_env; i++)
         if (!str_eq(a->env[i].name, b->env[i].name) || !str_eq(a->env[i].value, b->env[i].value))

@@ -12,6 +12,9 @@
 #include "conf/value.h"
 #include "lib/syslog.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/un.h>
@@ -24,6 +27,10 @@ enum {
     T_LOG_LEVEL,
     T_LOG_FACILITY,
     T_PID_FILE,
+    T_STATUS_LISTEN,
+    T_STATUS_LISTEN_MODE,
+    T_STATUS_LISTEN_OWNER,
+    T_STATUS_LISTEN_GROUP,
     T_INCLUDE,
     T_POOLS,
     T_NKEYS
@@ -36,6 +43,13 @@ static const struct fw_conf_key top_keys[T_NKEYS] = {
     [T_LOG_LEVEL] = FW_CONF_KEY("log_level", FW_CONF_T_CUSTOM, 0),
     [T_LOG_FACILITY] = FW_CONF_KEY("log_facility", FW_CONF_T_CUSTOM, 0),
     [T_PID_FILE] = FW_CONF_KEY("pid_file", FW_CONF_T_PATH, C(pid_file)),
+    [T_STATUS_LISTEN] = FW_CONF_KEY("status_listen", FW_CONF_T_STRING, C(status_listen)),
+    [T_STATUS_LISTEN_MODE] =
+        FW_CONF_KEY("status_listen_mode", FW_CONF_T_MODE, C(status_listen_mode)),
+    [T_STATUS_LISTEN_OWNER] =
+        FW_CONF_KEY("status_listen_owner", FW_CONF_T_STRING, C(status_listen_owner)),
+    [T_STATUS_LISTEN_GROUP] =
+        FW_CONF_KEY("status_listen_group", FW_CONF_T_STRING, C(status_listen_group)),
     [T_INCLUDE] = FW_CONF_KEY("include", FW_CONF_T_CUSTOM, 0),
     [T_POOLS] = FW_CONF_KEY("pools", FW_CONF_T_CUSTOM, 0),
 };
@@ -216,6 +230,60 @@ static int read_custom(struct fw_conf_reader *r, size_t i, void *obj, void *ctx)
     return 0;
 }
 
+static bool loopback(const struct fw_sock_addr *a)
+{
+    if (a->family == AF_INET)
+        return (ntohl(((const struct sockaddr_in *)&a->ss)->sin_addr.s_addr) >> 24) == 127;
+    if (a->family == AF_INET6)
+        return IN6_IS_ADDR_LOOPBACK(&((const struct sockaddr_in6 *)&a->ss)->sin6_addr);
+    return true;
+}
+
+/* status_listen answers with what every pool serves (URIs included) and
+ * takes no credentials: a unix socket whose mode says who may read it, or
+ * loopback, behind a web server that decides who may see it. A relative
+ * unix path is relative to the file's directory, as a pool's listen. */
+static void finish_status(struct fw_conf_top *t, const struct fw_conf_mark *m)
+{
+    struct fw_config *cfg = t->cfg;
+    char err[256], *joined = NULL, *spec = NULL;
+    const char *s = cfg->status_listen, *path = NULL;
+    if (!strncmp(s, "unix:", 5))
+        path = s + 5;
+    else if (s[0] == '.')
+        path = s;
+    if (path && path[0] && path[0] != '/') {
+        char *dir = strdup(cfg->path);
+        char *slash = dir ? strrchr(dir, '/') : NULL;
+        if (slash)
+            *slash = '\0';
+        joined = dir ? fw_conf_path_join(slash ? dir : ".", path) : NULL;
+        free(dir);
+        if (!joined || asprintf(&spec, "unix:%s", joined) < 0) {
+            spec = NULL;
+            fw_conf_mark_error(t->errs, m[T_STATUS_LISTEN], "out of memory");
+            goto done;
+        }
+        s = spec;
+    }
+    if (fw_sock_parse(s, &cfg->status_addr, err, sizeof(err)) < 0)
+        fw_conf_mark_error(t->errs, m[T_STATUS_LISTEN], "'status_listen': %s", err);
+    else if (!loopback(&cfg->status_addr))
+        fw_conf_mark_error(t->errs, m[T_STATUS_LISTEN],
+                           "'status_listen': %s is not a loopback address: use a unix socket, "
+                           "127.0.0.1:PORT or [::1]:PORT, and a web server in front to publish it",
+                           cfg->status_addr.text);
+    if (cfg->status_listen_owner)
+        fw_conf_account_user(t->errs, cfg->status_listen_owner, m[T_STATUS_LISTEN_OWNER],
+                             &cfg->status_uid, NULL);
+    if (cfg->status_listen_group)
+        fw_conf_account_group(t->errs, cfg->status_listen_group, m[T_STATUS_LISTEN_GROUP],
+                              &cfg->status_gid);
+done:
+    free(joined);
+    free(spec);
+}
+
 /* Defaults and checks of the main file's own settings. */
 static void finish_main(struct fw_conf_top *t, const struct fw_conf_mark *m)
 {
@@ -235,6 +303,15 @@ static void finish_main(struct fw_conf_top *t, const struct fw_conf_mark *m)
                            sizeof(((struct sockaddr_un *)0)->sun_path) - 1);
     if (cfg->control_group)
         fw_conf_account_group(t->errs, cfg->control_group, m[T_CONTROL_GROUP], &cfg->control_gid);
+    if (cfg->status_listen)
+        finish_status(t, m);
+    else if (m[T_STATUS_LISTEN_MODE].line || m[T_STATUS_LISTEN_OWNER].line ||
+             m[T_STATUS_LISTEN_GROUP].line)
+        fw_conf_mark_error(t->errs,
+                           m[T_STATUS_LISTEN_MODE].line    ? m[T_STATUS_LISTEN_MODE]
+                           : m[T_STATUS_LISTEN_OWNER].line ? m[T_STATUS_LISTEN_OWNER]
+                                                           : m[T_STATUS_LISTEN_GROUP],
+                           "status_listen_mode, _owner and _group need 'status_listen'");
     return;
 nomem:
     fw_conf_errors_add(t->errs, cfg->path, 0, 0, false, "out of memory");

@@ -5,6 +5,7 @@
 
 #include "conn.h"
 
+#include "page.h"
 #include "stream.h"
 #include "lib/http.h"
 #include "lib/log.h"
@@ -19,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 /* Connections of this process, for its slot: a drained pool is idle once
@@ -149,6 +151,13 @@ const char *fw_conn_uri(const struct fw_conn_thread *t)
 
 /* ---- requests ---------------------------------------------------------- */
 
+static int64_t now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 /* Method and URI for log lines. The log escapes control bytes in any line;
  * here the backslash is escaped too, so that a URI reads back from the log
  * unambiguously (a literal "\x0d" sent by a peer is "\x5cx0d"). */
@@ -197,6 +206,67 @@ static int build_environ(struct fw_conn_thread *t)
     return fw_environ_build(&t->env, t->params, p->n_params, t->s.mounts, t->s.n_mounts);
 }
 
+static bool is_path(const struct fw_conn_thread *t, const char *want)
+{
+    if (!want || !t->env.request_uri)
+        return false;
+    const char *path;
+    size_t n = uri_path(t->env.request_uri, &path);
+    return n == strlen(want) && memcmp(path, want, n) == 0;
+}
+
+/* ping_path (php-fpm's ping.path): the worker is up and reads requests;
+ * no app is asked, so a broken or busy app does not answer for it. */
+static bool is_ping(const struct fw_conn_thread *t)
+{
+    return is_path(t, t->s.ping_path);
+}
+
+/* status_path: the page the master published for the pool, copied under
+ * its seqlock (fcgi/page.h), its lengths checked against the mapping:
+ * the text, or with a query of "json" the JSON. 503 while none is there. */
+static int answer_status(struct fw_conn_thread *t)
+{
+    const struct fw_page *pg = t->s.page;
+    const char *q = t->env.request_uri ? strchr(t->env.request_uri, '?') : NULL;
+    bool json = q && strcmp(q + 1, "json") == 0;
+    char *copy = pg ? malloc(FW_PAGE_DATA_MAX) : NULL;
+    size_t len = 0;
+    bool got = false;
+    for (int tries = 0; copy && !got && tries < 3; tries++) {
+        uint32_t before = atomic_load_explicit(&pg->seq, memory_order_acquire);
+        if (!before || (before & 1))
+            continue;
+        size_t tl = atomic_load_explicit(&pg->text_len, memory_order_relaxed),
+               jl = atomic_load_explicit(&pg->json_len, memory_order_relaxed);
+        if (tl > FW_PAGE_DATA_MAX || jl > FW_PAGE_DATA_MAX - tl)
+            continue;
+        len = json ? jl : tl;
+        memcpy(copy, pg->data + (json ? tl : 0), len);
+        atomic_thread_fence(memory_order_acquire);
+        got = atomic_load_explicit(&pg->seq, memory_order_relaxed) == before;
+    }
+    char head[160];
+    int status = got ? 200 : 503;
+    if (!got) {
+        static const char none[] = "the pool's status is not published yet\n";
+        len = sizeof(none) - 1;
+        if (copy)
+            memcpy(copy, none, len);
+    }
+    int n =
+        snprintf(head, sizeof(head),
+                 "Status: %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+                 "Cache-Control: no-store\r\n\r\n",
+                 status, got ? "OK" : "Service Unavailable",
+                 got && json ? "application/json" : "text/plain; charset=utf-8", copy ? len : 0);
+    fw_stream_write(t, head, (size_t)n);
+    if (copy && !t->env.is_head)
+        fw_stream_write(t, copy, len);
+    free(copy);
+    return status;
+}
+
 /* Returns true if the input is in sync: the connection may be kept. */
 static bool handle(struct fw_conn_thread *t)
 {
@@ -209,6 +279,18 @@ static bool handle(struct fw_conn_thread *t)
                status == 404 ? "not found" : "bad request", t->env.error ? t->env.error : "-",
                status);
         respond_error(t, status);
+        t->last_status = status;
+        return fw_stream_drain(t);
+    }
+    if (is_path(t, t->s.status_path)) {
+        t->last_status = answer_status(t);
+        return fw_stream_drain(t);
+    }
+    if (is_ping(t)) {
+        static const char pong[] = "Status: 200 OK\r\nContent-Type: text/plain\r\n"
+                                   "Content-Length: 5\r\nCache-Control: no-store\r\n\r\npong\n";
+        fw_stream_write(t, pong, sizeof(pong) - 1 - (t->env.is_head ? 5 : 0));
+        t->last_status = 200;
         return fw_stream_drain(t);
     }
     if (t->s.max_body_bytes && t->env.content_length >= 0 &&
@@ -216,6 +298,7 @@ static bool handle(struct fw_conn_thread *t)
         fw_log(FW_LOG_WARN, "%s: body of %lld bytes exceeds the limit of %llu; answered 413",
                t->uri, (long long)t->env.content_length, (unsigned long long)t->s.max_body_bytes);
         respond_error(t, 413);
+        t->last_status = 413;
         return false;
     }
     int app_status = 500;
@@ -223,6 +306,7 @@ static bool handle(struct fw_conn_thread *t)
         t->s.find_app(t->s.app_ctx, t->env.mount_index, t->env.script_filename, &app_status);
     if (!app) {
         respond_error(t, app_status);
+        t->last_status = app_status;
         return fw_stream_drain(t);
     }
     struct fw_gw_request gr = {
@@ -240,7 +324,12 @@ static bool handle(struct fw_conn_thread *t)
         .clock = &t->clock,
     };
     fw_stream_io(t, &gr.io);
-    if (fw_gateway_call(app, t->py, &gr) < 0)
+    int64_t began_us = now_us();
+    int rc = fw_gateway_call(app, t->py, &gr);
+    int64_t app_us = now_us() - began_us - atomic_load(&t->clock.io_ms) * 1000;
+    t->last_app_us = app_us > 0 ? (uint64_t)app_us : 0;
+    t->last_status = gr.status;
+    if (rc < 0)
         return false;
     return fw_stream_drain(t);
 }
@@ -337,6 +426,8 @@ enum fw_conn_state fw_conn_serve(struct fw_conn_thread *t, struct fw_conn *c)
     atomic_store(&t->output_started, false);
     atomic_store(&t->cur_id, fw_stream_request_id(c));
     atomic_store(&t->cur_fd, c->fd);
+    t->last_status = 0;
+    t->last_app_us = 0;
 
     bool in_sync = handle(t);
     if (t->slot_request)
@@ -402,6 +493,12 @@ void fw_conn_emergency(struct fw_conn_thread *t, int status)
      * thread is stuck; on a kept one, nginx retries a broken cached
      * connection on a new one. */
     shutdown(fd, SHUT_RDWR);
+}
+
+void fw_conn_last_request(const struct fw_conn_thread *t, int *status, uint64_t *app_us)
+{
+    *status = t->last_status;
+    *app_us = t->last_app_us;
 }
 
 struct fw_callclock *fw_conn_clock(struct fw_conn_thread *t)

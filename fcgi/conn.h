@@ -14,6 +14,7 @@
 struct fw_app;
 struct fw_callclock;
 struct fw_pythread;
+struct fw_page;
 
 /* Finds the app for a request: the mount it matched (an index into mounts),
  * or with no mounts its SCRIPT_FILENAME (NULL when absent). Returns NULL
@@ -36,6 +37,11 @@ struct fw_conn_settings {
     bool multiprocess;
     const char *pool; /* see struct fw_gw_request */
     unsigned generation;
+    const char *ping_path; /* REQUEST_URI's path answered "pong" before any app; NULL: none */
+    /* REQUEST_URI's path answered with the pool's status from page (text,
+     * or JSON for ?json) before any app; NULL: none. */
+    const char *status_path;
+    const struct fw_page *page;
 };
 
 struct fw_conn;
@@ -91,6 +97,11 @@ const char *fw_conn_uri(const struct fw_conn_thread *t);
  * its connection if no output went out yet, else cuts the connection; from
  * then on the request thread's own I/O on it fails. */
 void fw_conn_emergency(struct fw_conn_thread *t, int status);
+
+/* The last request fw_conn_serve served on this thread: the HTTP status
+ * it answered (0 if none went out) and the app's own time in
+ * microseconds (0 if no app ran). */
+void fw_conn_last_request(const struct fw_conn_thread *t, int *status, uint64_t *app_us);
 
 /* The thread's app-call clock (request_timeout). */
 struct fw_callclock *fw_conn_clock(struct fw_conn_thread *t);

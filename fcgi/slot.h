@@ -24,6 +24,17 @@ enum fw_slot_state {
 #define FW_SLOT_REQUESTS_MAX 8 /* request threads that say what they serve; all count in busy */
 #define FW_SLOT_METHOD_MAX 16
 #define FW_SLOT_PATH_MAX 160
+#define FW_SLOT_BUCKETS_MAX 16 /* histogram bounds; one more bucket past the last (+Inf) */
+#define FW_SLOT_CLASSES 6      /* 1xx, 2xx, 3xx, 4xx, 5xx, other (none sent, out of range) */
+
+/* Why a worker asked to be replaced (FW_WORKER_MSG_RETIRE). */
+enum fw_slot_retire {
+    FW_SLOT_RETIRE_NONE,
+    FW_SLOT_RETIRE_MAX_REQUESTS,
+    FW_SLOT_RETIRE_MEMORY_LIMIT,
+    FW_SLOT_RETIRE_REQUEST_TIMEOUT,
+    FW_SLOT_RETIRE_FDS,
+};
 
 /* What one request thread serves now, for status: written by that thread
  * alone. The path is REQUEST_URI's, without scheme, authority, query or
@@ -51,7 +62,27 @@ struct fw_slot {
     /* worker: FastCGI connections open (served, kept or waiting), on its
      * tick. Last, so the layout above stays (t/apps' slot liar knows it). */
     _Atomic uint32_t conns;
+
+    /* Metrics (after conns, for the same reason). Counters only go up and
+     * are bumped once per finished request with atomic adds, so they are
+     * exact with any number of threads; the master folds them into its
+     * pool's totals when the worker is reaped, through the checks of
+     * manager/scoreboard.h. */
+    _Atomic uint64_t by_class[FW_SLOT_CLASSES]; /* worker: requests by status class */
+    _Atomic uint64_t app_us;                    /* worker: the app's own time, summed */
+    _Atomic uint64_t busy_us; /* worker: time from params to the response's end, summed */
+    _Atomic uint64_t bucket[FW_SLOT_BUCKETS_MAX + 1]; /* worker: requests whose app time was
+                                                         at most bucket_le_us[i] (and above
+                                                         the bound before): not cumulative */
+    _Atomic int retire; /* worker: enum fw_slot_retire, before it sends RETIRE */
+    /* master, before the spawn: the histogram's bounds (the pool's
+     * metrics_buckets); the worker only reads them. */
+    uint32_t n_buckets;
+    uint64_t bucket_le_us[FW_SLOT_BUCKETS_MAX];
 };
+
+/* t/apps/metrics_app.wsgi's /lie writes here, as a lying app would. */
+_Static_assert(offsetof(struct fw_slot, by_class) == 3624, "the metrics liar's offset");
 
 /* One page each (manager/scoreboard.c maps whole pages). */
 _Static_assert(sizeof(struct fw_slot) <= 4096, "a scoreboard slot fits a page");

@@ -65,6 +65,9 @@ struct fw_conn_thread {
     atomic_bool output_started;
     atomic_int io_owner; /* IO_* below: who may touch the connection now */
     struct fw_callclock clock;
+    /* the last request served, for the slot's metrics */
+    int last_status;      /* 0: no response went out */
+    uint64_t last_app_us; /* the app's own time (no client waits) */
 
     /* this request's input */
     const unsigned char *stdin_data; /* STDIN bytes not yet given to the app */

@@ -36,11 +36,14 @@ enum tag {
     T_PYTHON_HOME,
     T_PYTHON_PATH,
     T_ALLOWED_CLIENT,
-    T_APP,
+    T_PING_PATH,
+    T_STATUS_PATH,
+    T_APP, /* app fields follow it: a new string goes above */
     T_APP_SCRIPT,
     T_APP_CALLABLE,
     T_APP_GROUP,
     T_APP_MOUNT,
+    T_STR_END,
 };
 
 static const char magic[4] = { 'F', 'W', 'W', '1' };
@@ -125,6 +128,8 @@ unsigned char *fw_wconf_encode(const struct fw_worker_config *c, const struct fw
     put_str(&o, T_LOG_PREFIX, x->log_prefix);
     put_str(&o, T_LOG_SYSLOG, x->log_syslog);
     put_str(&o, T_PYTHON_HOME, c->host.python_home);
+    put_str(&o, T_PING_PATH, c->ping_path);
+    put_str(&o, T_STATUS_PATH, c->status_path);
     for (size_t i = 0; i < c->host.n_python_path; i++)
         put_str(&o, T_PYTHON_PATH, c->host.python_path[i]);
     for (size_t i = 0; i < c->n_allowed_clients; i++)
@@ -200,7 +205,7 @@ int fw_wconf_decode(const unsigned char *buf, size_t len, struct fw_wconf *w, ch
                 return fail(err, errlen, "bad number record");
             continue;
         }
-        if (r.tag > T_APP_MOUNT)
+        if (r.tag >= T_STR_END)
             return fail(err, errlen, "unknown record");
         if (memchr(r.data, '\0', r.len))
             return fail(err, errlen, "a NUL inside a string");
@@ -268,7 +273,10 @@ int fw_wconf_decode(const unsigned char *buf, size_t len, struct fw_wconf *w, ch
         case T_APP_CALLABLE: w->apps[app].callable = str; break;
         case T_APP_GROUP: w->apps[app].group = str; break;
         case T_APP_MOUNT: w->apps[app].mount = str; break;
-        case T_NUM_END: break; /* refused by the first pass */
+        case T_PING_PATH: c->ping_path = str; break;
+        case T_STATUS_PATH: c->status_path = str; break;
+        case T_NUM_END:
+        case T_STR_END: break; /* refused by the first pass */
         }
     }
     for (size_t i = 0; i < c->n_apps; i++)

@@ -117,10 +117,12 @@ static int request_pool_restart(void)
     return 0;
 }
 
-static void retire(struct worker *w, const char *why)
+static void retire(struct worker *w, enum fw_slot_retire cause, const char *why)
 {
     if (atomic_exchange(&w->retire_sent, true))
         return;
+    if (w->cfg->slot)
+        atomic_store(&w->cfg->slot->retire, cause);
     fw_log(FW_LOG_INFO, "%s: asking the master for a replacement", why);
     tell_master(w, FW_WORKER_MSG_RETIRE);
 }
@@ -186,6 +188,32 @@ static void check_healed(struct worker *w)
     }
 }
 
+static int64_t mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* A finished request in the slot's metrics: its status class, its app
+ * time in the histogram (bounds the master wrote), its busy time. Counted
+ * before `requests`, so a master that reads requests sees these too. */
+static void count_request(struct fw_slot *slot, const struct fw_conn_thread *ct, int64_t busy_us)
+{
+    int status;
+    uint64_t app_us;
+    fw_conn_last_request(ct, &status, &app_us);
+    unsigned cls = status >= 100 && status <= 599 ? (unsigned)(status / 100 - 1) : 5;
+    atomic_fetch_add(&slot->by_class[cls], 1);
+    atomic_fetch_add(&slot->app_us, app_us);
+    atomic_fetch_add(&slot->busy_us, busy_us > 0 ? (uint64_t)busy_us : 0);
+    unsigned n = slot->n_buckets < FW_SLOT_BUCKETS_MAX ? slot->n_buckets : FW_SLOT_BUCKETS_MAX,
+             b = 0;
+    while (b < n && app_us > slot->bucket_le_us[b])
+        b++;
+    atomic_fetch_add(&slot->bucket[b], 1);
+}
+
 /* Serves what c has, for as long as requests on it are complete, then lets
  * it wait (or closes it, when the worker stops and it is idle). */
 static void serve_conn(struct thread *th, struct fw_conn_thread *ct, struct fw_conn *c)
@@ -199,16 +227,18 @@ again:
         atomic_store(&th->request_start_ms, now_ms());
         if (slot && atomic_fetch_add(&slot->busy, 1) == 0)
             atomic_store(&slot->state, FW_SLOT_BUSY);
+        int64_t began_us = mono_us();
         st = fw_conn_serve(ct, c);
         atomic_store(&th->request_start_ms, 0);
         if (slot) {
+            count_request(slot, ct, mono_us() - began_us);
             uint64_t served = atomic_fetch_add(&slot->requests, 1) + 1;
             if (atomic_fetch_sub(&slot->busy, 1) == 1 && !atomic_load(&w->stopping))
                 atomic_store(&slot->state, FW_SLOT_IDLE);
             if (atomic_load(&w->preload_failed))
                 check_healed(w);
             if (cfg->max_requests && served == cfg->max_requests)
-                retire(w, "max_requests reached");
+                retire(w, FW_SLOT_RETIRE_MAX_REQUESTS, "max_requests reached");
         }
         if (st == FW_CONN_READY)
             st = fw_conn_pump(ct, c);
@@ -356,7 +386,7 @@ static void slot_tick(struct worker *w, struct thread *threads, unsigned nthread
         char why[96];
         snprintf(why, sizeof(why), "memory_limit reached (RSS %llu MiB)",
                  (unsigned long long)(rss >> 20));
-        retire(w, why);
+        retire(w, FW_SLOT_RETIRE_MEMORY_LIMIT, why);
     }
 }
 
@@ -368,7 +398,7 @@ static void timeout_tick(struct worker *w, int64_t now)
     unsigned stuck = fw_watchdog_check(w->wd, now);
     if (stuck > w->stuck) {
         begin_stop(w, "a request is stuck past request_timeout");
-        retire(w, "a request is stuck past request_timeout");
+        retire(w, FW_SLOT_RETIRE_REQUEST_TIMEOUT, "a request is stuck past request_timeout");
     }
     fw_watchdog_answer(w->wd);
     w->stuck = stuck;
@@ -482,7 +512,7 @@ static int wait_for_stop(struct worker *w, struct thread *threads, unsigned nthr
                 timeout_tick(w, now);
             /* Drained, a pause must not put the listener back. */
             if (fw_accept_tick(&w->acc, now, atomic_load(&w->stopping) || draining))
-                retire(w, "out of file descriptors (the app holds them)");
+                retire(w, FW_SLOT_RETIRE_FDS, "out of file descriptors (the app holds them)");
             stopping = atomic_load(&w->stopping);
             if (stopping)
                 check_stop_deadline(w, threads, nthreads, now);
@@ -631,6 +661,9 @@ int fw_worker_run(const struct fw_worker_config *cfg)
         .multiprocess = cfg->multiprocess,
         .pool = cfg->pool,
         .generation = cfg->generation,
+        .ping_path = cfg->ping_path,
+        .status_path = cfg->status_path,
+        .page = cfg->page,
     };
     if ((cfg->request_timeout_ms || cfg->slowlog_timeout_ms) &&
         !(w.wd = fw_watchdog_new(cfg->request_timeout_ms, cfg->slowlog_timeout_ms, nthreads)))

@@ -22,6 +22,7 @@ enum fw_exit {
 };
 
 struct fw_slot;
+struct fw_page;
 
 struct fw_worker_app {
     const char *script;
@@ -85,6 +86,12 @@ struct fw_worker_config {
     const char *pool;            /* its name: fcgiwsgi.pool, and default groups "POOL|MOUNT" */
     unsigned generation;
     bool drained; /* its pool is drained: accept nothing until FW_WORKER_MSG_UNDRAIN */
+    /* ping_path: answered "pong" before any app; NULL: none */
+    const char *ping_path;
+    /* status_path: answered from page, the master's page of the pool
+     * (read-only; fcgi/page.h); NULL: none */
+    const char *status_path;
+    const struct fw_page *page;
 };
 
 #define FW_WORKER_DEFAULT_MAX_PARAMS (1024 * 1024)

@@ -92,13 +92,16 @@ static const char *pool_state(const struct fw_json *p)
     return "running";
 }
 
-/* `listen_queue` when the master reports it: a number, or an object with
- * the depth now (and its peak). */
+/* The pool's `metrics.listen_queue` when the master reports it (an object
+ * with the connections waiting now and the peak; null when unknown), or a
+ * plain number. */
 static void queue_text(char *buf, size_t size, const struct fw_json *p)
 {
-    const struct fw_json *q = fw_json_get(p, "listen_queue");
+    const struct fw_json *q = fw_json_get(fw_json_get(p, "metrics"), "listen_queue");
+    if (fw_json_type(q) != FW_JSON_OBJECT)
+        q = fw_json_get(p, "listen_queue");
     if (fw_json_type(q) == FW_JSON_OBJECT) {
-        int64_t now = fw_json_int(fw_json_get(q, "depth"), -1),
+        int64_t now = fw_json_int(fw_json_get(q, "waiting"), -1),
                 peak = fw_json_int(fw_json_get(q, "peak"), -1);
         if (now >= 0 && peak >= 0)
             snprintf(buf, size, "%" PRId64 "/%" PRId64, now, peak);

@@ -16,6 +16,7 @@
 #include "pool.h"
 #include "scoreboard.h"
 #include "status.h"
+#include "status_http.h"
 #include "watch.h"
 
 #include <errno.h>
@@ -37,6 +38,7 @@
 #define WATCH_POLL_MS 2000
 #define SCOREBOARD_MIN_SLOTS 1024
 #define LOG_DEADLINE_MS 5 /* the longest a log line may hold the loop */
+#define PAGE_EVERY_MS 500 /* status_path pages are this fresh */
 
 /* A request waiting for recycles to end (restart, reload --wait, wait), or
  * for the manager's exit (shutdown --wait: no pools). */
@@ -66,6 +68,8 @@ struct manager {
     struct fw_listeners *listeners;
     struct fw_watch *watch;
     struct fw_control *control;
+    struct fw_status_http *status_http; /* status_listen; NULL if none */
+    int64_t pages_at_ms;                /* status_path pages last published */
     struct fw_pool_env env;
     struct fw_pool **pools;
     size_t n_pools;
@@ -401,6 +405,14 @@ static void reap_removed(struct manager *m)
     free_unused_configs(m);
 }
 
+static void status_source(void *data, struct fw_status_master *sm, struct fw_pool *const **pools,
+                          size_t *n);
+
+static bool str_same(const char *a, const char *b)
+{
+    return a == b || (a && b && strcmp(a, b) == 0);
+}
+
 /* reload: the new file is read and checked completely before anything
  * changes. Then every listening socket the new configuration needs is
  * opened (new pools, changed addresses); if one cannot be, nothing
@@ -477,6 +489,22 @@ static int reload(struct manager *m, struct fw_buf *out, struct waiter *w)
     if (strcmp(cfg->control, m->cfg->control) != 0 || cfg->control_gid != m->cfg->control_gid)
         fw_buf_printf(out, "warning: control and control_group changes take effect at the next "
                            "start, not at reload\n");
+    if (!str_same(cfg->status_listen, m->cfg->status_listen) ||
+        cfg->status_listen_mode != m->cfg->status_listen_mode ||
+        cfg->status_uid != m->cfg->status_uid || cfg->status_gid != m->cfg->status_gid) {
+        /* Closed first: the new one may want the same address. */
+        fw_status_http_free(m->status_http);
+        m->status_http =
+            cfg->status_listen ? fw_status_http_new(m->loop, cfg, status_source, m) : NULL;
+        if (cfg->status_listen && !m->status_http)
+            fw_buf_printf(out,
+                          "warning: status_listen %s: cannot listen (see the log); no status "
+                          "server until a reload that can\n",
+                          cfg->status_addr.text);
+        else
+            fw_buf_printf(out, "status_listen: %s%s\n", cfg->status_listen ? "now on " : "closed",
+                          cfg->status_listen ? cfg->status_addr.text : "");
+    }
     if (!(cfg->pid_file == m->cfg->pid_file ||
           (cfg->pid_file && m->cfg->pid_file && !strcmp(cfg->pid_file, m->cfg->pid_file))))
         fw_buf_printf(out, "warning: a pid_file change takes effect at the next start\n");
@@ -643,6 +671,35 @@ static void on_signal(struct fw_loop *loop, int fd, uint32_t events, void *data)
         fw_loop_stop(loop);
 }
 
+static void master_facts(const struct manager *m, struct fw_status_master *sm);
+
+/* status_path: each such pool's status, text and JSON, where its workers
+ * read it (pool.h), twice a second: workers answer from it without
+ * asking the master, whatever the request rate. */
+static void publish_pages(struct manager *m)
+{
+    int64_t now = fw_loop_now_ms();
+    if (now - m->pages_at_ms < PAGE_EVERY_MS)
+        return;
+    m->pages_at_ms = now;
+    for (size_t i = 0; i < m->n_pools; i++) {
+        struct fw_pool *pool = m->pools[i];
+        if (!fw_pool_has_page(pool))
+            continue;
+        struct fw_status_master sm, bare = { 0 };
+        master_facts(m, &sm);
+        struct fw_buf text, json;
+        fw_buf_init(&text);
+        fw_buf_init(&json);
+        fw_status_text(&text, &bare, &pool, 1); /* the pool's block alone */
+        fw_status_json(&json, &sm, &pool, 1);
+        if (!fw_buf_failed(&text) && !fw_buf_failed(&json))
+            fw_pool_publish_page(pool, fw_buf_str(&text), text.len, fw_buf_str(&json), json.len);
+        fw_buf_free(&text);
+        fw_buf_free(&json);
+    }
+}
+
 static void on_tick(struct fw_loop *loop, void *data)
 {
     struct manager *m = data;
@@ -652,8 +709,12 @@ static void on_tick(struct fw_loop *loop, void *data)
         fw_pool_maintain(m->removed[i]);
     reap_removed(m);
     settle_drain_waiters(m, NULL);
+    for (size_t i = 0; i < m->n_pools; i++)
+        fw_pool_sample(m->pools[i]);
+    publish_pages(m);
     if (m->control)
         fw_control_tick(m->control);
+    fw_status_http_tick(m->status_http);
     if (m->stopping && alive(m) == 0)
         fw_loop_stop(loop);
 }
@@ -727,6 +788,26 @@ static void cmd_wait(struct manager *m, struct fw_ctl_client *c, int argc, char 
     waiter_start(m, w);
 }
 
+static void master_facts(const struct manager *m, struct fw_status_master *sm)
+{
+    *sm = (struct fw_status_master){
+        .pid = getpid(),
+        .uptime_ms = fw_loop_now_ms() - m->started_ms,
+        .config = m->cfg->path,
+        .version = PACKAGE_VERSION,
+    };
+}
+
+/* The status server's pages show what `status` shows, from the same code. */
+static void status_source(void *data, struct fw_status_master *sm, struct fw_pool *const **pools,
+                          size_t *n)
+{
+    struct manager *m = data;
+    master_facts(m, sm);
+    *pools = m->pools;
+    *n = m->n_pools;
+}
+
 static void cmd_status(struct manager *m, struct fw_ctl_client *c, int argc, char **argv)
 {
     bool json = false, check = false;
@@ -748,12 +829,8 @@ static void cmd_status(struct manager *m, struct fw_ctl_client *c, int argc, cha
         reply_no_pool(c, only);
         return;
     }
-    struct fw_status_master sm = {
-        .pid = getpid(),
-        .uptime_ms = fw_loop_now_ms() - m->started_ms,
-        .config = m->cfg->path,
-        .version = PACKAGE_VERSION,
-    };
+    struct fw_status_master sm;
+    master_facts(m, &sm);
     struct fw_buf out;
     fw_buf_init(&out);
     struct fw_pool *const *pools = one ? &one : m->pools;
@@ -1050,6 +1127,9 @@ static int setup(struct manager *m)
     m->control = fw_control_new(m->loop, cfg->control, cfg->control_gid, on_command, m);
     if (!m->control)
         return -1;
+    if (cfg->status_listen &&
+        !(m->status_http = fw_status_http_new(m->loop, cfg, status_source, m)))
+        return -1;
     /* Like the sockets' and the logs' (lib/dir.h); a failure shows in the
      * write that follows. */
     if (cfg->pid_file && fw_dir_make_for(cfg->pid_file) > 0)
@@ -1137,6 +1217,7 @@ out:
         m.waiters = w->next;
         waiter_free(w);
     }
+    fw_status_http_free(m.status_http);
     fw_control_free(m.control);
     fw_watch_free(m.watch);
     for (size_t i = 0; i < m.n_pools; i++)

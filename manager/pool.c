@@ -14,6 +14,7 @@
 #include "loop.h"
 #include "pool_drain.h"
 #include "pool_listen.h"
+#include "pool_page.h"
 #include "pool_recycle.h"
 #include "pool_sizing.h"
 #include "pool_types.h"
@@ -24,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #define REQUEST_TIMEOUT_GRACE_MS 10000
@@ -46,7 +48,9 @@ struct fw_pool *fw_pool_new(const struct fw_conf_pool *conf, const struct fw_poo
     pool->old_listen_fd = -1;
     pool->pending_fd = -1;
     pool->drain_timer_fd = -1;
+    pool->page_fd = -1;
     pool->processes = conf->processes;
+    pool->generation_since_unix_ms = (int64_t)time(NULL) * 1000;
     fw_output_rate_init(&pool->output_rate, fw_loop_now_ms());
     if (inherited_fd >= 0) {
         /* Workers need it non-blocking; systemd's path stays its own. */
@@ -63,6 +67,7 @@ struct fw_pool *fw_pool_new(const struct fw_conf_pool *conf, const struct fw_poo
         free(pool);
         return NULL;
     }
+    fw_pool_sample(pool); /* status knows its queue from the start, not the first tick */
     return pool;
 }
 
@@ -80,6 +85,7 @@ void fw_pool_free(struct fw_pool *pool)
     }
     fw_pool_worker_report_dropped(pool, true);
     fw_pool_drain_free(pool);
+    fw_pool_page_free(pool);
     fw_pool_listen_close(pool, &pool->listen_fd, pool->unix_path);
     fw_pool_listen_close_old(pool);
     fw_pool_listen_close(pool, &pool->pending_fd, pool->pending_unix_path);
@@ -157,6 +163,7 @@ static void maintain(struct fw_pool *pool)
                           "request_timeout, and the worker did not stop; killing it",
                           c->name, (long)p->pid, (long long)(now - oldest));
                 kill(p->pid, SIGKILL);
+                p->killed_for_timeout = true;
                 fw_pool_worker_set_state(p, PROC_STOPPING, "request_timeout");
                 p->kill_at_ms = 0;
             }

@@ -38,6 +38,7 @@ enum fw_pool_cause {
     FW_POOL_CAUSE_RELOAD,  /* reload changed the pool, or retries a configuration error */
     FW_POOL_CAUSE_SIGNAL,  /* SIGUSR2 */
     FW_POOL_CAUSE_APP,     /* fcgiwsgi.request_restart() */
+    FW_POOL_NCAUSES
 };
 /* "restart", "watch", "reload", "signal", "app". */
 const char *fw_pool_cause_name(enum fw_pool_cause cause);
@@ -69,6 +70,18 @@ const char *fw_pool_name(const struct fw_pool *pool);
 /* Spawns, retires and kills as the pool needs; called on every tick and
  * after any worker event. */
 void fw_pool_maintain(struct fw_pool *pool);
+
+/* On the master's tick: the listen queue's depth and peak, and whether
+ * the pool is at its most processes with connections waiting (counted,
+ * and logged at most every 10 s). */
+void fw_pool_sample(struct fw_pool *pool);
+
+/* status_path: the pool's workers answer it from a page the manager
+ * writes here (its status text and JSON), on its tick. has_page: the
+ * pool has one, since a worker was started with it. */
+bool fw_pool_has_page(const struct fw_pool *pool);
+void fw_pool_publish_page(struct fw_pool *pool, const char *text, size_t text_len, const char *json,
+                          size_t json_len);
 
 /* A child exited: returns true if it was one of this pool's. */
 bool fw_pool_reap(struct fw_pool *pool, pid_t pid, int status);

@@ -6,6 +6,7 @@
 
 #include "backoff.h"
 #include "loop.h"
+#include "pool_metrics.h"
 #include "pool_types.h"
 #include "pool_worker.h"
 #include "scoreboard.h"
@@ -94,6 +95,7 @@ void fw_pool_each_worker(const struct fw_pool *pool,
                          bool (*fn)(const struct fw_pool_worker_info *w, void *data), void *data)
 {
     int64_t now = fw_loop_now_ms();
+    ((struct fw_pool *)pool)->memory_wanted_ms = now; /* the tick reads it (pool_metrics.c) */
     for (const struct proc *p = pool->procs; p; p = p->next) {
         struct fw_pool_worker_info w = {
             .pid = p->pid,
@@ -105,6 +107,7 @@ void fw_pool_each_worker(const struct fw_pool *pool,
             .connections = fw_scoreboard_conns(p->slot),
             .age_ms = now - p->started_ms,
         };
+        w.memory = p->memory;
         current_requests(p, now, &w);
         if (!fn(&w, data))
             return;

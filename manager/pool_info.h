@@ -22,6 +22,13 @@ struct fw_pool_last_recycle {
     bool ok;
 };
 
+/* A worker's memory from /proc/PID/smaps_rollup (the kernel's figures, not
+ * the worker's word), refreshed on the master's tick while status is read
+ * (pool_metrics.c says how); 0 until first read. */
+struct fw_pool_worker_memory {
+    uint64_t rss_bytes, pss_bytes;
+};
+
 enum fw_pool_worker_state {
     FW_POOL_WORKER_STARTING,
     FW_POOL_WORKER_IDLE,
@@ -43,6 +50,7 @@ struct fw_pool_worker_info {
      * the checks), the oldest first. */
     unsigned n_now;
     struct fw_scoreboard_request now[FW_SLOT_REQUESTS_MAX];
+    struct fw_pool_worker_memory memory;
 };
 
 struct fw_pool_info {
@@ -83,6 +91,64 @@ struct fw_pool_info {
     bool drain_refusing;
     unsigned connections; /* FastCGI connections its workers hold, as they say */
 };
+
+#define FW_POOL_CAUSES_MAX 8 /* >= FW_POOL_NCAUSES (pool.h) */
+
+/* Why workers exited, as the master saw it (fcgiwsgi_pool_exits_total). */
+enum fw_pool_exit {
+    FW_POOL_EXIT_CRASH,           /* an exit status nobody asked for */
+    FW_POOL_EXIT_SIGNAL,          /* killed by a signal nobody sent */
+    FW_POOL_EXIT_MAX_REQUESTS,    /* replaced after max_requests */
+    FW_POOL_EXIT_MEMORY_LIMIT,    /* replaced past memory_limit */
+    FW_POOL_EXIT_REQUEST_TIMEOUT, /* left (or killed) after a request stuck past request_timeout */
+    FW_POOL_EXIT_FDS,             /* replaced when the app held every file descriptor */
+    FW_POOL_EXIT_RECYCLE,         /* stopped because a newer generation took over */
+    FW_POOL_EXIT_STOP,            /* stopped for anything else: stop, scale, idle, shutdown */
+    FW_POOL_EXIT_NCAUSES
+};
+/* "crash", "signal", "max_requests", ... */
+const char *fw_pool_exit_name(enum fw_pool_exit cause);
+
+/* One recycle, or one reload's, as recorded (the last FW_POOL_RECYCLES_KEPT
+ * per pool). Times: wall clock ms since the epoch; 0 while running. */
+#define FW_POOL_RECYCLES_KEPT 32
+struct fw_pool_recycle_record {
+    uint64_t seq;
+    const char *cause; /* fw_pool_cause_name */
+    char why[160];     /* the trigger as logged: "a watched file changed: /srv/app.wsgi" */
+    int64_t started_unix_ms, ended_unix_ms, duration_ms;
+    uint32_t old_generation, new_generation;
+    bool running, ok;
+    /* Requests answered 5xx by the pool while it ran, and requests cut
+     * (their worker killed, or exiting, with them in flight): 0 and 0 is
+     * a recycle nobody noticed. */
+    uint64_t failed_requests, cut_requests;
+    unsigned replaced; /* workers of the old generation */
+};
+
+/* The pool's counters: what its workers' slots say (through the checks of
+ * scoreboard.h), with the last figures of every worker gone folded in. */
+struct fw_pool_metrics {
+    uint64_t requests;
+    struct fw_scoreboard_counts counts;
+    size_t n_buckets;
+    const uint64_t *bucket_le_us; /* the pool's metrics_buckets */
+    uint64_t spawns;
+    uint64_t exits[FW_POOL_EXIT_NCAUSES];
+    uint64_t cut_requests;
+    uint64_t max_reached; /* times it was at its most processes, none idle, connections waiting */
+    bool listen_queue_known;
+    unsigned listen_queue, listen_queue_peak, listen_backlog;
+    int64_t generation_since_unix_ms; /* when the current generation became the serving one */
+    uint64_t recycles_failed;
+    uint64_t recycles_by[FW_POOL_CAUSES_MAX][2]; /* by enum fw_pool_cause, [ok] */
+    uint64_t recycle_failed_requests, recycle_cut_requests;
+};
+
+void fw_pool_metrics(const struct fw_pool *pool, struct fw_pool_metrics *out);
+/* The recycles recorded, oldest first; returns how many (<= FW_POOL_RECYCLES_KEPT). */
+size_t fw_pool_recycles(const struct fw_pool *pool,
+                        struct fw_pool_recycle_record out[FW_POOL_RECYCLES_KEPT]);
 
 void fw_pool_info(const struct fw_pool *pool, struct fw_pool_info *out);
 /* Calls fn for each worker process; stops early if fn returns false. */

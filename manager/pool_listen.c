@@ -183,6 +183,12 @@ void fw_pool_reconfigure(struct fw_pool *pool, const struct fw_conf_pool *conf)
             fw_log_to(pool->log, FW_LOG_ERR, "[pool %s] listen_mode/owner not applied: %s",
                       conf->name, err);
     }
+    /* Counts by other bounds would be mislabelled: the histogram starts
+     * again (a counter reset, as Prometheus knows them). */
+    if (conf->n_metrics_buckets != pool->conf->n_metrics_buckets ||
+        memcmp(conf->metrics_buckets_us, pool->conf->metrics_buckets_us,
+               conf->n_metrics_buckets * sizeof(conf->metrics_buckets_us[0])) != 0)
+        memset(pool->done_counts.bucket, 0, sizeof(pool->done_counts.bucket));
     if (conf->processes != pool->conf->processes || conf->pm != pool->conf->pm)
         pool->processes = conf->processes;
     pool->conf = conf;

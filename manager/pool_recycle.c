@@ -9,6 +9,7 @@
 #include "lib/log.h"
 #include "loop.h"
 #include "pool_listen.h"
+#include "pool_metrics.h"
 #include "pool_worker.h"
 
 #include <stdio.h>
@@ -56,6 +57,7 @@ void fw_pool_recycle_finish(struct fw_pool *pool, bool ok)
         .duration_ms = fw_loop_now_ms() - pool->recycle_started_ms,
         .ok = ok,
     };
+    fw_pool_metrics_recycle_ended(pool, ok);
     if (ok && pool->recycle_seq >= pool->old_listen_seq)
         fw_pool_listen_close_old(pool);
     if (pool->env.on_recycled)
@@ -136,6 +138,7 @@ void fw_pool_recycle_new_generation(struct fw_pool *pool)
 
 static void start_recycle(struct fw_pool *pool, enum fw_pool_cause cause, const char *why)
 {
+    uint32_t old_generation = pool->generation;
     fw_pool_recycle_new_generation(pool);
     pool->recycle_seq++;
     pool->recycle_active = true;
@@ -144,6 +147,7 @@ static void start_recycle(struct fw_pool *pool, enum fw_pool_cause cause, const 
     pool->recycle_started_unix_ms = unix_ms();
     pool->recycle_old = 0;
     pool->load_error[0] = '\0';
+    fw_pool_metrics_recycle_began(pool, why, old_generation);
     fw_log_to(pool->log, FW_LOG_NOTICE, "[pool %s] rolling restart to generation %u (%s)",
               pool->conf->name, pool->generation, why);
     for (struct proc *p = pool->procs; p; p = p->next) {

@@ -8,6 +8,7 @@
 #include "pool.h"
 
 #include "backoff.h"
+#include "fcgi/page.h"
 #include "fcgi/slot.h"
 #include "lib/sock.h"
 #include "output.h"
@@ -55,6 +56,15 @@ struct proc {
     bool output_paused;      /* its pipe is out of the loop until the pool's next second */
     uint64_t junk_unlogged;  /* channel bytes that were no message, not yet logged */
     int64_t junk_logged_ms;  /* when they were last logged; 0: never */
+
+    /* metrics (pool_metrics.c): the most its slot has plausibly claimed;
+     * killed by the master's request_timeout backstop; its memory, and when
+     * that was read (0: never) */
+    struct fw_scoreboard_counts counts;
+    bool killed_for_timeout;
+    int64_t memory_read_ms;
+    struct fw_pool_worker_memory memory;
+
     struct proc *next;
 };
 
@@ -112,9 +122,36 @@ struct fw_pool {
      * reloads, stop and start until undrain. */
     bool drained;
     enum fw_pool_drain_state drain_state;
-    int drain_timer_fd;       /* ticks while settling; -1 */
-    int64_t drain_started_ms; /* monotonic */
-    unsigned drain_reset;     /* connections still queued when the listener was shut */
+    int drain_timer_fd;        /* ticks while settling; -1 */
+    int64_t drain_started_ms;  /* monotonic */
+    unsigned drain_reset;      /* connections still queued when the listener was shut */
+    /* Metrics (pool_metrics.c): workers gone are folded into these. */
+    struct fw_scoreboard_counts done_counts;
+    uint64_t spawns;
+    uint64_t exits[FW_POOL_EXIT_NCAUSES];
+    uint64_t cut_requests;
+    uint64_t max_reached;
+    bool at_max;           /* at the most processes with connections waiting, now */
+    int64_t max_warned_ms; /* the last "reached max processes" warning; 0: none */
+    uint64_t max_unwarned; /* times reached since that warning */
+    bool queue_known;
+    unsigned queue_now, queue_peak, queue_backlog;
+    int64_t generation_since_unix_ms;
+    int64_t memory_wanted_ms; /* status last showed workers' memory; 0: never */
+    uint64_t recycles_failed;
+    /* Recycles ended by cause and [ok], and the requests that failed or
+     * were cut in them; the last FW_POOL_RECYCLES_KEPT recorded in a ring
+     * (n_recycles: ever recorded). */
+    uint64_t recycles_by[FW_POOL_NCAUSES][2];
+    uint64_t recycle_failed_requests, recycle_cut_requests;
+    struct fw_pool_recycle_record recycles[FW_POOL_RECYCLES_KEPT];
+    size_t n_recycles;
+    uint64_t recycle_failed_at_start, recycle_cut_at_start;
+
+    /* status_path: the page its workers answer it from (pool_page.c);
+     * NULL and -1 until needed. */
+    struct fw_page *page;
+    int page_fd;
 };
 
 static inline uint32_t proc_busy(const struct proc *p)

@@ -14,6 +14,8 @@
 #include "loop.h"
 #include "output.h"
 #include "pool_drain.h"
+#include "pool_metrics.h"
+#include "pool_page.h"
 #include "pool_recycle.h"
 #include "scoreboard.h"
 #include "spawn.h"
@@ -333,6 +335,7 @@ int fw_pool_worker_spawn(struct fw_pool *pool)
         fw_scoreboard_release(pool->env.scoreboard, slot);
         return -1;
     }
+    fw_scoreboard_set_buckets(slot, pool->conf->metrics_buckets_us, pool->conf->n_metrics_buckets);
     struct fw_spawn_request req = {
         .pool = pool->conf,
         .listen_fd = pool->listen_fd,
@@ -344,10 +347,14 @@ int fw_pool_worker_spawn(struct fw_pool *pool)
         .child_sigmask = pool->env.child_sigmask,
         .generation = pool->generation,
         .drained = fw_pool_drain_spawn_drained(pool),
+        .page_fd = fw_pool_page_fd_for_worker(pool),
     };
     struct fw_spawned sp;
     char err[256];
-    if (fw_spawn_worker(&req, &sp, err, sizeof(err)) < 0) {
+    int spawned = fw_spawn_worker(&req, &sp, err, sizeof(err));
+    if (req.page_fd >= 0)
+        close(req.page_fd);
+    if (spawned < 0) {
         fw_log_to(pool->log, FW_LOG_ERR, "[pool %s] cannot spawn a worker: %s", pool->conf->name,
                   err);
         fw_scoreboard_release(pool->env.scoreboard, slot);
@@ -364,6 +371,7 @@ int fw_pool_worker_spawn(struct fw_pool *pool)
     fw_output_init(&p->output, &pool->output_rate, pool->conf->name, sp.pid);
     p->output.log = pool->log;
     p->started_ms = fw_loop_now_ms();
+    pool->spawns++;
     p->next = pool->procs;
     pool->procs = p;
     fw_loop_add(pool->env.loop, p->channel_fd, EPOLLIN, on_channel, p);
@@ -442,6 +450,7 @@ bool fw_pool_reap(struct fw_pool *pool, pid_t pid, int status)
     uint64_t served = proc_requests(p);
     unsigned in_flight = proc_busy(p);
     pool->requests_done += served;
+    fw_pool_metrics_reaped(pool, p, status, expected);
     char error[FW_SLOT_ERROR_MAX] = "";
     if (p->state == PROC_STARTING)
         dead_worker_error(p, error, sizeof(error));

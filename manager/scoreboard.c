@@ -185,6 +185,42 @@ void fw_scoreboard_error(const struct fw_slot *s, char *out, size_t cap)
             *c = '?';
 }
 
+static void take(uint64_t v, uint64_t *seen, uint64_t max)
+{
+    if (v > *seen && v <= max)
+        *seen = v;
+}
+
+void fw_scoreboard_counts(const struct fw_slot *s, struct fw_scoreboard_counts *seen,
+                          unsigned threads, int64_t lived_ms)
+{
+    uint64_t t = threads ? threads : 1;
+    uint64_t ms = lived_ms > 0 ? (uint64_t)lived_ms + 1 : 1;
+    /* Both fit: threads <= 1024 and a life far below 2^40 ms. */
+    uint64_t max_requests = t * ms * 1000, max_us = t * ms * 1000;
+    for (size_t i = 0; i < FW_SLOT_CLASSES; i++)
+        take(atomic_load(&s->by_class[i]), &seen->by_class[i], max_requests);
+    for (size_t i = 0; i <= FW_SLOT_BUCKETS_MAX; i++)
+        take(atomic_load(&s->bucket[i]), &seen->bucket[i], max_requests);
+    take(atomic_load(&s->app_us), &seen->app_us, max_us);
+    take(atomic_load(&s->busy_us), &seen->busy_us, max_us);
+}
+
+enum fw_slot_retire fw_scoreboard_retire(const struct fw_slot *s)
+{
+    int r = atomic_load(&s->retire);
+    return r >= FW_SLOT_RETIRE_NONE && r <= FW_SLOT_RETIRE_FDS ? (enum fw_slot_retire)r
+                                                               : FW_SLOT_RETIRE_NONE;
+}
+
+void fw_scoreboard_set_buckets(struct fw_slot *s, const uint64_t *le_us, size_t n)
+{
+    if (n > FW_SLOT_BUCKETS_MAX)
+        n = FW_SLOT_BUCKETS_MAX;
+    memcpy(s->bucket_le_us, le_us, n * sizeof(*le_us));
+    s->n_buckets = (uint32_t)n;
+}
+
 /* Bytes that print as themselves, in a terminal and in a JSON string. */
 static bool plain(unsigned char c)
 {

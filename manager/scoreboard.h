@@ -48,6 +48,27 @@ uint32_t fw_scoreboard_conns(const struct fw_slot *s);
  * with control bytes other than newline replaced by '?'. */
 void fw_scoreboard_error(const struct fw_slot *s, char *out, size_t cap);
 
+/* A worker's metrics counters as the master believes them. Each is taken
+ * from the slot only if it did not go down since *seen (the caller's, per
+ * worker) and is plausible for the worker's life: at most a million
+ * requests a second per thread, at most `threads` microseconds of app or
+ * busy time per microsecond lived. Otherwise the value seen before stays:
+ * a worker lying about itself can neither make its pool's totals go
+ * backwards nor run them up past what its threads could do. */
+struct fw_scoreboard_counts {
+    uint64_t by_class[FW_SLOT_CLASSES];
+    uint64_t app_us, busy_us;
+    uint64_t bucket[FW_SLOT_BUCKETS_MAX + 1];
+};
+void fw_scoreboard_counts(const struct fw_slot *s, struct fw_scoreboard_counts *seen,
+                          unsigned threads, int64_t lived_ms);
+/* What the worker said before asking to retire; FW_SLOT_RETIRE_NONE if
+ * nothing it may say. */
+enum fw_slot_retire fw_scoreboard_retire(const struct fw_slot *s);
+/* Before the spawn: the histogram bounds the worker counts by (at most
+ * FW_SLOT_BUCKETS_MAX, ascending). */
+void fw_scoreboard_set_buckets(struct fw_slot *s, const uint64_t *le_us, size_t n);
+
 /* A request a worker's thread says it serves, as fit to print: every byte
  * outside printable ASCII, and the backslash and the double quote, as
  * \xNN; a method of anything but letters, digits, '-' and '_' is "?". */

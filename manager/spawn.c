@@ -5,6 +5,7 @@
 #include "spawn.h"
 
 #include "scoreboard.h"
+#include "fcgi/page.h"
 #include "fcgi/slot.h"
 #include "fcgi/wconf.h"
 #include "fcgi/worker.h"
@@ -30,14 +31,16 @@
 
 /* The fd layout of a worker's image: 0 the listening socket (as FastCGI
  * expects), 1 and 2 its output pipe, then its channel, the log, its slot,
- * its settings; the exe fd only until the exec. */
+ * its settings, its pool's status page if it has status_path; the exe fd
+ * only until the exec. */
 #define CHILD_LISTEN_FD 0
 #define CHILD_CHANNEL_FD 3
 #define CHILD_LOG_FD 4
 #define CHILD_SLOT_FD 5
 #define CHILD_SETTINGS_FD 6
-#define N_CHILD_FDS 7
-#define CHILD_EXE_FD 7
+#define CHILD_PAGE_FD 7 /* status_path only: closed otherwise */
+#define N_CHILD_FDS 8
+#define CHILD_EXE_FD 8
 
 /* The manager's own binary, opened at the first spawn: workers run the
  * image the master runs even after a package upgrade replaced the file. */
@@ -122,17 +125,20 @@ static int arrange_fds(const int src[N_CHILD_FDS], int exe_src)
 {
     int tmp[N_CHILD_FDS];
     for (int i = 0; i < N_CHILD_FDS; i++) {
-        tmp[i] = fcntl(src[i], F_DUPFD_CLOEXEC, 16);
-        if (tmp[i] < 0)
+        tmp[i] = src[i] < 0 ? -1 : fcntl(src[i], F_DUPFD_CLOEXEC, 16);
+        if (tmp[i] < 0 && src[i] >= 0)
             return -1;
     }
     int exe = fcntl(exe_src, F_DUPFD_CLOEXEC, 16);
     if (exe < 0)
         return -1;
     /* dup2 clears close-on-exec on the target: these are inherited on purpose. */
-    for (int i = 0; i < N_CHILD_FDS; i++)
-        if (dup2(tmp[i], i) < 0)
+    for (int i = 0; i < N_CHILD_FDS; i++) {
+        if (tmp[i] < 0)
+            close(i); /* nothing goes there: nor may anything of the master */
+        else if (dup2(tmp[i], i) < 0)
             return -1;
+    }
     if (dup3(exe, CHILD_EXE_FD, O_CLOEXEC) < 0)
         return -1;
     /* Unchecked, close_range() on a kernel before 5.9 left every fd of the
@@ -177,6 +183,8 @@ static int settings_fd(const struct fw_spawn_request *req)
         .pool = pool->name,
         .generation = req->generation,
         .drained = req->drained,
+        .ping_path = pool->ping_path,
+        .status_path = pool->status_path,
     };
     char prefix[128];
     snprintf(prefix, sizeof(prefix), "pool %s pid %ld", pool->name, (long)getpid());
@@ -347,8 +355,8 @@ static void child(const struct fw_spawn_request *req, int out_fd, int channel_fd
         fw_log_errno(FW_LOG_ERR, "preparing the worker's settings");
         _exit(FW_EXIT_INIT);
     }
-    const int src[N_CHILD_FDS] = { req->listen_fd, out_fd,  out_fd,  channel_fd,
-                                   req->log_fd,    slot_fd, settings };
+    const int src[N_CHILD_FDS] = { req->listen_fd, out_fd,  out_fd,   channel_fd,
+                                   req->log_fd,    slot_fd, settings, req->page_fd };
     if (arrange_fds(src, exe_fd) < 0) {
         fw_log_errno(FW_LOG_ERR, "arranging file descriptors");
         _exit(FW_EXIT_INIT);
@@ -386,6 +394,17 @@ static void child(const struct fw_spawn_request *req, int out_fd, int channel_fd
     _exit(FW_EXIT_INIT);
 }
 
+/* Read-only, of the size the master made (and sealed), or NULL. */
+static const struct fw_page *map_page(int fd)
+{
+    struct stat st;
+    void *p = MAP_FAILED;
+    if (fstat(fd, &st) == 0 && st.st_size == FW_PAGE_BYTES)
+        p = mmap(NULL, FW_PAGE_BYTES, PROT_READ, MAP_SHARED, fd, 0);
+    close(fd);
+    return p == MAP_FAILED ? NULL : p;
+}
+
 int fw_spawn_worker_main(void)
 {
     /* Until the settings say whether fd 4 is a syslog socket: a line now
@@ -421,6 +440,8 @@ int fw_spawn_worker_main(void)
     }
     /* Until fw_worker_run() says it is ready (see child()). */
     fw_log_keep_errors(w.cfg.slot->error, sizeof(w.cfg.slot->error));
+    if (w.cfg.status_path && !(w.cfg.page = map_page(CHILD_PAGE_FD)))
+        fw_log_errno(FW_LOG_WARN, "mapping the pool's status page: status_path answers 503");
     w.cfg.listen_fd = CHILD_LISTEN_FD;
     w.cfg.channel_fd = CHILD_CHANNEL_FD;
     w.cfg.log_fd = CHILD_LOG_FD;

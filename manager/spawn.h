@@ -26,6 +26,7 @@ struct fw_spawn_request {
     uint64_t max_requests; /* jittered */
     unsigned generation;
     bool drained; /* the pool is drained: the worker accepts nothing until told */
+    int page_fd;  /* status_path: its pool's page, read-only (fcgi/page.h); -1: none */
     const sigset_t *child_sigmask;
 };
 

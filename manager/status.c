@@ -66,6 +66,56 @@ static bool worker_line(const struct fw_pool_worker_info *w, void *data)
     return true;
 }
 
+/* One line per recycle recorded, the oldest first. */
+static void recycles_text(struct fw_buf *out, const struct fw_pool *pool)
+{
+    struct fw_pool_recycle_record r[FW_POOL_RECYCLES_KEPT];
+    size_t n = fw_pool_recycles(pool, r);
+    if (!n)
+        return;
+    fw_buf_printf(out, "  recycles (the last %zu):\n", n);
+    for (size_t k = 0; k < n; k++) {
+        char started[40], took[32];
+        iso_time(started, sizeof(started), r[k].started_unix_ms);
+        duration(took, sizeof(took), r[k].duration_ms);
+        fw_buf_printf(out,
+                      "    #%" PRIu64 " %s %s, generation %" PRIu32 " -> %" PRIu32
+                      ", started %s, %s %s, %u replaced, %" PRIu64 " failed, %" PRIu64 " cut: %s\n",
+                      r[k].seq, r[k].cause,
+                      r[k].running ? "RUNNING"
+                      : r[k].ok    ? "ok"
+                                   : "FAILED",
+                      r[k].old_generation, r[k].new_generation, started,
+                      r[k].running ? "for" : "took", took, r[k].replaced, r[k].failed_requests,
+                      r[k].cut_requests, r[k].why);
+    }
+}
+
+static void metrics_text(struct fw_buf *out, const struct fw_pool *pool)
+{
+    struct fw_pool_metrics mx;
+    fw_pool_metrics(pool, &mx);
+    const uint64_t *c = mx.counts.by_class;
+    fw_buf_printf(out,
+                  "  requests by status: 1xx %" PRIu64 ", 2xx %" PRIu64 ", 3xx %" PRIu64
+                  ", 4xx %" PRIu64 ", 5xx %" PRIu64 ", other %" PRIu64 "\n",
+                  c[0], c[1], c[2], c[3], c[4], c[5]);
+    fw_buf_printf(out, "  spawns %" PRIu64 ", exits:", mx.spawns);
+    bool any = false;
+    for (int e = 0; e < FW_POOL_EXIT_NCAUSES; e++)
+        if (mx.exits[e]) {
+            fw_buf_printf(out, "%s %s %" PRIu64, any ? "," : "", fw_pool_exit_name(e), mx.exits[e]);
+            any = true;
+        }
+    fw_buf_puts(out, any ? "\n" : " none\n");
+    if (mx.listen_queue_known)
+        fw_buf_printf(out,
+                      "  listen queue: %u waiting (peak %u, backlog %u); at the most processes "
+                      "with connections waiting %" PRIu64 " time%s\n",
+                      mx.listen_queue, mx.listen_queue_peak, mx.listen_backlog, mx.max_reached,
+                      mx.max_reached == 1 ? "" : "s");
+}
+
 static void pool_text(struct fw_buf *out, const struct fw_pool *pool)
 {
     struct fw_pool_info i;
@@ -87,6 +137,7 @@ static void pool_text(struct fw_buf *out, const struct fw_pool *pool)
                       i.connections, i.connections == 1 ? "" : "s");
     fw_buf_printf(out, "  generation %" PRIu32 ", %" PRIu64 " requests served\n", i.generation,
                   i.requests);
+    metrics_text(out, pool);
     fw_buf_puts(out, "  workers:");
     for (size_t s = 0; s < sizeof(i.workers) / sizeof(i.workers[0]); s++)
         fw_buf_printf(out, "%s %u %s", s ? "," : "", i.workers[s], state_names[s]);
@@ -109,6 +160,7 @@ static void pool_text(struct fw_buf *out, const struct fw_pool *pool)
     }
     if (i.import_error[0])
         fw_buf_printf(out, "  import failed (requests get 500, retried): %s\n", i.import_error);
+    recycles_text(out, pool);
     if (i.config_failed)
         fw_buf_puts(out, "  configuration error in the worker: not respawning until reload or "
                          "restart\n");
@@ -149,10 +201,10 @@ static bool worker_json(const struct fw_pool_worker_info *w, void *data)
         fw_buf_puts(out, ",");
     fw_buf_printf(out,
                   "{\"pid\":%ld,\"generation\":%" PRIu32 ",\"state\":\"%s\",\"busy\":%u,"
-                  "\"requests\":%" PRIu64 ",\"rss_bytes\":%" PRIu64 ",\"age_ms\":%" PRId64
-                  ",\"connections\":%u,\"requests_now\":[",
+                  "\"requests\":%" PRIu64 ",\"rss_bytes\":%" PRIu64 ",\"pss_bytes\":%" PRIu64
+                  ",\"age_ms\":%" PRId64 ",\"connections\":%u,\"requests_now\":[",
                   (long)w->pid, w->generation, state_names[w->state], w->busy, w->requests,
-                  w->rss_bytes, w->age_ms, w->connections);
+                  w->rss_bytes, w->memory.pss_bytes, w->age_ms, w->connections);
     for (unsigned r = 0; r < w->n_now; r++) {
         fw_buf_puts(out, r ? ",{\"method\":" : "{\"method\":");
         fw_buf_json_string(out, w->now[r].method);
@@ -162,6 +214,71 @@ static bool worker_json(const struct fw_pool_worker_info *w, void *data)
     }
     fw_buf_puts(out, "]}");
     return true;
+}
+
+static void recycles_json(struct fw_buf *out, const struct fw_pool *pool)
+{
+    struct fw_pool_recycle_record r[FW_POOL_RECYCLES_KEPT];
+    size_t n = fw_pool_recycles(pool, r);
+    fw_buf_puts(out, "\"recycles_kept\":[");
+    for (size_t k = 0; k < n; k++) {
+        char started[40], ended[40] = "";
+        iso_time(started, sizeof(started), r[k].started_unix_ms);
+        if (!r[k].running)
+            iso_time(ended, sizeof(ended), r[k].ended_unix_ms);
+        fw_buf_printf(out, "%s{\"seq\":%" PRIu64 ",\"cause\":\"%s\",\"why\":", k ? "," : "",
+                      r[k].seq, r[k].cause);
+        fw_buf_json_string(out, r[k].why);
+        fw_buf_printf(out,
+                      ",\"started\":\"%s\",\"ended\":%s%s%s,\"duration_ms\":%" PRId64
+                      ",\"old_generation\":%" PRIu32 ",\"new_generation\":%" PRIu32
+                      ",\"outcome\":\"%s\",\"replaced\":%u,\"failed_requests\":%" PRIu64
+                      ",\"cut_requests\":%" PRIu64 "}",
+                      started, r[k].running ? "" : "\"", r[k].running ? "null" : ended,
+                      r[k].running ? "" : "\"", r[k].duration_ms, r[k].old_generation,
+                      r[k].new_generation,
+                      r[k].running ? "running"
+                      : r[k].ok    ? "ok"
+                                   : "failed",
+                      r[k].replaced, r[k].failed_requests, r[k].cut_requests);
+    }
+    fw_buf_puts(out, "],");
+}
+
+static void metrics_json(struct fw_buf *out, const struct fw_pool *pool)
+{
+    static const char *const classes[FW_SLOT_CLASSES] = {
+        "1xx", "2xx", "3xx", "4xx", "5xx", "other"
+    };
+    struct fw_pool_metrics mx;
+    fw_pool_metrics(pool, &mx);
+    fw_buf_puts(out, "\"metrics\":{\"requests_by_status\":{");
+    for (int c = 0; c < FW_SLOT_CLASSES; c++)
+        fw_buf_printf(out, "%s\"%s\":%" PRIu64, c ? "," : "", classes[c], mx.counts.by_class[c]);
+    fw_buf_printf(
+        out, "},\"app_us\":%" PRIu64 ",\"busy_us\":%" PRIu64 ",\"spawns\":%" PRIu64 ",\"exits\":{",
+        mx.counts.app_us, mx.counts.busy_us, mx.spawns);
+    for (int e = 0; e < FW_POOL_EXIT_NCAUSES; e++)
+        fw_buf_printf(out, "%s\"%s\":%" PRIu64, e ? "," : "", fw_pool_exit_name(e), mx.exits[e]);
+    fw_buf_printf(out,
+                  "},\"cut_requests\":%" PRIu64 ",\"max_processes_reached\":%" PRIu64
+                  ",\"listen_queue\":",
+                  mx.cut_requests, mx.max_reached);
+    if (mx.listen_queue_known)
+        fw_buf_printf(out, "{\"waiting\":%u,\"peak\":%u,\"backlog\":%u}", mx.listen_queue,
+                      mx.listen_queue_peak, mx.listen_backlog);
+    else
+        fw_buf_puts(out, "null");
+    fw_buf_puts(out, ",\"request_duration_buckets\":[");
+    uint64_t cum = 0;
+    for (size_t b = 0; b < mx.n_buckets; b++) {
+        cum += mx.counts.bucket[b];
+        fw_buf_printf(out, "%s{\"le_us\":%" PRIu64 ",\"count\":%" PRIu64 "}", b ? "," : "",
+                      mx.bucket_le_us[b], cum);
+    }
+    for (size_t b = mx.n_buckets; b <= FW_SLOT_BUCKETS_MAX; b++)
+        cum += mx.counts.bucket[b];
+    fw_buf_printf(out, "],\"requests_counted\":%" PRIu64 "}", cum);
 }
 
 static void pool_json(struct fw_buf *out, const struct fw_pool *pool)
@@ -210,6 +327,19 @@ static void pool_json(struct fw_buf *out, const struct fw_pool *pool)
             fw_buf_json_string(out, i.last_recycle);
         fw_buf_puts(out, ",\"text\":");
         fw_buf_json_string(out, i.last_recycle);
+        struct fw_pool_recycle_record r[FW_POOL_RECYCLES_KEPT];
+        size_t n = fw_pool_recycles(pool, r);
+        while (n && r[n - 1].seq != i.last.seq)
+            n--;
+        if (n) {
+            const struct fw_pool_recycle_record *l = &r[n - 1];
+            fw_buf_printf(out,
+                          ",\"old_generation\":%" PRIu32 ",\"new_generation\":%" PRIu32
+                          ",\"failed_requests\":%" PRIu64 ",\"cut_requests\":%" PRIu64 ",\"why\":",
+                          l->old_generation, l->new_generation, l->failed_requests,
+                          l->cut_requests);
+            fw_buf_json_string(out, l->why);
+        }
         fw_buf_puts(out, "}");
     } else {
         fw_buf_puts(out, "null");
@@ -221,6 +351,9 @@ static void pool_json(struct fw_buf *out, const struct fw_pool *pool)
     fw_buf_printf(out,
                   ",\"config_failed\":%s,\"import_error\":", i.config_failed ? "true" : "false");
     fw_buf_json_string(out, i.import_error);
+    fw_buf_puts(out, ",");
+    recycles_json(out, pool);
+    metrics_json(out, pool);
     fw_buf_puts(out, ",\"workers\":[");
     fw_pool_each_worker(pool, worker_json, out);
     fw_buf_puts(out, "]}");
@@ -267,6 +400,28 @@ bool fw_status_check(struct fw_buf *out, struct fw_pool *const *pools, size_t n)
         if (why && out)
             fw_buf_printf(out, "check: pool %s: %s\n", info.name, why);
         bad |= why != NULL;
+    }
+    return bad;
+}
+
+bool fw_status_ping(struct fw_buf *out, struct fw_pool *const *pools, size_t n)
+{
+    bool bad = false;
+    for (size_t i = 0; i < n; i++) {
+        struct fw_pool_info info;
+        fw_pool_info(pools[i], &info);
+        if (info.stopped)
+            continue;
+        unsigned ready = info.workers[FW_POOL_WORKER_IDLE] + info.workers[FW_POOL_WORKER_BUSY] +
+                         info.workers[FW_POOL_WORKER_RETIRING];
+        if (info.drained)
+            fw_buf_printf(out, "pool %s: drained\n", info.name);
+        else if (!ready)
+            fw_buf_printf(out, "pool %s: no ready worker%s\n", info.name,
+                          info.crashes ? " (backing off after crashes)" : "");
+        else
+            continue;
+        bad = true;
     }
     return bad;
 }

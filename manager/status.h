@@ -29,4 +29,9 @@ void fw_status_json(struct fw_buf *out, const struct fw_status_master *m,
  * stopped on purpose (`fcgiwsgi-ctl stop`) has nothing to say. */
 bool fw_status_check(struct fw_buf *out, struct fw_pool *const *pools, size_t n);
 
+/* /ping: true (and a line per pool, "pool P: why", in out) when a pool
+ * that is not stopped on purpose has no ready worker, or is drained: a
+ * balancer that health-checks should leave this host out. */
+bool fw_status_ping(struct fw_buf *out, struct fw_pool *const *pools, size_t n);
+
 #endif

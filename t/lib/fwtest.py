@@ -1213,15 +1213,15 @@ def start_responder(script=None, *args, listen=None, threads=1, env=None,
     return p
 
 
-def manager_config(pools, name='fcgiwsgi.yaml', log='stderr', log_level='info'):
+def manager_config(pools, name='fcgiwsgi.yaml', log='stderr', log_level='info', top=''):
     """Writes a manager configuration in tmpdir: the usual top-level keys
     (log, log_level at info so worker state changes show, a control socket
-    of its own) and `pools`, the indented body of the pools: mapping.
-    Returns its path."""
+    of its own), `top` (more top-level lines, e.g. status_listen) and
+    `pools`, the indented body of the pools: mapping. Returns its path."""
     path = os.path.join(tmpdir(), name)
     with open(path, 'w') as f:
-        f.write('log: %s\nlog_level: %s\ncontrol: %s\npools:\n%s'
-                % (log, log_level, path + '.ctl', pools))
+        f.write('log: %s\nlog_level: %s\ncontrol: %s\n%spools:\n%s'
+                % (log, log_level, path + '.ctl', top, pools))
     return path
 
 

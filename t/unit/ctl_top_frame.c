@@ -59,7 +59,7 @@ static const char *doc =
     "{\"version\":\"0.1\",\"pid\":42,\"uptime_ms\":65000,\"pools\":["
     "{\"name\":\"web\",\"generation\":2,\"requests\":10,\"workers_by_state\":{\"idle\":1,\"busy\":"
     "2},"
-    "\"listen_queue\":{\"depth\":3,\"peak\":9},\"workers\":["
+    "\"metrics\":{\"listen_queue\":{\"waiting\":3,\"peak\":9,\"backlog\":128}},\"workers\":["
     "{\"pid\":11,\"state\":\"idle\",\"requests\":1,\"rss_bytes\":1048576,\"requests_now\":[]},"
     "{\"pid\":12,\"state\":\"busy\",\"requests\":2,\"requests_now\":[{\"method\":\"GET\","
     "\"path\":\"/short\",\"age_ms\":100}]},"
@@ -84,7 +84,7 @@ int main(void)
     ok(strchr(f, '\x1b') == NULL, "no raw ESC anywhere");
     ok(strstr(f, "stopped") != NULL, "a stopped pool says so");
     ok(strstr(f, "    3/9") != NULL && strstr(f, "      4\n") != NULL,
-       "listen_queue as {depth, peak} and as a number");
+       "metrics.listen_queue as {waiting, peak}, and a plain number");
     ok(strstr(line_of(f, 0), "master pid 42, up 1m05s") != NULL, "the header");
     for (const char *p = f; *p; p++)
         if (*p == ' ' && p[1] == '\n') {

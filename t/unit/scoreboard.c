@@ -79,6 +79,37 @@ int main(void)
     char err[64];
     fw_scoreboard_error(a, err, sizeof(err));
     is(strlen(err), sizeof(err) - 1, "an error text without its NUL is cut to the buffer");
+    /* Metrics counters: taken when they go up within what the threads
+     * could do, else the value cnt before stays. */
+    struct fw_scoreboard_counts cnt;
+    memset(&cnt, 0, sizeof(cnt));
+    atomic_store(&a->by_class[1], 10);
+    atomic_store(&a->app_us, 5000);
+    fw_scoreboard_counts(a, &cnt, 2, 1000);
+    ok(cnt.by_class[1] == 10 && cnt.app_us == 5000, "counts that went up are taken");
+    atomic_store(&a->by_class[1], 3);
+    fw_scoreboard_counts(a, &cnt, 2, 1000);
+    is(cnt.by_class[1], 10, "a counter that went down: the higher one stays");
+    atomic_store(&a->by_class[1], 1ULL << 62);
+    atomic_store(&a->app_us, 3000000);
+    atomic_store(&a->bucket[FW_SLOT_BUCKETS_MAX], UINT64_MAX);
+    fw_scoreboard_counts(a, &cnt, 2, 1000);
+    is(cnt.by_class[1], 10, "2^62 requests in a second of life: not taken");
+    is(cnt.app_us, 5000, "3 s of app time from 2 threads in 1 s: not taken");
+    is(cnt.bucket[FW_SLOT_BUCKETS_MAX], 0, "UINT64_MAX in a bucket: not taken");
+    atomic_store(&a->app_us, 1900000);
+    fw_scoreboard_counts(a, &cnt, 2, 1000);
+    is(cnt.app_us, 1900000, "1.9 s from 2 threads in 1 s: taken");
+    atomic_store(&a->retire, 99);
+    is(fw_scoreboard_retire(a), FW_SLOT_RETIRE_NONE, "a retire cause out of range: none");
+    atomic_store(&a->retire, FW_SLOT_RETIRE_MAX_REQUESTS);
+    is(fw_scoreboard_retire(a), FW_SLOT_RETIRE_MAX_REQUESTS, "max_requests, as said");
+    uint64_t le[FW_SLOT_BUCKETS_MAX + 4];
+    for (size_t k = 0; k < sizeof(le) / sizeof(le[0]); k++)
+        le[k] = k + 1;
+    fw_scoreboard_set_buckets(a, le, sizeof(le) / sizeof(le[0]));
+    is(a->n_buckets, FW_SLOT_BUCKETS_MAX, "bucket bounds: at most FW_SLOT_BUCKETS_MAX");
+
     fw_scoreboard_free(sb);
     return done_testing();
 }

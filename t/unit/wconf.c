@@ -25,7 +25,8 @@ int main(void)
                                    .n_python_path = 2 },
         .max_requests = 1000, .allowed_clients = clients, .n_allowed_clients = 1,
         .memory_limit_bytes = 1 << 30, .request_timeout_ms = 5000, .slowlog_timeout_ms = 700,
-        .graceful_timeout_ms = 30000, .pool = "www", .generation = 7,
+        .graceful_timeout_ms = 30000, .pool = "www", .generation = 7, .ping_path = "/ping",
+        .status_path = "/status",
     };
     struct fw_wconf_extra extra = { .log_level = 3,
                                     .log_prefix = "pool www pid 42",
@@ -56,6 +57,8 @@ int main(void)
     is(c->graceful_timeout_ms, 30000, "graceful_timeout");
     is_str(c->pool, "www", "pool");
     is(c->generation, 7, "generation");
+    is_str(c->ping_path, "/ping", "ping_path");
+    is_str(c->status_path, "/status", "status_path");
     is(w.extra.log_level, 3, "log level");
     is_str(w.extra.log_prefix, "pool www pid 42", "log prefix");
     is_str(w.extra.log_syslog, "/run/log.sock", "syslog socket");
