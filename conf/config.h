@@ -111,6 +111,9 @@ struct fw_conf_pool {
     int umask;      /* -1: inherited */
     char *log;      /* as the top-level log (stderr, a path, syslog[:PATH]); NULL: that one */
 
+    char *access_log;    /* the access log's file (absolute); NULL: off */
+    char *access_format; /* checked by lib/accessfmt; NULL: FW_ACCESSFMT_DEFAULT */
+
     /* Python */
     char *python_home;
     char **python_path;

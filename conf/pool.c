@@ -10,6 +10,7 @@
 #include "conf/path.h"
 #include "conf/strset.h"
 #include "conf/value.h"
+#include "lib/accessfmt.h"
 #include "lib/units.h"
 
 #include <arpa/inet.h>
@@ -79,6 +80,8 @@ static const struct fw_conf_key pool_keys[FW_CONF_POOL_NKEYS] = {
     [FW_CONF_POOL_CHDIR] = FW_CONF_KEY("chdir", FW_CONF_T_PATH, P(chdir)),
     [FW_CONF_POOL_UMASK] = FW_CONF_KEY("umask", FW_CONF_T_MODE, P(umask)),
     [FW_CONF_POOL_LOG] = FW_CONF_KEY("log", FW_CONF_T_CUSTOM, 0),
+    [FW_CONF_POOL_ACCESS_LOG] = FW_CONF_KEY("access_log", FW_CONF_T_CUSTOM, 0),
+    [FW_CONF_POOL_ACCESS_FORMAT] = FW_CONF_KEY("access_format", FW_CONF_T_CUSTOM, 0),
     [FW_CONF_POOL_PYTHON_HOME] = FW_CONF_KEY("python_home", FW_CONF_T_PATH, P(python_home)),
     [FW_CONF_POOL_PYTHON_PATH] = FW_CONF_KEY_LIST("python_path", FW_CONF_T_PATH_LIST,
                                                   P(python_path), P(n_python_path), NULL),
@@ -348,6 +351,50 @@ static void read_env(struct fw_conf_reader *r, struct fw_conf_pool *pool)
     fw_conf_strset_free(&seen);
 }
 
+/* A file, or off. Not stderr or syslog: workers write whole batches of
+ * lines with one write() (fcgi/access.c), which a file takes atomically
+ * with O_APPEND and a datagram socket or a pipe would not. */
+static int read_access_log(struct fw_conf_reader *r, struct fw_conf_pool *pool)
+{
+    const char *v = fw_conf_value_scalar(r, "access_log", "the path of a file, or off");
+    if (!v)
+        return -1;
+    if (!strcmp(v, "off") || !strcmp(v, "false"))
+        return 0;
+    if (!*v || !strcmp(v, "stderr") || !strncmp(v, "syslog", 6)) {
+        fw_conf_reader_error(r, r->ev.start_mark,
+                             "'access_log' must be the path of a file, or off (not stderr or "
+                             "syslog: lines go out in batches that only a file keeps whole)");
+        return -1;
+    }
+    if (!(pool->access_log = fw_conf_path_join(r->dir, v))) {
+        fw_conf_reader_error(r, r->ev.start_mark, "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
+/* Compiled here only to be checked, with the bad directive's own column. */
+static int read_access_format(struct fw_conf_reader *r, struct fw_conf_pool *pool)
+{
+    const char *v = fw_conf_value_scalar(r, "access_format", "a format string");
+    if (!v)
+        return -1;
+    size_t off;
+    char err[160];
+    struct fw_accessfmt *f = fw_accessfmt_compile(v, &off, err, sizeof(err));
+    if (!f) {
+        fw_conf_reader_error(r, fw_conf_reader_scalar_mark(r, off), "'access_format': %s", err);
+        return -1;
+    }
+    fw_accessfmt_free(f);
+    if (!(pool->access_format = strdup(v))) {
+        fw_conf_reader_error(r, r->ev.start_mark, "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
 static int read_custom(struct fw_conf_reader *r, size_t i, void *obj, void *ctx)
 {
     static const char *const mp[] = { "auto", "true", "false" };
@@ -359,6 +406,8 @@ static int read_custom(struct fw_conf_reader *r, size_t i, void *obj, void *ctx)
     case FW_CONF_POOL_METRICS_BUCKETS: read_buckets(r, pool); return 0;
     case FW_CONF_POOL_APPS: return fw_conf_app_read_list(r, pool);
     case FW_CONF_POOL_LOG: return fw_conf_value_log(r, "log", &pool->log);
+    case FW_CONF_POOL_ACCESS_LOG: return read_access_log(r, pool);
+    case FW_CONF_POOL_ACCESS_FORMAT: return read_access_format(r, pool);
     case FW_CONF_POOL_MULTIPROCESS:
         /* The enum follows the order of mp[]. */
         if (fw_conf_value_choice(r, "multiprocess", mp, 3, &choice) < 0)
@@ -486,6 +535,8 @@ void fw_conf_pool_free(struct fw_conf_pool *pool)
     free(pool->log);
     free(pool->ping_path);
     free(pool->status_path);
+    free(pool->access_log);
+    free(pool->access_format);
     free_list(pool->python_path, pool->n_python_path);
     for (size_t i = 0; i < pool->n_env; i++) {
         free(pool->env[i].name);
@@ -547,6 +598,7 @@ bool fw_conf_pool_equal(const struct fw_conf_pool *a, const struct fw_conf_pool 
         a->client_timeout_ms != b->client_timeout_ms || a->rlimit_nofile != b->rlimit_nofile ||
         a->rlimit_core_bytes != b->rlimit_core_bytes || a->clear_env != b->clear_env ||
         a->umask != b->umask || !str_eq(a->chdir, b->chdir) || !str_eq(a->log, b->log) ||
+        !str_eq(a->access_log, b->access_log) || !str_eq(a->access_format, b->access_format) ||
         !str_eq(a->python_home, b->python_home) ||
         !strv_eq(a->python_path, a->n_python_path, b->python_path, b->n_python_path) ||
         !strv_eq(a->watch, a->n_watch, b->watch, b->n_watch) ||

@@ -9,6 +9,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 int fw_conf_reader_open(struct fw_conf_reader *r, const char *file, const char *dir,
@@ -42,6 +43,66 @@ void fw_conf_reader_close(struct fw_conf_reader *r)
 struct fw_conf_mark fw_conf_reader_mark(const struct fw_conf_reader *r, yaml_mark_t m)
 {
     return (struct fw_conf_mark){ r->file, (unsigned)m.line + 1, (unsigned)m.column + 1 };
+}
+
+/* Bytes of value a double-quoted escape at src (src[0] == '\\') stands for,
+ * and its length in the source in *src_len; 0 if it is not one we follow. */
+static size_t escape_value_len(const char *src, size_t left, size_t *src_len)
+{
+    if (left < 2)
+        return 0;
+    size_t hex = src[1] == 'x' ? 2 : src[1] == 'u' ? 4 : src[1] == 'U' ? 8 : 0;
+    *src_len = 2 + hex;
+    if (!hex)
+        return src[1] == 'N' || src[1] == '_' ? 2 : src[1] == 'L' || src[1] == 'P' ? 3 : 1;
+    if (left < 2 + hex)
+        return 0;
+    char digits[9] = { 0 };
+    memcpy(digits, src + 2, hex);
+    unsigned long cp = strtoul(digits, NULL, 16);
+    if (src[1] == 'x' || cp < 0x80)
+        return 1;
+    return cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4;
+}
+
+yaml_mark_t fw_conf_reader_scalar_mark(const struct fw_conf_reader *r, size_t offset)
+{
+    yaml_mark_t m = r->ev.start_mark;
+    yaml_scalar_style_t style = r->ev.data.scalar.style;
+    if (r->ev.type != YAML_SCALAR_EVENT || !r->text ||
+        (style != YAML_PLAIN_SCALAR_STYLE && style != YAML_SINGLE_QUOTED_SCALAR_STYLE &&
+         style != YAML_DOUBLE_QUOTED_SCALAR_STYLE))
+        return m;
+    const char *p = r->text, *end = r->text + r->len;
+    for (size_t line = 0; line < m.line && p < end; p++)
+        if (*p == '\n')
+            line++;
+    /* Marks count characters, not bytes. */
+    for (size_t col = 0; col < m.column && p < end; col++)
+        do
+            p++;
+        while (p < end && ((unsigned char)*p & 0xc0) == 0x80);
+    size_t col = m.column;
+    if (style != YAML_PLAIN_SCALAR_STYLE) {
+        p++;
+        col++;
+    }
+    for (size_t done = 0; done < offset;) {
+        if (p >= end || *p == '\n' || *p == '\r')
+            return m;
+        size_t src_len = 1, value_len = 1;
+        if (style == YAML_SINGLE_QUOTED_SCALAR_STYLE && *p == '\'' && p + 1 < end && p[1] == '\'')
+            src_len = 2;
+        else if (style == YAML_DOUBLE_QUOTED_SCALAR_STYLE && *p == '\\' &&
+                 !(value_len = escape_value_len(p, (size_t)(end - p), &src_len)))
+            return m;
+        for (size_t i = 0; i < src_len; i++)
+            col += ((unsigned char)p[i] & 0xc0) != 0x80;
+        p += src_len;
+        done += value_len;
+    }
+    m.column = col;
+    return m;
 }
 
 static void vreport(struct fw_conf_errors *errs, struct fw_conf_mark m, bool warning,

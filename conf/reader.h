@@ -67,6 +67,12 @@ const char *fw_conf_reader_quote(const char *s, char buf[64]);
 
 struct fw_conf_mark fw_conf_reader_mark(const struct fw_conf_reader *r, yaml_mark_t m);
 
+/* r->ev is a scalar: the mark of byte `offset` of its value, for an error
+ * inside it (a format's bad directive). Plain, single- and double-quoted
+ * scalars on one line are followed through their quotes and escapes; for
+ * others (block scalars, folded lines) it is the scalar's own mark. */
+yaml_mark_t fw_conf_reader_scalar_mark(const struct fw_conf_reader *r, size_t offset);
+
 void fw_conf_reader_error(struct fw_conf_reader *r, yaml_mark_t m, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void fw_conf_reader_warning(struct fw_conf_reader *r, yaml_mark_t m, const char *fmt, ...)

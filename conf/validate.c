@@ -121,6 +121,9 @@ static void check_pool(const struct fw_conf_pool *pool, const struct fw_conf_mar
     if (pool->log)
         fw_conf_check_log(errs, m[FW_CONF_POOL_LOG], pool->log);
     check_root(pool, m, errs);
+    if (pool->access_format && !pool->access_log)
+        fw_conf_mark_warning(errs, m[FW_CONF_POOL_ACCESS_FORMAT],
+                             "'access_format' has no effect without 'access_log'");
     if (pool->max_requests_jitter > 0 && pool->max_requests == 0)
         fw_conf_mark_warning(errs, m[FW_CONF_POOL_MAX_REQUESTS_JITTER],
                              "'max_requests_jitter' has no effect without 'max_requests'");

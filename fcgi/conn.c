@@ -5,6 +5,7 @@
 
 #include "conn.h"
 
+#include "access.h"
 #include "page.h"
 #include "stream.h"
 #include "lib/http.h"
@@ -110,6 +111,39 @@ void fw_conn_thread_publish_to(struct fw_conn_thread *t, struct fw_slot_request 
     t->slot_request = r;
 }
 
+void fw_conn_thread_log_to(struct fw_conn_thread *t, struct fw_access_thread *a)
+{
+    t->access = a;
+}
+
+static int64_t now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* The request's access log line, while its params are still there. */
+static void log_access(struct fw_conn_thread *t, int64_t start_us)
+{
+    const char *mount = NULL;
+    if (t->log_mounted && t->env.mount_index < t->s.n_mounts)
+        mount = t->s.mounts[t->env.mount_index][0] ? t->s.mounts[t->env.mount_index] : "/";
+    struct fw_access_request r = {
+        .params = t->params,
+        .n_params = t->c->p.n_params,
+        .mount = mount,
+        /* last_status and last_app_us are the metrics' (set on every path;
+         * the app's time without its waits on the client); log_status
+         * overrides them where the line knows better (the watchdog's 504). */
+        .status = t->log_status ? t->log_status : t->last_status,
+        .body_bytes = t->log_bytes,
+        .app_us = (int64_t)t->last_app_us,
+        .total_us = now_us() - start_us,
+    };
+    fw_access_log(t->access, &r);
+}
+
 /* REQUEST_URI's path: "http://user:pw@host/x?q" gives "/x". */
 static size_t uri_path(const char *uri, const char **path)
 {
@@ -151,13 +185,6 @@ const char *fw_conn_uri(const struct fw_conn_thread *t)
 
 /* ---- requests ---------------------------------------------------------- */
 
-static int64_t now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 /* Method and URI for log lines. The log escapes control bytes in any line;
  * here the backslash is escaped too, so that a URI reads back from the log
  * unambiguously (a literal "\x0d" sent by a peer is "\x5cx0d"). */
@@ -183,6 +210,9 @@ static void respond_error(struct fw_conn_thread *t, int status)
 {
     char buf[512];
     size_t n = fw_http_error_response(status, buf, sizeof(buf));
+    const char *body = memmem(buf, n, "\r\n\r\n", 4);
+    t->log_status = status;
+    t->log_bytes = body ? n - (size_t)(body + 4 - buf) : 0;
     fw_stream_write(t, buf, n);
 }
 
@@ -290,6 +320,7 @@ static bool handle(struct fw_conn_thread *t)
         static const char pong[] = "Status: 200 OK\r\nContent-Type: text/plain\r\n"
                                    "Content-Length: 5\r\nCache-Control: no-store\r\n\r\npong\n";
         fw_stream_write(t, pong, sizeof(pong) - 1 - (t->env.is_head ? 5 : 0));
+        t->log_bytes = t->env.is_head ? 0 : 5;
         t->last_status = 200;
         return fw_stream_drain(t);
     }
@@ -302,6 +333,7 @@ static bool handle(struct fw_conn_thread *t)
         return false;
     }
     int app_status = 500;
+    t->log_mounted = true;
     struct fw_app *app =
         t->s.find_app(t->s.app_ctx, t->env.mount_index, t->env.script_filename, &app_status);
     if (!app) {
@@ -329,6 +361,7 @@ static bool handle(struct fw_conn_thread *t)
     int64_t app_us = now_us() - began_us - atomic_load(&t->clock.io_ms) * 1000;
     t->last_app_us = app_us > 0 ? (uint64_t)app_us : 0;
     t->last_status = gr.status;
+    t->log_bytes = gr.body_bytes_sent;
     if (rc < 0)
         return false;
     return fw_stream_drain(t);
@@ -428,12 +461,23 @@ enum fw_conn_state fw_conn_serve(struct fw_conn_thread *t, struct fw_conn *c)
     atomic_store(&t->cur_fd, c->fd);
     t->last_status = 0;
     t->last_app_us = 0;
+    int64_t start_us = 0;
+    if (t->access) {
+        start_us = now_us();
+        t->log_status = 0;
+        t->log_bytes = 0;
+        t->log_mounted = false;
+    }
 
     bool in_sync = handle(t);
     if (t->slot_request)
         atomic_store(&t->slot_request->start_ms, 0);
     if (atomic_load(&t->io_owner) == IO_TAKEN) {
         /* fw_conn_emergency answered for us, or cut the connection. */
+        if (t->access) {
+            t->log_status = 504;
+            log_access(t, start_us);
+        }
         atomic_store(&t->cur_fd, -1);
         return drop(t, c, false);
     }
@@ -442,12 +486,20 @@ enum fw_conn_state fw_conn_serve(struct fw_conn_thread *t, struct fw_conn *c)
     if (in_sync && !t->cut && !t->out_failed)
         fw_stream_check_abort(t);
     enum fw_conn_state st;
+    /* The response's last bytes go out before its access log line, whose
+     * total time then includes them; the chain below acts on the result as
+     * it did when the flush was part of it. */
+    int flushed = 0;
+    if (!t->cut && !t->out_failed && !t->peer_aborted)
+        flushed = fw_stream_flush(t, true);
+    if (t->access)
+        log_access(t, start_us);
     if (t->cut || t->out_failed) {
         st = drop(t, c, false);
     } else if (t->peer_aborted) {
         t->out_len = 0;
         st = end_aborted(t);
-    } else if (fw_stream_flush(t, true) < 0 || !in_sync || !c->p.keep_conn || t->in_failed) {
+    } else if (flushed < 0 || !in_sync || !c->p.keep_conn || t->in_failed) {
         /* in_failed: what came after the body cannot be read (a protocol
          * error seen while looking for ABORT_REQUEST). */
         st = drop(t, c, !in_sync && !t->out_failed && !t->in_failed);

@@ -55,6 +55,9 @@ struct fw_slot_request;
 /* The thread's entry in its worker's scoreboard slot (fcgi/slot.h): each
  * request's method and path go there while it runs. */
 void fw_conn_thread_publish_to(struct fw_conn_thread *t, struct fw_slot_request *r);
+struct fw_access_thread;
+/* Where the thread's requests are logged (fcgi/access.h); NULL: nowhere. */
+void fw_conn_thread_log_to(struct fw_conn_thread *t, struct fw_access_thread *a);
 
 /* Takes ownership of fd, an accepted non-blocking socket. NULL (fd closed)
  * when out of memory. */

@@ -85,6 +85,12 @@ struct fw_conn_thread {
     size_t out_len;
     char uri[256];
     struct fw_slot_request *slot_request; /* where this thread says what it serves; or NULL */
+
+    /* The access log's (NULL: off), and what its line says of the request. */
+    struct fw_access_thread *access;
+    int log_status;
+    bool log_mounted; /* env.mount_index is this request's */
+    uint64_t log_bytes;
 };
 
 /* Reads more into t->in (block: wait up to client_timeout). Returns bytes

@@ -28,6 +28,7 @@ enum tag {
     T_SLOWLOG_TIMEOUT,
     T_LOG_FACILITY,
     T_DRAINED,
+    T_ACCESS_LOG,
     T_NUM_END, /* a new number goes above: the decoder checks against it */
     /* strings */
     T_POOL = 32,
@@ -38,6 +39,7 @@ enum tag {
     T_ALLOWED_CLIENT,
     T_PING_PATH,
     T_STATUS_PATH,
+    T_ACCESS_FORMAT,
     T_APP, /* app fields follow it: a new string goes above */
     T_APP_SCRIPT,
     T_APP_CALLABLE,
@@ -122,6 +124,7 @@ unsigned char *fw_wconf_encode(const struct fw_worker_config *c, const struct fw
     put_num(&o, T_SLOWLOG_TIMEOUT, c->slowlog_timeout_ms);
     put_num(&o, T_GENERATION, c->generation);
     put_num(&o, T_DRAINED, c->drained);
+    put_num(&o, T_ACCESS_LOG, c->access_log);
     put_num(&o, T_LOG_LEVEL, (uint64_t)x->log_level);
     put_num(&o, T_LOG_FACILITY, (uint64_t)x->log_facility);
     put_str(&o, T_POOL, c->pool);
@@ -130,6 +133,7 @@ unsigned char *fw_wconf_encode(const struct fw_worker_config *c, const struct fw
     put_str(&o, T_PYTHON_HOME, c->host.python_home);
     put_str(&o, T_PING_PATH, c->ping_path);
     put_str(&o, T_STATUS_PATH, c->status_path);
+    put_str(&o, T_ACCESS_FORMAT, c->access_format);
     for (size_t i = 0; i < c->host.n_python_path; i++)
         put_str(&o, T_PYTHON_PATH, c->host.python_path[i]);
     for (size_t i = 0; i < c->n_allowed_clients; i++)
@@ -229,7 +233,7 @@ int fw_wconf_decode(const unsigned char *buf, size_t len, struct fw_wconf *w, ch
         return fail(err, errlen, "out of memory");
     }
     struct fw_worker_config *c = &w->cfg;
-    c->listen_fd = c->channel_fd = c->log_fd = -1;
+    c->listen_fd = c->channel_fd = c->log_fd = c->access_fd = -1;
     char *s = w->strings;
     size_t app = 0;
     pos = sizeof(magic);
@@ -257,6 +261,8 @@ int fw_wconf_decode(const unsigned char *buf, size_t len, struct fw_wconf *w, ch
         case T_SLOWLOG_TIMEOUT: c->slowlog_timeout_ms = num(&r); break;
         case T_GENERATION: c->generation = (unsigned)num(&r); break;
         case T_DRAINED: c->drained = num(&r) != 0; break;
+        case T_ACCESS_LOG: c->access_log = num(&r) != 0; break;
+        case T_ACCESS_FORMAT: c->access_format = str; break;
         case T_LOG_LEVEL: w->extra.log_level = (int)(num(&r) & 7); break;
         case T_LOG_FACILITY:
             /* A facility is a multiple of 8, local7 (23 << 3) the highest. */

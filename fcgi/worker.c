@@ -8,6 +8,7 @@
 
 #include "worker.h"
 
+#include "access.h"
 #include "accept.h"
 #include "apps.h"
 #include "conn.h"
@@ -63,7 +64,8 @@ struct worker {
     _Atomic int64_t stop_ms;
     struct fw_watchdog *wd; /* request_timeout; NULL without one */
     struct fw_accept acc;
-    unsigned stuck; /* request threads stuck in an app for good */
+    unsigned stuck;           /* request threads stuck in an app for good */
+    struct fw_access *access; /* NULL: no access log */
 };
 
 struct thread {
@@ -264,6 +266,8 @@ static void *request_thread(void *arg)
     atomic_store(&th->conn, ct);
     if (ct && w->cfg->slot && th->index < FW_SLOT_REQUESTS_MAX)
         fw_conn_thread_publish_to(ct, &w->cfg->slot->now[th->index]);
+    if (ct)
+        fw_conn_thread_log_to(ct, fw_access_thread(w->access, th->index));
     fw_watchdog_watch(w->wd, th->index, ct);
     if (!ct) {
         fw_log(FW_LOG_ERR, "out of memory starting a request thread");
@@ -405,9 +409,11 @@ static void timeout_tick(struct worker *w, int64_t now)
 }
 
 /* Ends the process without running anything of Python's or the app's:
- * request threads may be inside the app still. */
-static void exit_now(int status)
+ * request threads may be inside the app still. The access log's batches
+ * go out first (a thread adding a line just now keeps its own). */
+static void exit_now(struct worker *w, int status)
 {
+    fw_access_flush(w->access, false);
     _exit(status);
 }
 
@@ -418,7 +424,7 @@ static void check_stop_deadline(struct worker *w, struct thread *threads, unsign
     if ((unsigned)atomic_load(&w->threads_done) + w->stuck >= nthreads && w->stuck) {
         fw_log(FW_LOG_ERR, "exiting: %u request%s stuck past request_timeout", w->stuck,
                w->stuck == 1 ? "" : "s");
-        exit_now(FW_EXIT_TIMEOUT);
+        exit_now(w, FW_EXIT_TIMEOUT);
     }
     uint64_t grace = w->cfg->graceful_timeout_ms;
     if (!grace || now - atomic_load(&w->stop_ms) <= (int64_t)grace)
@@ -433,7 +439,7 @@ static void check_stop_deadline(struct worker *w, struct thread *threads, unsign
     fw_log(FW_LOG_ERR, "exiting: requests still running after graceful_timeout");
     /* 1, not 4, even with a stuck call: requests other than that one were
      * cut, and the master must say so when it stops. */
-    exit_now(FW_EXIT_FAILURE);
+    exit_now(w, FW_EXIT_FAILURE);
 }
 
 /* The master's messages: a new log fd after it reopened the log (USR1). It
@@ -470,6 +476,15 @@ static void from_master(struct worker *w)
     }
     if (byte == FW_WORKER_MSG_UNDRAIN) {
         undrain(w);
+        return;
+    }
+    if (byte == FW_WORKER_MSG_ACCESS_FD && c && c->cmsg_level == SOL_SOCKET &&
+        c->cmsg_type == SCM_RIGHTS) {
+        int fd;
+        memcpy(&fd, CMSG_DATA(c), sizeof(fd));
+        if (w->access && fw_access_reopen(w->access, fd) < 0)
+            fw_log_errno(FW_LOG_ERR, "switching to the reopened access log");
+        close(fd);
         return;
     }
     if (byte == FW_WORKER_MSG_LOG_FD && c && c->cmsg_level == SOL_SOCKET &&
@@ -518,7 +533,9 @@ static int wait_for_stop(struct worker *w, struct thread *threads, unsigned nthr
                 check_stop_deadline(w, threads, nthreads, now);
             fw_waitset_sweep(w->ws, now, stopping || draining,
                              atomic_load(stopping ? &w->stop_ms : &w->drain_ms));
-            next_tick = now + (stopping || draining || w->wd ? TICK_FAST_MS : 500);
+            /* An access log line waits for this tick at most. */
+            fw_access_flush(w->access, false);
+            next_tick = now + (stopping || draining || w->wd || w->access ? TICK_FAST_MS : 500);
         }
         int timeout = (int)(next_tick - now);
         if (atomic_load(&w->stopping) && timeout > 50)
@@ -543,6 +560,7 @@ static int wait_for_stop(struct worker *w, struct thread *threads, unsigned nthr
                 }
                 if (atomic_load(&w->stopping)) {
                     fw_log(FW_LOG_WARN, "second stop signal (%s): exiting now", strsignal(sig));
+                    fw_access_flush(w->access, false);
                     return FW_EXIT_FAILURE;
                 }
                 begin_stop(w, strsignal(sig));
@@ -665,6 +683,15 @@ int fw_worker_run(const struct fw_worker_config *cfg)
         .status_path = cfg->status_path,
         .page = cfg->page,
     };
+    if (cfg->access_log) {
+        char aerr[200];
+        w.access = fw_access_new(cfg->access_fd, cfg->access_format, cfg->pool, cfg->generation,
+                                 nthreads, aerr, sizeof(aerr));
+        if (!w.access) {
+            fw_log(FW_LOG_ERR, "access log: %s", aerr);
+            goto out;
+        }
+    }
     if ((cfg->request_timeout_ms || cfg->slowlog_timeout_ms) &&
         !(w.wd = fw_watchdog_new(cfg->request_timeout_ms, cfg->slowlog_timeout_ms, nthreads)))
         goto out;
@@ -714,6 +741,8 @@ out:
     for (unsigned i = 0; threads && i < started; i++)
         pthread_join(threads[i].tid, NULL);
     free(threads);
+    /* Every request thread is done: their last lines go out. */
+    fw_access_free(w.access);
     /* Before the interpreters end: it has thread states in them. */
     fw_watchdog_free(w.wd);
     if (python) {

@@ -40,6 +40,7 @@ enum fw_worker_msg {
     FW_WORKER_MSG_RETIRE = 'X',      /* max_requests or memory_limit reached: replace me */
     FW_WORKER_MSG_RESTART = 'P',     /* the app called fcgiwsgi.request_restart() */
     FW_WORKER_MSG_LOG_FD = 'L',      /* master to worker, with an fd (SCM_RIGHTS): the new log */
+    FW_WORKER_MSG_ACCESS_FD = 'W',   /* the same for the access log */
     FW_WORKER_MSG_SERVE = 'S',       /* master to worker after LOAD_FAILED: accept anyway */
     FW_WORKER_MSG_LOG_LEVEL = '0',   /* master to worker, '0' + enum fw_log_level: log_level
                                         changed by a reload */
@@ -92,6 +93,9 @@ struct fw_worker_config {
      * (read-only; fcgi/page.h); NULL: none */
     const char *status_path;
     const struct fw_page *page;
+    bool access_log;           /* access_fd is the access log (fcgi/access.h) */
+    int access_fd;             /* replaced in place on reopen */
+    const char *access_format; /* NULL: the default */
 };
 
 #define FW_WORKER_DEFAULT_MAX_PARAMS (1024 * 1024)

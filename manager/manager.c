@@ -315,14 +315,28 @@ static int pool_log(struct manager *m, const struct fw_config *cfg, const struct
     return -1;
 }
 
+/* Its access log, a file opened by the master (its workers may not be
+ * able to create it) with the pool's group, as its log is; NULL when off.
+ * Never the main log's sink, even for the same path: the access log's fd
+ * is handed to workers apart from their log. */
+static int pool_access(struct manager *m, const struct fw_conf_pool *c, struct fw_log_sink **out)
+{
+    long group = c->gid == (gid_t)-1 ? -1 : (long)c->gid;
+    *out = NULL;
+    if (!c->access_log || fw_logs_get(m->logs, c->access_log, NULL, group, out) == 0)
+        return 0;
+    fw_log_errno(FW_LOG_ERR, "[pool %s] cannot open its access log %s", c->name, c->access_log);
+    return -1;
+}
+
 static bool log_in_use(struct fw_log_sink *sink, void *data)
 {
     struct manager *m = data;
     for (size_t i = 0; i < m->n_pools; i++)
-        if (fw_pool_log(m->pools[i]) == sink)
+        if (fw_pool_log(m->pools[i]) == sink || fw_pool_access(m->pools[i]) == sink)
             return true;
     for (size_t i = 0; i < m->n_removed; i++)
-        if (fw_pool_log(m->removed[i]) == sink)
+        if (fw_pool_log(m->removed[i]) == sink || fw_pool_access(m->removed[i]) == sink)
             return true;
     return false;
 }
@@ -446,10 +460,11 @@ static int reload(struct manager *m, struct fw_buf *out, struct waiter *w)
         realloc(m->removed, (m->n_removed + m->n_pools + 1) * sizeof(*removed));
     struct old_config *old = calloc(1, sizeof(*old));
     struct fw_log_sink **logs = calloc(n ? n : 1, sizeof(*logs));
+    struct fw_log_sink **access = calloc(n ? n : 1, sizeof(*access));
     if (removed)
         m->removed = removed;
     struct waiter_pool *waits = w ? calloc(n ? n : 1, sizeof(*waits)) : NULL;
-    if (!pools || !added || !changed || !removed || !old || !logs || (w && !waits)) {
+    if (!pools || !added || !changed || !removed || !old || !logs || !access || (w && !waits)) {
         fw_buf_puts(out, "out of memory; not reloaded\n");
         goto fail;
     }
@@ -461,6 +476,12 @@ static int reload(struct manager *m, struct fw_buf *out, struct waiter *w)
                           c->name, c->log);
             goto undo;
         }
+        if (pool_access(m, c, &access[i]) < 0) {
+            fw_buf_printf(out,
+                          "pool %s: cannot open its access log %s (see the log); not reloaded\n",
+                          c->name, c->access_log);
+            goto undo;
+        }
         pools[i] = find_pool(m, c->name);
         if (!pools[i]) {
             if (!(pools[i] = fw_pool_new(c, &m->env, -1, logs[i]))) {
@@ -469,6 +490,7 @@ static int reload(struct manager *m, struct fw_buf *out, struct waiter *w)
                 goto undo;
             }
             added[i] = true;
+            fw_pool_set_access(pools[i], access[i]);
         } else if (!fw_conf_pool_equal(fw_pool_conf(pools[i]), c)) {
             changed[i] = true;
             if (fw_pool_prepare_listen(pools[i], c) < 0) {
@@ -541,6 +563,7 @@ static int reload(struct manager *m, struct fw_buf *out, struct waiter *w)
             fw_watch_remove_all(m->watch, pools[i]);
             fw_pool_reconfigure(pools[i], c);
             fw_pool_set_log(pools[i], logs[i]);
+            fw_pool_set_access(pools[i], access[i]);
             watch_pool(m, pools[i]);
             if (!stopped && w)
                 waiter_add(w, pools[i],
@@ -552,6 +575,7 @@ static int reload(struct manager *m, struct fw_buf *out, struct waiter *w)
             fw_pool_reconfigure(pools[i], c); /* the same, from the new file */
             /* Its log may now be the main log's, or no longer. */
             fw_pool_set_log(pools[i], logs[i]);
+            fw_pool_set_access(pools[i], access[i]);
             struct fw_pool_info info;
             fw_pool_info(pools[i], &info);
             if (info.config_failed) {
@@ -586,6 +610,7 @@ static int reload(struct manager *m, struct fw_buf *out, struct waiter *w)
                            "replaced (restart them)\n");
     fw_logs_sweep(m->logs, log_in_use, m);
     free(logs);
+    free(access);
     if (level_changed) {
         for (size_t i = 0; i < m->n_pools; i++)
             fw_pool_set_log_level(m->pools[i], (enum fw_log_level)level);
@@ -609,6 +634,7 @@ undo:
 fail:
     free(waits);
     free(logs);
+    free(access);
     free(pools);
     free(added);
     free(changed);
@@ -1177,10 +1203,13 @@ int fw_manager_run(struct fw_config *cfg)
         int fd = activation ? fw_activation_take(activation, cfg->pools[i].name,
                                                  &cfg->pools[i].listen_addr)
                             : -1;
-        struct fw_log_sink *log = NULL;
-        m.pools[i] = pool_log(&m, cfg, &cfg->pools[i], &log) < 0
+        struct fw_log_sink *log = NULL, *access = NULL;
+        m.pools[i] = pool_log(&m, cfg, &cfg->pools[i], &log) < 0 ||
+                             pool_access(&m, &cfg->pools[i], &access) < 0
                          ? NULL
                          : fw_pool_new(&cfg->pools[i], &m.env, fd, log);
+        if (m.pools[i])
+            fw_pool_set_access(m.pools[i], access);
         if (!m.pools[i]) {
             fw_activation_finish(activation);
             goto out;

@@ -137,10 +137,15 @@ unsigned fw_pool_alive(const struct fw_pool *pool);
  * ones keep theirs until they are replaced. */
 void fw_pool_set_log(struct fw_pool *pool, struct fw_log_sink *log);
 struct fw_log_sink *fw_pool_log(const struct fw_pool *pool);
+/* Its access log (a file sink of manager/logs.c), NULL when off; set the
+ * same way. */
+void fw_pool_set_access(struct fw_pool *pool, struct fw_log_sink *access);
+struct fw_log_sink *fw_pool_access(const struct fw_pool *pool);
 /* After its log was reopened (USR1): running workers are sent a copy of
  * the new fd over their channel and put it in place of their old one. A
  * syslog socket is not sent: it is the same socket, and each process
- * reconnects it when the daemon went away. */
+ * reconnects it when the daemon went away. The access log's fd goes the
+ * same way. */
 void fw_pool_log_reopened(struct fw_pool *pool);
 
 /* Workers that had to be killed, or cut their requests, at graceful_timeout

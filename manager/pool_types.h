@@ -78,6 +78,8 @@ struct fw_pool {
     const struct fw_conf_pool *conf;
     struct fw_pool_env env;
     struct fw_log_sink *log; /* its `log:`, or NULL: the main log */
+
+    struct fw_log_sink *access; /* its `access_log:`, or NULL */
     int listen_fd;
     char unix_path[sizeof(((struct sockaddr_un *)0)->sun_path)]; /* ours to unlink, or "" */
     /* reload to another address: the new socket is opened first (pending),

@@ -341,6 +341,7 @@ int fw_pool_worker_spawn(struct fw_pool *pool)
         .listen_fd = pool->listen_fd,
         .log_fd = fw_log_sink_fd(pool->log),
         .log_syslog = fw_log_sink_syslog_path(pool->log),
+        .access_fd = pool->access ? fw_log_sink_fd(pool->access) : -1,
         .scoreboard = pool->env.scoreboard,
         .slot = slot,
         .max_requests = jittered_max_requests(pool->conf),
@@ -481,9 +482,8 @@ bool fw_pool_reap(struct fw_pool *pool, pid_t pid, int status)
     return true;
 }
 
-static void send_fd(struct proc *p, int fd)
+static void send_fd(struct proc *p, int fd, char byte)
 {
-    char byte = FW_WORKER_MSG_LOG_FD;
     char cbuf[CMSG_SPACE(sizeof(int))];
     memset(cbuf, 0, sizeof(cbuf));
     struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
@@ -512,14 +512,31 @@ struct fw_log_sink *fw_pool_log(const struct fw_pool *pool)
     return pool->log;
 }
 
+void fw_pool_set_access(struct fw_pool *pool, struct fw_log_sink *access)
+{
+    pool->access = access;
+}
+
+struct fw_log_sink *fw_pool_access(const struct fw_pool *pool)
+{
+    return pool->access;
+}
+
 void fw_pool_log_reopened(struct fw_pool *pool)
 {
     int fd = fw_log_sink_fd(pool->log);
-    if (fw_log_sink_syslog_path(pool->log) || fd < 0)
-        return;
-    for (struct proc *p = pool->procs; p; p = p->next)
-        if (p->channel_fd >= 0)
-            send_fd(p, fd);
+    int access_fd = pool->access ? fw_log_sink_fd(pool->access) : -1;
+    bool send_log = !fw_log_sink_syslog_path(pool->log) && fd >= 0;
+    for (struct proc *p = pool->procs; p; p = p->next) {
+        if (p->channel_fd < 0)
+            continue;
+        if (send_log)
+            send_fd(p, fd, FW_WORKER_MSG_LOG_FD);
+        /* A worker without an access log (spawned before a reload turned
+         * it on) has no place for it, and closes it. */
+        if (access_fd >= 0)
+            send_fd(p, access_fd, FW_WORKER_MSG_ACCESS_FD);
+    }
 }
 
 void fw_pool_set_log_level(struct fw_pool *pool, enum fw_log_level level)

@@ -31,16 +31,18 @@
 
 /* The fd layout of a worker's image: 0 the listening socket (as FastCGI
  * expects), 1 and 2 its output pipe, then its channel, the log, its slot,
- * its settings, its pool's status page if it has status_path; the exe fd
+ * its settings, its pool's status page if it has status_path, its access
+ * log if it has access_log (each closed otherwise); the exe fd
  * only until the exec. */
 #define CHILD_LISTEN_FD 0
 #define CHILD_CHANNEL_FD 3
 #define CHILD_LOG_FD 4
 #define CHILD_SLOT_FD 5
 #define CHILD_SETTINGS_FD 6
-#define CHILD_PAGE_FD 7 /* status_path only: closed otherwise */
-#define N_CHILD_FDS 8
-#define CHILD_EXE_FD 8
+#define CHILD_PAGE_FD 7   /* status_path only: closed otherwise */
+#define CHILD_ACCESS_FD 8 /* access_log only: closed otherwise */
+#define N_CHILD_FDS 9
+#define CHILD_EXE_FD 9
 
 /* The manager's own binary, opened at the first spawn: workers run the
  * image the master runs even after a package upgrade replaced the file. */
@@ -119,8 +121,9 @@ static int drop_privileges(const struct fw_conf_pool *pool)
 }
 
 /* Moves each source fd to its target without one clobbering another: first
- * everything above the layout, then into place; the rest is closed. The exe
- * fd goes last and keeps close-on-exec: it is what the child execs. */
+ * everything above the layout, then into place; the rest is closed (a
+ * source of -1 leaves its place closed). The exe fd goes last and keeps
+ * close-on-exec: it is what the child execs. */
 static int arrange_fds(const int src[N_CHILD_FDS], int exe_src)
 {
     int tmp[N_CHILD_FDS];
@@ -185,6 +188,8 @@ static int settings_fd(const struct fw_spawn_request *req)
         .drained = req->drained,
         .ping_path = pool->ping_path,
         .status_path = pool->status_path,
+        .access_log = req->access_fd >= 0,
+        .access_format = pool->access_format,
     };
     char prefix[128];
     snprintf(prefix, sizeof(prefix), "pool %s pid %ld", pool->name, (long)getpid());
@@ -355,8 +360,9 @@ static void child(const struct fw_spawn_request *req, int out_fd, int channel_fd
         fw_log_errno(FW_LOG_ERR, "preparing the worker's settings");
         _exit(FW_EXIT_INIT);
     }
-    const int src[N_CHILD_FDS] = { req->listen_fd, out_fd,  out_fd,   channel_fd,
-                                   req->log_fd,    slot_fd, settings, req->page_fd };
+    const int src[N_CHILD_FDS] = { req->listen_fd, out_fd,       out_fd,
+                                   channel_fd,     req->log_fd,  slot_fd,
+                                   settings,       req->page_fd, req->access_fd };
     if (arrange_fds(src, exe_fd) < 0) {
         fw_log_errno(FW_LOG_ERR, "arranging file descriptors");
         _exit(FW_EXIT_INIT);
@@ -445,6 +451,7 @@ int fw_spawn_worker_main(void)
     w.cfg.listen_fd = CHILD_LISTEN_FD;
     w.cfg.channel_fd = CHILD_CHANNEL_FD;
     w.cfg.log_fd = CHILD_LOG_FD;
+    w.cfg.access_fd = w.cfg.access_log ? CHILD_ACCESS_FD : -1;
     rc = fw_worker_run(&w.cfg);
     fw_wconf_free(&w);
     return rc;

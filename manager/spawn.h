@@ -1,6 +1,7 @@
 /* Forking one worker. The child never returns into master code: it moves
  * its fds to the fixed layout (listen socket on 0 as FastCGI expects,
- * output pipe on 1 and 2, master channel on 3, log on 4), closes the rest,
+ * output pipe on 1 and 2, master channel on 3, log on 4, access log on 8),
+ * closes the rest,
  * restores signals, drops privileges, and calls the same worker entry point
  * as fcgiwsgi-responder, then _exit()s with its status. */
 #ifndef FW_SPAWN_H
@@ -21,6 +22,7 @@ struct fw_spawn_request {
     int listen_fd;
     int log_fd;
     const char *log_syslog; /* log_fd is a syslog socket to reconnect to this path; or NULL */
+    int access_fd;          /* the pool's access log; -1: none */
     struct fw_scoreboard *scoreboard;
     struct fw_slot *slot;
     uint64_t max_requests; /* jittered */

@@ -17,6 +17,7 @@
 #include "response.h"
 
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -27,7 +28,10 @@ static void send_error(struct fw_gw_request *req, int status)
 {
     char buf[512];
     size_t n = fw_http_error_response(status, buf, sizeof(buf));
+    const char *body = memmem(buf, n, "\r\n\r\n", 4);
     req->status = status;
+    /* The page's own bytes, for the access log. */
+    req->body_bytes_sent = body ? n - (size_t)(body + 4 - buf) : 0;
     if (req->io.write(req->io.ctx, buf, n) < 0)
         req->client_gone = true;
 }

@@ -32,6 +32,9 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(os.path.dirname(HERE))
+# Where fcgiwsgi was built: the source tree (run.sh builds there), or an
+# out-of-tree build directory.
+BUILD = os.environ.get('FW_BUILDDIR', TOP)
 CLK_TCK = os.sysconf('SC_CLK_TCK')
 PAGE = os.sysconf('SC_PAGE_SIZE')
 
@@ -40,6 +43,8 @@ ROWS = [
     ('nginx', 'nginx `return 200` (HTTP ceiling)', '/ret', None, None),
     ('c2', 'C libfcgi hello, 2 processes (FastCGI ceiling)', '/c2', 'c2', None),
     ('fw21', 'fcgiwsgi hello 2x1', '/fw21', 'fw:fw21', None),
+    # The same pool with its access log on (the default format, to a file).
+    ('fw21al', 'fcgiwsgi hello 2x1 access_log on', '/fw21al', 'fw:fw21al', None),
     ('uw21', 'uWSGI hello 2x1', '/uw21', 'uw21', None),
     ('fw14', 'fcgiwsgi hello 1x4', '/fw14', 'fw:fw14', None),
     ('uw14', 'uWSGI hello 1x4', '/uw14', 'uw14', None),
@@ -220,10 +225,12 @@ class Bench:
                                       workers_fn=lambda: [p.pid for p in ps])
 
     def start_fw(self):
-        prog = os.path.join(TOP, 'fcgiwsgi')
+        prog = os.path.join(BUILD, 'fcgiwsgi')
         hello = os.path.join(HERE, 'hello.wsgi')
         pools = {
             'fw21': ('processes: 2', hello, '/'),
+            'fw21al': ('processes: 2\n    access_log: %s' % self.path('fw21al-access.log'), hello,
+                       '/'),
             'fw14': ('processes: 1\n    threads: 4', hello, '/'),
             'fwdyn': ('processes: {min: 1, max: 4, min_spare: 1, max_spare: 4}', hello, '/'),
             'fw11': ('processes: 1', hello, '/'),
@@ -242,7 +249,7 @@ class Bench:
                         % (name, self.path(name + '.sock'), model, mount, script, group))
         master = self.spawn([prog, '-c', cfg], 'fw')
         wait_path(self.path('fw-ctl.sock'))
-        ctl = os.path.join(TOP, 'fcgiwsgi-ctl')
+        ctl = os.path.join(BUILD, 'fcgiwsgi-ctl')
 
         def pool_pids(name):
             out = subprocess.run([ctl, '-s', self.path('fw-ctl.sock'), 'status', name, '--json'],
@@ -350,7 +357,8 @@ WSGIScriptAlias / %(app)s
                 'location = /php { %s fastcgi_param SCRIPT_FILENAME %s; fastcgi_pass unix:%s; }'
                 % (fc, os.path.join(HERE, 'hello.php'), self.path('php.sock'))]
         ups = []
-        for loc, sock in (('c2', 'c2'), ('fw21', 'fw21'), ('uw21', 'uw21'), ('fw14', 'fw14'),
+        for loc, sock in (('c2', 'c2'), ('fw21', 'fw21'), ('fw21al', 'fw21al'), ('uw21', 'uw21'),
+                          ('fw14', 'fw14'),
                           ('uw14', 'uw14'), ('fwdyn', 'fwdyn'), ('uwdyn', 'uwdyn'),
                           ('flaskfw', 'flaskfw'), ('flaskfwg', 'flaskfwg'), ('bigfw', 'bigfw'),
                           ('biguw', 'uwbig')):
@@ -517,7 +525,7 @@ def instructions_per_request(bench, n1=200, n2=1200, app='hello.wsgi', uri=b'/',
     hello = os.path.join(HERE, app)
     cases = {
         'C libfcgi': ([bench.path('hello_fcgi')], True),
-        'fcgiwsgi': ([os.path.join(TOP, 'fcgiwsgi-responder'), '--log', os.path.join(d, 'fw.log'),
+        'fcgiwsgi': ([os.path.join(BUILD, 'fcgiwsgi-responder'), '--log', os.path.join(d, 'fw.log'),
                       hello], True),
         'uWSGI': (['uwsgi', '--plugin', 'python3', '--fastcgi-socket', os.path.join(d, 'cg.sock'),
                    '--disable-logging', '--wsgi-file', hello, '--processes', '1'], False),
@@ -559,7 +567,7 @@ def report(results, idle_rss, post_rss, ipr, args, post_pss=None):
                     for k in ('rps', 'p50_ms', 'p99_ms', 'cpu_us')}
         med[rid]['non2xx'] = sum(r['non2xx'] for r in runs)
         med[rid]['errors'] = '; '.join(sorted({r['errors'] for r in runs if r['errors']}))
-    peer = {'fw21': 'uw21', 'fw14': 'uw14', 'fwdyn': 'uwdyn', 'flaskfw': 'flaskuw',
+    peer = {'fw21': 'uw21', 'fw21al': 'uw21', 'fw14': 'uw14', 'fwdyn': 'uwdyn', 'flaskfw': 'flaskuw',
             'flaskfwg': 'flaskuw', 'flaskuwl': 'flaskuw',
             'bigfw': 'biguw', 'postfw': 'postuw', 'fw21ka': 'uw21', 'fw14ka': 'uw14'}
     ceiling = med.get('c2', {}).get('rps')
@@ -642,12 +650,19 @@ def main():
     args = ap.parse_args()
     rows = [r for r in ROWS if not args.rows or r[0] in args.rows.split(',')]
     b = Bench(args)
+    # Only the servers the chosen rows need (--rows fw21,fw21al needs no uWSGI).
+    need = {r[3] for r in rows if r[3]}
     try:
-        b.start_c()
-        b.start_fw()
-        b.start_uwsgi()
-        b.start_php()
-        b.start_apache()
+        if 'c2' in need:
+            b.start_c()
+        if any(n.startswith('fw:') for n in need):
+            b.start_fw()
+        if any(n.startswith('uw') for n in need):
+            b.start_uwsgi()
+        if 'php' in need:
+            b.start_php()
+        if 'modwsgi' in need:
+            b.start_apache()
         b.start_nginx()
         time.sleep(2)
         rows = [r for r in rows if not r[3] or r[3] in b.backends]

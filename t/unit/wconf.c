@@ -27,6 +27,7 @@ int main(void)
         .memory_limit_bytes = 1 << 30, .request_timeout_ms = 5000, .slowlog_timeout_ms = 700,
         .graceful_timeout_ms = 30000, .pool = "www", .generation = 7, .ping_path = "/ping",
         .status_path = "/status",
+        .access_log = true, .access_fd = 7, .access_format = "%h %{pool}w",
     };
     struct fw_wconf_extra extra = { .log_level = 3,
                                     .log_prefix = "pool www pid 42",
@@ -63,7 +64,10 @@ int main(void)
     is_str(w.extra.log_prefix, "pool www pid 42", "log prefix");
     is_str(w.extra.log_syslog, "/run/log.sock", "syslog socket");
     is(w.extra.log_facility, 19 << 3, "syslog facility");
-    ok(c->slot == NULL && c->listen_fd == -1, "fds and slot are not on the wire");
+    ok(c->access_log, "access log on");
+    is_str(c->access_format, "%h %{pool}w", "its format");
+    ok(c->slot == NULL && c->listen_fd == -1 && c->access_fd == -1,
+       "fds and slot are not on the wire");
     fw_wconf_free(&w);
 
     int cut_ok = 0, cut_accepted = 0;
