@@ -251,6 +251,9 @@ def run(keep_conn, scenarios):
         n, failed, p99, mx = report(label, 'deploy failing on host 2',
                                     window(load, t0, t1))
         is_(len(failed), 0, '%s: failed deploy: 0 failed of %d' % (label, n))
+        if failed:
+            diag(failed[:5])
+            diag(failed[-5:])
         time.sleep(FAIL_TIMEOUT)  # nginx takes host 2 back
 
     if 'kill' in scenarios:

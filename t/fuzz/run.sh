@@ -39,7 +39,8 @@ printf '#define _GNU_SOURCE 1\n#define PACKAGE_VERSION "fuzz"\n#define FW_PYTHON
 
 build_conf() {
     "$cc" $flags -I"$work" -I"$top" $(pkg-config --cflags yaml-0.1) \
-        "$top"/conf/*.c "$top"/lib/units.c "$top"/lib/sock.c "$top"/lib/dir.c "$top"/lib/syslog.c "$top"/t/fuzz/conf_fuzz.c \
+        "$top"/conf/*.c "$top"/lib/units.c "$top"/lib/sock.c "$top"/lib/dir.c "$top"/lib/syslog.c \
+        "$top"/lib/accessfmt.c "$top"/lib/accessfmt_render.c "$top"/lib/hash.c "$top"/t/fuzz/conf_fuzz.c \
         $(pkg-config --libs yaml-0.1) -ldl -o "$work/conf_fuzz"
 }
 
