@@ -294,8 +294,18 @@ def server_under_load(name, start):
                       % (name, time.monotonic() - t0)))
     ok(len(load.results) >= 500, '%s: requests served throughout (%d)' % (name, len(load.results)))
     load.show_failures(name, t0)
-    is_(len(load.failures()), 0, '%s: no request failed across three restarts and a rewrite '
-        '(no 5xx, no connection error)' % name)
+    # HAProxy retries a request its server closed the connection under
+    # (retries, retry-on: the backend above); H2O cannot. A worker that
+    # stops closes a kept connection right behind its last response or
+    # once it is idle, and a request H2O writes on it in that instant is
+    # lost whatever the worker does (only the client can close without that
+    # race): 1 of ~30,000 in one CI run of a loaded machine. More than one
+    # is a fault of ours.
+    allowed = 1 if name == 'H2O' else 0
+    ok(len(load.failures()) <= allowed, '%s: no request failed across three restarts and a '
+       'rewrite (no 5xx, no connection error%s)'
+       % (name, '; H2O, which cannot retry: at most 1' if allowed else ''),
+       got=len(load.failures()), expected='<= %d' % allowed)
     is_([r[0] for r in restarts], [0, 0, 0], '%s: the three restarts succeeded (%s)'
         % (name, ', '.join('%.2f s' % r[2] for r in restarts)))
     seen = load.first_seen(lambda b: b.startswith(v.encode() + b' '))
