@@ -30,6 +30,12 @@ enum fw_conf_multiprocess {
     FW_CONF_MP_FALSE,
 };
 
+/* How a worker process comes to be (spawn:). */
+enum fw_conf_spawn {
+    FW_CONF_SPAWN_FRESH,    /* fork and exec, then import the apps (the default) */
+    FW_CONF_SPAWN_TEMPLATE, /* forked from the pool's template, apps imported */
+};
+
 enum fw_conf_pm {
     FW_CONF_PM_FIXED,   /* processes: N */
     FW_CONF_PM_DYNAMIC, /* processes: {min, max, min_spare, max_spare, idle_timeout} */
@@ -80,6 +86,7 @@ struct fw_conf_pool {
     unsigned threads;                        /* >= 1; default 1 */
     enum fw_conf_multiprocess multiprocess;
     bool preload; /* default true */
+    enum fw_conf_spawn spawn;
 
     /* limits and timeouts (0 where it means "none") */
     uint64_t max_requests;         /* 0: never */

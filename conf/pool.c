@@ -93,6 +93,7 @@ static const struct fw_conf_key pool_keys[FW_CONF_POOL_NKEYS] = {
     [FW_CONF_POOL_METRICS_BUCKETS] = FW_CONF_KEY("metrics_buckets", FW_CONF_T_CUSTOM, 0),
     [FW_CONF_POOL_PING_PATH] = FW_CONF_KEY("ping_path", FW_CONF_T_STRING, P(ping_path)),
     [FW_CONF_POOL_STATUS_PATH] = FW_CONF_KEY("status_path", FW_CONF_T_STRING, P(status_path)),
+    [FW_CONF_POOL_SPAWN] = FW_CONF_KEY("spawn", FW_CONF_T_CUSTOM, 0),
 };
 
 /* processes: {min, max, min_spare, max_spare, idle_timeout} */
@@ -398,6 +399,7 @@ static int read_access_format(struct fw_conf_reader *r, struct fw_conf_pool *poo
 static int read_custom(struct fw_conf_reader *r, size_t i, void *obj, void *ctx)
 {
     static const char *const mp[] = { "auto", "true", "false" };
+    static const char *const sp[] = { "fresh", "template" };
     struct fw_conf_pool *pool = obj;
     size_t choice;
     switch (i) {
@@ -413,6 +415,11 @@ static int read_custom(struct fw_conf_reader *r, size_t i, void *obj, void *ctx)
         if (fw_conf_value_choice(r, "multiprocess", mp, 3, &choice) < 0)
             return -1;
         pool->multiprocess = (enum fw_conf_multiprocess)choice;
+        return 0;
+    case FW_CONF_POOL_SPAWN:
+        if (fw_conf_value_choice(r, "spawn", sp, 2, &choice) < 0)
+            return -1;
+        pool->spawn = (enum fw_conf_spawn)choice;
         return 0;
     default: return -1;
     }
@@ -460,6 +467,32 @@ static bool ping_path_ok(const char *p)
     return true;
 }
 
+/* spawn: template forks workers from a process that imported the apps,
+ * and a forked process keeps only CPython's main interpreter: every app
+ * must be there, by its consent where there are several (each would
+ * otherwise have had an interpreter of its own). */
+static void check_template(const struct fw_conf_pool *pool, const struct fw_conf_mark *m,
+                           struct fw_conf_errors *errs)
+{
+    if (!pool->preload)
+        fw_conf_mark_error(errs, m[FW_CONF_POOL_PRELOAD],
+                           "'preload: false' with 'spawn: template' (line %u): the template "
+                           "imports the apps before it forks; drop one of them",
+                           m[FW_CONF_POOL_SPAWN].line);
+    for (size_t i = 0; i < pool->n_apps; i++) {
+        const struct fw_conf_app *a = &pool->apps[i];
+        const char *g = a->application_group;
+        if (g ? !strcmp(g, "%{GLOBAL}") : pool->n_apps == 1)
+            continue;
+        fw_conf_mark_error(errs, g ? a->group_mark : a->mark,
+                           "with 'spawn: template' (line %u) every app runs in the main "
+                           "interpreter (a forked process keeps only that one): give this app "
+                           "application_group: \"%%{GLOBAL}\" (the pool's apps then share it), "
+                           "or use spawn: fresh",
+                           m[FW_CONF_POOL_SPAWN].line);
+    }
+}
+
 void fw_conf_pool_finish(struct fw_conf_pool *pool, struct fw_conf_pool_marks *marks,
                          const char *dir, struct fw_conf_errors *errs)
 {
@@ -499,6 +532,8 @@ void fw_conf_pool_finish(struct fw_conf_pool *pool, struct fw_conf_pool_marks *m
         fw_conf_mark_error(errs, m[FW_CONF_POOL_STATUS_PATH],
                            "'status_path' is the same as 'ping_path' (line %u): give each its own",
                            m[FW_CONF_POOL_PING_PATH].line);
+    if (pool->spawn == FW_CONF_SPAWN_TEMPLATE)
+        check_template(pool, m, errs);
     if (marks->dynamic_idle.line && m[FW_CONF_POOL_IDLE_TIMEOUT].line)
         fw_conf_mark_error(errs, marks->dynamic_idle,
                            "'idle_timeout' is also set for the pool at line %u: set it once",
@@ -586,7 +621,7 @@ bool fw_conf_pool_equal(const struct fw_conf_pool *a, const struct fw_conf_pool 
         a->processes != b->processes || a->min != b->min || a->max != b->max ||
         a->min_spare != b->min_spare || a->max_spare != b->max_spare ||
         a->idle_timeout_ms != b->idle_timeout_ms || a->threads != b->threads ||
-        a->multiprocess != b->multiprocess || a->preload != b->preload ||
+        a->multiprocess != b->multiprocess || a->preload != b->preload || a->spawn != b->spawn ||
         a->max_requests != b->max_requests || a->max_requests_jitter != b->max_requests_jitter ||
         a->memory_limit_bytes != b->memory_limit_bytes ||
         a->request_timeout_ms != b->request_timeout_ms ||

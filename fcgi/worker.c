@@ -56,7 +56,7 @@ struct worker {
     atomic_int in_accept; /* request threads past their check of `stopping` */
     atomic_int threads_done;
 
-    struct fw_worker_apps apps;
+    struct fw_worker_apps *apps; /* the loaded struct's */
     atomic_bool retire_sent;
     atomic_bool preload_failed; /* some app did not import at start, and has not since */
     bool accepting;             /* the listening socket is in the waitset (main thread only) */
@@ -182,7 +182,7 @@ static bool listen_level_triggered(const struct worker *w)
  * workers serve while replacements that cannot import are stopped). */
 static void check_healed(struct worker *w)
 {
-    if (!fw_apps_all_ready(&w->apps))
+    if (!fw_apps_all_ready(w->apps))
         return;
     if (atomic_exchange(&w->preload_failed, false)) {
         fw_log(FW_LOG_NOTICE, "every app is imported now");
@@ -595,22 +595,98 @@ static bool config_in_range(const struct fw_worker_config *cfg)
     return cfg->threads <= FW_WORKER_MAX_THREADS;
 }
 
-int fw_worker_run(const struct fw_worker_config *cfg)
-{
-    struct worker w = { .cfg = cfg };
-    struct thread *threads = NULL;
-    unsigned started = 0;
-    int status = FW_EXIT_INIT;
-    bool python = false;
+/* What the apps' import left: for the worker itself, or kept by a
+ * template for every worker it forks. */
+struct fw_worker_loaded {
+    struct fw_worker_apps apps;
+    bool python;
+    bool load_failed;
+    char error[FW_SLOT_ERROR_MAX];
+};
 
+struct fw_worker_loaded *fw_worker_load(const struct fw_worker_config *cfg, int *status)
+{
+    *status = FW_EXIT_INIT;
     if (!config_in_range(cfg)) {
         fw_log(FW_LOG_ERR,
                "a duration, size or count is out of range (at most %llu ms, %llu "
                "bytes, %u threads)",
                (unsigned long long)FW_UNITS_DURATION_MAX_MS,
                (unsigned long long)FW_UNITS_SIZE_MAX_BYTES, FW_WORKER_MAX_THREADS);
-        return FW_EXIT_CONFIG;
+        *status = FW_EXIT_CONFIG;
+        return NULL;
     }
+    struct fw_worker_loaded *l = calloc(1, sizeof(*l));
+    if (!l) {
+        fw_log(FW_LOG_ERR, "out of memory");
+        return NULL;
+    }
+    if (cfg->channel_fd >= 0) {
+        restart_channel_fd = cfg->channel_fd;
+        fw_module_set_restart_hook(request_pool_restart);
+    }
+    if (fw_host_start(&cfg->host) < 0)
+        goto fail;
+    l->python = true;
+    if (fw_apps_init(&l->apps, cfg) < 0)
+        goto fail;
+    l->load_failed = cfg->preload && !fw_apps_preload(&l->apps, l->error, sizeof(l->error));
+    /* Past the start-up: the log stops copying its errors into the slot
+     * (manager/spawn.c), which holds a failed import's from here on, for
+     * the master's report of a failed recycle (fcgiwsgi-ctl). */
+    fw_log_keep_errors(NULL, 0);
+    *status = FW_EXIT_OK;
+    return l;
+fail:
+    fw_worker_unload(l);
+    return NULL;
+}
+
+bool fw_worker_load_failed(const struct fw_worker_loaded *l)
+{
+    return l->load_failed;
+}
+
+const char *fw_worker_load_error(const struct fw_worker_loaded *l)
+{
+    return l->load_failed ? l->error : "";
+}
+
+void fw_worker_unload(struct fw_worker_loaded *l)
+{
+    if (!l)
+        return;
+    if (l->python) {
+        fw_apps_unload(&l->apps);
+        fw_host_stop();
+    }
+    fw_apps_free(&l->apps);
+    free(l);
+}
+
+int fw_worker_run(const struct fw_worker_config *cfg)
+{
+    int status;
+    struct fw_worker_loaded *l = fw_worker_load(cfg, &status);
+    if (!l)
+        return status;
+    status = fw_worker_serve(cfg, l);
+    /* After the others, request threads may still be inside the app. */
+    if (status != FW_EXIT_OK && status != FW_EXIT_INIT && status != FW_EXIT_CONFIG)
+        return status;
+    fw_worker_unload(l);
+    if (status == FW_EXIT_OK)
+        fw_log(FW_LOG_NOTICE, "stopped");
+    return status;
+}
+
+int fw_worker_serve(const struct fw_worker_config *cfg, struct fw_worker_loaded *l)
+{
+    struct worker w = { .cfg = cfg, .apps = &l->apps };
+    struct thread *threads = NULL;
+    unsigned started = 0;
+    int status = FW_EXIT_INIT;
+
     if (install_signals() < 0) {
         fw_log_errno(FW_LOG_ERR, "installing signal handlers");
         return FW_EXIT_INIT;
@@ -648,28 +724,17 @@ int fw_worker_run(const struct fw_worker_config *cfg)
         restart_channel_fd = cfg->channel_fd;
         fw_module_set_restart_hook(request_pool_restart);
     }
-    if (fw_host_start(&cfg->host) < 0)
-        goto out;
-    python = true;
-    if (fw_apps_init(&w.apps, cfg) < 0)
-        goto out;
-    char err[FW_SLOT_ERROR_MAX];
-    bool load_failed = cfg->preload && !fw_apps_preload(&w.apps, err, sizeof(err));
-    /* Past the start-up: the log stops copying its errors into the slot
-     * (manager/spawn.c), which holds a failed import's from here on, for
-     * the master's report of a failed recycle (fcgiwsgi-ctl). */
-    fw_log_keep_errors(NULL, 0);
-    if (load_failed && cfg->slot)
-        memcpy(cfg->slot->error, err, sizeof(err));
-    if (load_failed)
+    if (l->load_failed && cfg->slot)
+        memcpy(cfg->slot->error, l->error, sizeof(l->error));
+    if (l->load_failed)
         w.preload_failed = true;
 
     unsigned nthreads = cfg->threads ? cfg->threads : 1;
     w.conn_settings = (struct fw_conn_settings){
         .find_app = fw_apps_find,
-        .app_ctx = &w.apps,
-        .mounts = w.apps.mounts,
-        .n_mounts = w.apps.n_mounts,
+        .app_ctx = w.apps,
+        .mounts = w.apps->mounts,
+        .n_mounts = w.apps->n_mounts,
         .max_body_bytes = cfg->max_body_bytes,
         .max_params_bytes =
             cfg->max_params_bytes ? cfg->max_params_bytes : FW_WORKER_DEFAULT_MAX_PARAMS,
@@ -745,13 +810,6 @@ out:
     fw_access_free(w.access);
     /* Before the interpreters end: it has thread states in them. */
     fw_watchdog_free(w.wd);
-    if (python) {
-        fw_apps_unload(&w.apps);
-        fw_host_stop();
-    }
-    fw_apps_free(&w.apps);
     fw_waitset_free(w.ws);
-    if (status == FW_EXIT_OK)
-        fw_log(FW_LOG_NOTICE, "stopped");
     return status;
 }

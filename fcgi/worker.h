@@ -50,6 +50,9 @@ enum fw_worker_msg {
      * responses, as a stopping worker does, but stay up. */
     FW_WORKER_MSG_DRAIN = 'D',
     FW_WORKER_MSG_UNDRAIN = 'A', /* master to worker: the listener listens again: accept */
+    /* The first message of a worker a template forked (manager/template.h):
+     * the master learns its pid from the credentials it carries. */
+    FW_WORKER_MSG_HELLO = 'H',
 };
 
 struct fw_worker_config {
@@ -111,5 +114,21 @@ struct fw_worker_config {
  * and library destructors (a C extension's, OpenSSL's, the sanitizers') under
  * them. Every log line is already written: the log has no buffer. */
 int fw_worker_run(const struct fw_worker_config *cfg);
+
+/* fw_worker_run() in two halves, for a template (manager/template.c) that
+ * imports the apps once and forks workers that serve them. */
+struct fw_worker_loaded;
+/* Starts Python and imports the apps (preload): NULL with *status an enum
+ * fw_exit value if Python did not start. A failed import is not a
+ * failure: the workers serve 500s and retry, and say so to the master. */
+struct fw_worker_loaded *fw_worker_load(const struct fw_worker_config *cfg, int *status);
+bool fw_worker_load_failed(const struct fw_worker_loaded *l);
+/* The end of the failed import's traceback ("" if none). */
+const char *fw_worker_load_error(const struct fw_worker_loaded *l);
+/* Serves with what l holds, until stopped; returns an enum fw_exit value,
+ * as fw_worker_run() (which calls fw_worker_unload() after it). */
+int fw_worker_serve(const struct fw_worker_config *cfg, struct fw_worker_loaded *l);
+/* Drops the apps and finalizes Python. NULL is fine. */
+void fw_worker_unload(struct fw_worker_loaded *l);
 
 #endif

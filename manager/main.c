@@ -155,6 +155,8 @@ int main(int argc, char **argv)
     /* A worker image, exec'd by the master's child (manager/spawn.c). */
     if (argc == 2 && strcmp(argv[1], FW_SPAWN_WORKER_ARG) == 0)
         return fw_spawn_worker_main();
+    if (argc == 2 && strcmp(argv[1], FW_SPAWN_TEMPLATE_ARG) == 0)
+        return fw_spawn_template_main(argv);
     struct options o;
     int status;
     if (parse_options(argc, argv, &o, &status) < 0)

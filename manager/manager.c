@@ -29,6 +29,7 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -121,8 +122,11 @@ static void reap(struct manager *m)
             found = fw_pool_reap(m->pools[i], pid, status);
         for (size_t i = 0; i < m->n_removed && !found; i++)
             found = fw_pool_reap(m->removed[i], pid, status);
-        if (!found)
-            fw_log(FW_LOG_INFO, "reaped unknown child %ld", (long)pid);
+        if (!found) {
+            /* Perhaps a worker a template forked, whose hello is unread. */
+            fw_pool_unclaimed_child(pid, status);
+            fw_log(FW_LOG_DEBUG, "reaped a child no pool knows (yet): %ld", (long)pid);
+        }
     }
 }
 
@@ -1198,6 +1202,10 @@ int fw_manager_run(struct fw_config *cfg)
     if (setup(&m) < 0)
         goto out;
     pid_written = cfg->pid_file != NULL;
+    /* Workers a pool's template forks (spawn: template) come back to us
+     * when their intermediate parent exits: they are ours to reap. */
+    if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
+        fw_log_errno(FW_LOG_WARN, "PR_SET_CHILD_SUBREAPER: spawn: template cannot work");
     struct fw_activation *activation = fw_activation_collect();
     for (size_t i = 0; i < cfg->n_pools; i++) {
         int fd = activation ? fw_activation_take(activation, cfg->pools[i].name,

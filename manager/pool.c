@@ -8,6 +8,7 @@
 #include "pool.h"
 
 #include "backoff.h"
+#include "pool_template.h"
 #include "lib/log.h"
 #include "lib/sock.h"
 #include "listener.h"
@@ -83,6 +84,7 @@ void fw_pool_free(struct fw_pool *pool)
         free(p);
         p = next;
     }
+    fw_pool_template_free_all(pool);
     fw_pool_worker_report_dropped(pool, true);
     fw_pool_drain_free(pool);
     fw_pool_page_free(pool);
@@ -97,7 +99,7 @@ unsigned fw_pool_alive(const struct fw_pool *pool)
     unsigned n = 0;
     for (const struct proc *p = pool->procs; p; p = p->next)
         n++;
-    return n;
+    return n + fw_pool_template_count(pool);
 }
 
 static void maintain(struct fw_pool *pool);
@@ -115,6 +117,7 @@ static void maintain(struct fw_pool *pool)
     const struct fw_conf_pool *c = pool->conf;
     int64_t now = fw_loop_now_ms();
     unsigned starting = 0, running = 0, retiring = 0;
+    fw_pool_template_tick(pool);
     for (struct proc *p = pool->procs; p; p = p->next) {
         switch (p->state) {
         case PROC_STARTING:
@@ -124,7 +127,7 @@ static void maintain(struct fw_pool *pool)
                 fw_log_to(pool->log, FW_LOG_ERR,
                           "[pool %s pid %ld] not ready after startup_timeout; killing it", c->name,
                           (long)p->pid);
-                kill(p->pid, SIGKILL);
+                fw_pool_worker_signal(p, SIGKILL);
                 p->startup_timed_out = true;
             }
             break;
@@ -145,7 +148,7 @@ static void maintain(struct fw_pool *pool)
                 fw_log_to(pool->log, FW_LOG_WARN,
                           "[pool %s pid %ld] still running after graceful_timeout; killing it",
                           c->name, (long)p->pid);
-                kill(p->pid, SIGKILL);
+                fw_pool_worker_signal(p, SIGKILL);
                 p->kill_at_ms = 0;
                 pool->cut += pool->stopping;
             }
@@ -162,7 +165,7 @@ static void maintain(struct fw_pool *pool)
                           "[pool %s pid %ld] a request has run for %lld ms, past "
                           "request_timeout, and the worker did not stop; killing it",
                           c->name, (long)p->pid, (long long)(now - oldest));
-                kill(p->pid, SIGKILL);
+                fw_pool_worker_signal(p, SIGKILL);
                 p->killed_for_timeout = true;
                 fw_pool_worker_set_state(p, PROC_STOPPING, "request_timeout");
                 p->kill_at_ms = 0;
@@ -203,10 +206,11 @@ void fw_pool_stop(struct fw_pool *pool, bool now)
     for (struct proc *p = pool->procs; p; p = p->next) {
         fw_pool_worker_stop(p, "pool stopping");
         if (now) {
-            kill(p->pid, SIGKILL);
+            fw_pool_worker_signal(p, SIGKILL);
             p->kill_at_ms = 0;
         }
     }
+    fw_pool_template_stop_all(pool, now);
     if (pool->watching_listen) {
         fw_loop_del(pool->env.loop, pool->listen_fd);
         pool->watching_listen = false;

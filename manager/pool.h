@@ -85,6 +85,9 @@ void fw_pool_publish_page(struct fw_pool *pool, const char *text, size_t text_le
 
 /* A child exited: returns true if it was one of this pool's. */
 bool fw_pool_reap(struct fw_pool *pool, pid_t pid, int status);
+/* A child no pool claimed: it may be a worker a template forked whose
+ * hello is still unread (pool_template.c keeps it for that hello). */
+void fw_pool_unclaimed_child(pid_t pid, int status);
 
 /* Rolling restart: a new generation is started; each old worker keeps
  * serving until enough new ones are ready, then stops gracefully. A trigger

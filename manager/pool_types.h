@@ -56,6 +56,7 @@ struct proc {
     bool output_paused;      /* its pipe is out of the loop until the pool's next second */
     uint64_t junk_unlogged;  /* channel bytes that were no message, not yet logged */
     int64_t junk_logged_ms;  /* when they were last logged; 0: never */
+    int pending_signal;      /* pid 0 (forked by a template, no hello yet): sent at the hello */
 
     /* metrics (pool_metrics.c): the most its slot has plausibly claimed;
      * killed by the master's request_timeout backstop; its memory, and when
@@ -90,6 +91,9 @@ struct fw_pool {
     char old_unix_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
     struct fw_sock_file unix_file, pending_file; /* what bind() made at unix_path, pending's */
     struct proc *procs;
+    /* spawn: template: its templates (pool_template.c), one per generation
+     * still needed; not in procs, so nothing that counts workers sees them */
+    struct proc *templates;
     unsigned processes; /* fixed: how many (scale overrides the configured number) */
     uint32_t generation;
     bool stopping;

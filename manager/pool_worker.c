@@ -17,6 +17,7 @@
 #include "pool_metrics.h"
 #include "pool_page.h"
 #include "pool_recycle.h"
+#include "pool_template.h"
 #include "scoreboard.h"
 #include "spawn.h"
 
@@ -100,7 +101,15 @@ void fw_pool_worker_stop(struct proc *p, const char *why)
     fw_pool_worker_set_state(p, PROC_STOPPING, why);
     atomic_store(&p->slot->state, FW_SLOT_STOPPING);
     p->kill_at_ms = fw_loop_now_ms() + (int64_t)p->pool->conf->graceful_timeout_ms;
-    kill(p->pid, SIGTERM);
+    fw_pool_worker_signal(p, SIGTERM);
+}
+
+void fw_pool_worker_signal(struct proc *p, int sig)
+{
+    if (p->pid > 0)
+        kill(p->pid, sig);
+    else if (sig == SIGKILL || !p->pending_signal)
+        p->pending_signal = sig;
 }
 
 /* A worker that answers requests (its app imported or not): while one
@@ -118,8 +127,8 @@ bool fw_pool_worker_serving(const struct fw_pool *pool)
  * while no worker serves. Never a tight fork loop. what starts the log
  * line, why is the reason status shows, and last_error (may be "") the
  * dead worker's last error line, which ends the log line. */
-static void back_off(struct fw_pool *pool, const char *what, const char *why,
-                     const char *last_error)
+void fw_pool_worker_back_off(struct fw_pool *pool, const char *what, const char *why,
+                             const char *last_error)
 {
     bool capped;
     char note[80] = "";
@@ -138,7 +147,7 @@ static void back_off(struct fw_pool *pool, const char *what, const char *why,
  * slot (the log copies it there until the worker is ready: lib/log.h):
  * one line of it, however the worker wrote the slot, since it goes into
  * status text and log lines. */
-static void dead_worker_error(const struct proc *p, char *out, size_t cap)
+void fw_pool_worker_dead_error(const struct proc *p, char *out, size_t cap)
 {
     fw_scoreboard_error(p->slot, out, cap);
     out[strcspn(out, "\n")] = '\0';
@@ -173,7 +182,7 @@ static bool has_healthy_worker(const struct fw_pool *pool, const struct proc *p)
 /* Bytes on the channel that are no message: the app can write to the
  * worker's fd 3 too, and a line per byte was 2 million lines (156 MB) in
  * 3 s. The first is logged at once, then a count at most once a second. */
-static void note_junk(struct proc *p, uint64_t n, unsigned char last)
+void fw_pool_worker_note_junk(struct proc *p, uint64_t n, unsigned char last)
 {
     int64_t now = fw_loop_now_ms();
     p->junk_unlogged += n;
@@ -234,7 +243,7 @@ static void on_channel(struct fw_loop *loop, int fd, uint32_t events, void *data
                 fw_scoreboard_error(p->slot, err, sizeof(err));
                 snprintf(why, sizeof(why), "a new worker's app failed to import%s%s",
                          err[0] ? "\n" : "", err);
-                back_off(p->pool, "a new worker's app failed to import", why, "");
+                fw_pool_worker_back_off(p->pool, "a new worker's app failed to import", why, "");
                 break;
             }
             p->load_failed = true;
@@ -278,7 +287,7 @@ static void on_channel(struct fw_loop *loop, int fd, uint32_t events, void *data
         }
     }
     if (junk)
-        note_junk(p, junk, last_junk);
+        fw_pool_worker_note_junk(p, junk, last_junk);
     fw_pool_maintain(p->pool);
 }
 
@@ -320,8 +329,21 @@ static bool over_share(struct fw_pool *pool)
     return true;
 }
 
+void fw_pool_worker_watch_channel(struct proc *p)
+{
+    fw_loop_add(p->pool->env.loop, p->channel_fd, EPOLLIN, on_channel, p);
+}
+
+void fw_pool_worker_watch_output(struct proc *p)
+{
+    fw_loop_add(p->pool->env.loop, p->output_fd, EPOLLIN, on_output, p);
+}
+
 int fw_pool_worker_spawn(struct fw_pool *pool)
 {
+    bool forked = pool->conf->spawn == FW_CONF_SPAWN_TEMPLATE;
+    if (forked && !fw_pool_template_ready(pool))
+        return -1; /* it forks them once it is (fw_pool_template_tick) */
     if (over_share(pool))
         return -1;
     struct fw_slot *slot = fw_scoreboard_claim(pool->env.scoreboard);
@@ -352,7 +374,8 @@ int fw_pool_worker_spawn(struct fw_pool *pool)
     };
     struct fw_spawned sp;
     char err[256];
-    int spawned = fw_spawn_worker(&req, &sp, err, sizeof(err));
+    int spawned = forked ? fw_pool_template_fork(pool, &req, &sp, err, sizeof(err))
+                         : fw_spawn_worker(&req, &sp, err, sizeof(err));
     if (req.page_fd >= 0)
         close(req.page_fd);
     if (spawned < 0) {
@@ -375,8 +398,13 @@ int fw_pool_worker_spawn(struct fw_pool *pool)
     pool->spawns++;
     p->next = pool->procs;
     pool->procs = p;
-    fw_loop_add(pool->env.loop, p->channel_fd, EPOLLIN, on_channel, p);
-    fw_loop_add(pool->env.loop, p->output_fd, EPOLLIN, on_output, p);
+    fw_pool_worker_watch_output(p);
+    if (forked) {
+        /* Its pid comes with its hello, which logs it. */
+        fw_pool_template_watch_hello(p);
+        return 0;
+    }
+    fw_pool_worker_watch_channel(p);
     fw_log_to(pool->log, FW_LOG_NOTICE, "[pool %s pid %ld] spawned (generation %u)",
               pool->conf->name, (long)p->pid, pool->generation);
     return 0;
@@ -395,11 +423,11 @@ static void died_unexpectedly(struct fw_pool *pool, const struct proc *p, uint64
     case FW_BACKOFF_NOT_READY:
         snprintf(why, sizeof(why), "worker died before it was ready (%s)%s%s", how,
                  error[0] ? "; its last error: " : "", error);
-        back_off(pool, "worker died before it was ready", why, error);
+        fw_pool_worker_back_off(pool, "worker died before it was ready", why, error);
         return;
     case FW_BACKOFF_IDLE_YOUNG:
         snprintf(why, sizeof(why), "worker died young, before its first request (%s)", how);
-        back_off(pool, "worker died young, before its first request", why, "");
+        fw_pool_worker_back_off(pool, "worker died young, before its first request", why, "");
         return;
     case FW_BACKOFF_SERVING:
         fw_log_to(pool->log, FW_LOG_WARN,
@@ -419,7 +447,7 @@ bool fw_pool_reap(struct fw_pool *pool, pid_t pid, int status)
     while ((p = *pp) && p->pid != pid)
         pp = &p->next;
     if (!p)
-        return false;
+        return fw_pool_template_reap(pool, pid, status);
     *pp = p->next;
     int64_t now = fw_loop_now_ms();
     int64_t age = now - p->started_ms;
@@ -454,7 +482,7 @@ bool fw_pool_reap(struct fw_pool *pool, pid_t pid, int status)
     fw_pool_metrics_reaped(pool, p, status, expected);
     char error[FW_SLOT_ERROR_MAX] = "";
     if (p->state == PROC_STARTING)
-        dead_worker_error(p, error, sizeof(error));
+        fw_pool_worker_dead_error(p, error, sizeof(error));
     fw_scoreboard_release(pool->env.scoreboard, p->slot);
     if (!expected && p->state == PROC_STARTING && p->generation == pool->generation &&
         fw_pool_recycle_running(pool)) {
@@ -482,7 +510,7 @@ bool fw_pool_reap(struct fw_pool *pool, pid_t pid, int status)
     return true;
 }
 
-static void send_fd(struct proc *p, int fd, char byte)
+void fw_pool_worker_send_fd(struct proc *p, int fd, char byte)
 {
     char cbuf[CMSG_SPACE(sizeof(int))];
     memset(cbuf, 0, sizeof(cbuf));
@@ -531,19 +559,26 @@ void fw_pool_log_reopened(struct fw_pool *pool)
         if (p->channel_fd < 0)
             continue;
         if (send_log)
-            send_fd(p, fd, FW_WORKER_MSG_LOG_FD);
+            fw_pool_worker_send_fd(p, fd, FW_WORKER_MSG_LOG_FD);
         /* A worker without an access log (spawned before a reload turned
          * it on) has no place for it, and closes it. */
         if (access_fd >= 0)
-            send_fd(p, access_fd, FW_WORKER_MSG_ACCESS_FD);
+            fw_pool_worker_send_fd(p, access_fd, FW_WORKER_MSG_ACCESS_FD);
     }
+    for (struct proc *t = pool->templates; t && send_log; t = t->next)
+        if (t->channel_fd >= 0)
+            fw_pool_worker_send_fd(t, fd, FW_WORKER_MSG_LOG_FD);
 }
 
 void fw_pool_set_log_level(struct fw_pool *pool, enum fw_log_level level)
 {
     char byte = (char)(FW_WORKER_MSG_LOG_LEVEL + (int)level);
-    for (struct proc *p = pool->procs; p; p = p->next)
-        if (p->channel_fd >= 0 && send(p->channel_fd, &byte, 1, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
-            fw_log_errno_to(pool->log, FW_LOG_WARN, "[pool %s pid %ld] telling the new log_level",
-                            pool->conf->name, (long)p->pid);
+    struct proc *lists[] = { pool->procs, pool->templates };
+    for (size_t i = 0; i < 2; i++)
+        for (struct proc *p = lists[i]; p; p = p->next)
+            if (p->channel_fd >= 0 &&
+                send(p->channel_fd, &byte, 1, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+                fw_log_errno_to(pool->log, FW_LOG_WARN,
+                                "[pool %s pid %ld] telling the new log_level", pool->conf->name,
+                                (long)p->pid);
 }

@@ -20,4 +20,22 @@ void fw_pool_worker_report_dropped(struct fw_pool *pool, bool now);
 /* A worker answers requests (its app imported or not). */
 bool fw_pool_worker_serving(const struct fw_pool *pool);
 
+/* kill(), or, for a worker whose pid is not known yet (forked by a
+ * template, before its hello: pid 0), the signal it gets once it is. */
+void fw_pool_worker_signal(struct proc *p, int sig);
+/* Its channel and output in the master's loop (a template's hello handler
+ * hands the channel over once it knows the pid). */
+void fw_pool_worker_watch_channel(struct proc *p);
+void fw_pool_worker_watch_output(struct proc *p);
+/* Channel bytes that were no message, logged at most once a second. */
+void fw_pool_worker_note_junk(struct proc *p, uint64_t n, unsigned char last);
+/* A start-up crash: the back-off grows (what starts the log line, why is
+ * for status, last_error may be ""). */
+void fw_pool_worker_back_off(struct fw_pool *pool, const char *what, const char *why,
+                             const char *last_error);
+/* One byte with an fd (SCM_RIGHTS): a reopened log. */
+void fw_pool_worker_send_fd(struct proc *p, int fd, char byte);
+/* What a proc that died starting left in its slot, one line. */
+void fw_pool_worker_dead_error(const struct proc *p, char *out, size_t cap);
+
 #endif

@@ -5,6 +5,7 @@
 #include "spawn.h"
 
 #include "scoreboard.h"
+#include "template.h"
 #include "fcgi/page.h"
 #include "fcgi/slot.h"
 #include "fcgi/wconf.h"
@@ -41,7 +42,7 @@
 #define CHILD_SETTINGS_FD 6
 #define CHILD_PAGE_FD 7   /* status_path only: closed otherwise */
 #define CHILD_ACCESS_FD 8 /* access_log only: closed otherwise */
-#define N_CHILD_FDS 9
+#define N_CHILD_FDS FW_SPAWN_N_FDS
 #define CHILD_EXE_FD 9
 
 /* The manager's own binary, opened at the first spawn: workers run the
@@ -132,8 +133,8 @@ static int arrange_fds(const int src[N_CHILD_FDS], int exe_src)
         if (tmp[i] < 0 && src[i] >= 0)
             return -1;
     }
-    int exe = fcntl(exe_src, F_DUPFD_CLOEXEC, 16);
-    if (exe < 0)
+    int exe = exe_src < 0 ? -1 : fcntl(exe_src, F_DUPFD_CLOEXEC, 16);
+    if (exe < 0 && exe_src >= 0)
         return -1;
     /* dup2 clears close-on-exec on the target: these are inherited on purpose. */
     for (int i = 0; i < N_CHILD_FDS; i++) {
@@ -142,11 +143,18 @@ static int arrange_fds(const int src[N_CHILD_FDS], int exe_src)
         else if (dup2(tmp[i], i) < 0)
             return -1;
     }
+    if (exe < 0)
+        return fw_fd_close_from(N_CHILD_FDS);
     if (dup3(exe, CHILD_EXE_FD, O_CLOEXEC) < 0)
         return -1;
     /* Unchecked, close_range() on a kernel before 5.9 left every fd of the
      * master open in the app. */
     return fw_fd_close_from(CHILD_EXE_FD + 1);
+}
+
+int fw_spawn_arrange_fds(const int src[FW_SPAWN_N_FDS])
+{
+    return arrange_fds(src, -1);
 }
 
 /* The settings of this worker alone, for the image it execs. */
@@ -159,7 +167,9 @@ static int settings_fd(const struct fw_spawn_request *req)
     for (size_t i = 0; i < pool->n_apps; i++) {
         apps[i].script = pool->apps[i].script;
         apps[i].callable = pool->apps[i].callable;
-        apps[i].group = pool->apps[i].application_group;
+        /* A forked process keeps only the main interpreter (conf/pool.c
+         * lets a template pool have no other). */
+        apps[i].group = req->template ? "%{GLOBAL}" : pool->apps[i].application_group;
         apps[i].mount = pool->apps[i].mount;
     }
     struct fw_worker_config wc = {
@@ -394,15 +404,20 @@ static void child(const struct fw_spawn_request *req, int out_fd, int channel_fd
     /* argv[0] is what ps shows. */
     char title[160];
     snprintf(title, sizeof(title), "fcgiwsgi: pool %s gen %u", pool->name, req->generation);
-    char *argv[] = { title, (char *)FW_SPAWN_WORKER_ARG, NULL };
+    if (req->template)
+        snprintf(title, sizeof(title), "fcgiwsgi: pool %s gen %u template", pool->name,
+                 req->generation);
+    char *argv[] = { title, (char *)(req->template ? FW_SPAWN_TEMPLATE_ARG : FW_SPAWN_WORKER_ARG),
+                     NULL };
     syscall(SYS_execveat, CHILD_EXE_FD, "", argv, envp, AT_EMPTY_PATH);
     fw_log_errno(FW_LOG_ERR, "exec of the worker image");
     _exit(FW_EXIT_INIT);
 }
 
 /* Read-only, of the size the master made (and sealed), or NULL. */
-static const struct fw_page *map_page(int fd)
+const struct fw_page *fw_spawn_map_page(void)
 {
+    int fd = CHILD_PAGE_FD;
     struct stat st;
     void *p = MAP_FAILED;
     if (fstat(fd, &st) == 0 && st.st_size == FW_PAGE_BYTES)
@@ -411,7 +426,9 @@ static const struct fw_page *map_page(int fd)
     return p == MAP_FAILED ? NULL : p;
 }
 
-int fw_spawn_worker_main(void)
+/* A worker or template image's start: its settings, log and slot from the
+ * fds the child left. 0, or an enum fw_exit value. */
+static int image_setup(struct fw_wconf *w)
 {
     /* Until the settings say whether fd 4 is a syslog socket: a line now
      * can only be about settings that did not arrive. */
@@ -419,7 +436,6 @@ int fw_spawn_worker_main(void)
     struct stat st;
     unsigned char *buf = NULL;
     char err[160] = "";
-    struct fw_wconf w;
     if (fstat(CHILD_SETTINGS_FD, &st) < 0 || st.st_size <= 0 ||
         (uint64_t)st.st_size > FW_WCONF_MAX_BYTES || !(buf = malloc((size_t)st.st_size)) ||
         pread(CHILD_SETTINGS_FD, buf, (size_t)st.st_size, 0) != st.st_size) {
@@ -427,41 +443,64 @@ int fw_spawn_worker_main(void)
         return FW_EXIT_INIT;
     }
     close(CHILD_SETTINGS_FD);
-    int rc = fw_wconf_decode(buf, (size_t)st.st_size, &w, err, sizeof(err));
+    int rc = fw_wconf_decode(buf, (size_t)st.st_size, w, err, sizeof(err));
     free(buf);
     if (rc < 0) {
         fw_log(FW_LOG_ERR, "%s", err);
         return FW_EXIT_INIT;
     }
-    if (w.extra.log_prefix)
-        fw_log_set_prefix(w.extra.log_prefix);
-    fw_log_set_syslog("fcgiwsgi", w.extra.log_facility);
-    use_log(w.extra.log_syslog);
-    fw_log_set_level((enum fw_log_level)w.extra.log_level);
-    w.cfg.slot = fw_scoreboard_map_fd(CHILD_SLOT_FD);
-    if (!w.cfg.slot) {
+    if (w->extra.log_prefix)
+        fw_log_set_prefix(w->extra.log_prefix);
+    fw_log_set_syslog("fcgiwsgi", w->extra.log_facility);
+    use_log(w->extra.log_syslog);
+    fw_log_set_level((enum fw_log_level)w->extra.log_level);
+    w->cfg.slot = fw_scoreboard_map_fd(CHILD_SLOT_FD);
+    if (!w->cfg.slot) {
         fw_log_errno(FW_LOG_ERR, "mapping the worker's slot");
-        fw_wconf_free(&w);
+        fw_wconf_free(w);
         return FW_EXIT_INIT;
     }
     /* Until fw_worker_run() says it is ready (see child()). */
-    fw_log_keep_errors(w.cfg.slot->error, sizeof(w.cfg.slot->error));
-    if (w.cfg.status_path && !(w.cfg.page = map_page(CHILD_PAGE_FD)))
+    fw_log_keep_errors(w->cfg.slot->error, sizeof(w->cfg.slot->error));
+    if (w->cfg.status_path && !(w->cfg.page = fw_spawn_map_page()))
         fw_log_errno(FW_LOG_WARN, "mapping the pool's status page: status_path answers 503");
-    w.cfg.listen_fd = CHILD_LISTEN_FD;
-    w.cfg.channel_fd = CHILD_CHANNEL_FD;
-    w.cfg.log_fd = CHILD_LOG_FD;
-    w.cfg.access_fd = w.cfg.access_log ? CHILD_ACCESS_FD : -1;
+    w->cfg.listen_fd = CHILD_LISTEN_FD;
+    w->cfg.channel_fd = CHILD_CHANNEL_FD;
+    w->cfg.log_fd = CHILD_LOG_FD;
+    w->cfg.access_fd = w->cfg.access_log ? CHILD_ACCESS_FD : -1;
+    return 0;
+}
+
+int fw_spawn_worker_main(void)
+{
+    struct fw_wconf w;
+    int rc = image_setup(&w);
+    if (rc)
+        return rc;
     rc = fw_worker_run(&w.cfg);
     fw_wconf_free(&w);
     return rc;
 }
 
+int fw_spawn_template_main(char **argv)
+{
+    struct fw_wconf w;
+    int rc = image_setup(&w);
+    if (rc)
+        return rc;
+    rc = fw_template_run(&w, argv);
+    fw_wconf_free(&w);
+    return rc;
+}
+
+
+
 int fw_spawn_worker(const struct fw_spawn_request *req, struct fw_spawned *out, char *err,
                     size_t errlen)
 {
     int chan[2] = { -1, -1 }, pipefd[2] = { -1, -1 };
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, chan) < 0 ||
+    int type = req->template ? SOCK_SEQPACKET : SOCK_STREAM;
+    if (socketpair(AF_UNIX, type | SOCK_CLOEXEC, 0, chan) < 0 ||
         pipe2(pipefd, O_CLOEXEC) < 0) {
         snprintf(err, errlen, "socketpair/pipe: %s", strerror(errno));
         goto fail;

@@ -16,6 +16,7 @@
 
 struct fw_scoreboard;
 struct fw_slot;
+struct fw_page;
 
 struct fw_spawn_request {
     const struct fw_conf_pool *pool;
@@ -30,6 +31,10 @@ struct fw_spawn_request {
     bool drained; /* the pool is drained: the worker accepts nothing until told */
     int page_fd;  /* status_path: its pool's page, read-only (fcgi/page.h); -1: none */
     const sigset_t *child_sigmask;
+    /* The pool's template (template.h) rather than a worker: its image's
+     * argument, a SOCK_SEQPACKET channel, and every app in the main
+     * interpreter. */
+    bool template;
 };
 
 struct fw_spawned {
@@ -40,6 +45,8 @@ struct fw_spawned {
 
 /* The argument that makes the manager's binary a worker image. */
 #define FW_SPAWN_WORKER_ARG "--worker"
+/* And a pool's template image (template.h). */
+#define FW_SPAWN_TEMPLATE_ARG "--template"
 
 /* 0, or -1 with err filled. */
 int fw_spawn_worker(const struct fw_spawn_request *req, struct fw_spawned *out, char *err,
@@ -48,5 +55,17 @@ int fw_spawn_worker(const struct fw_spawn_request *req, struct fw_spawned *out, 
 /* The worker image's main (argv[1] is FW_SPAWN_WORKER_ARG): its settings,
  * fds and slot are where the child left them. Returns an exit status. */
 int fw_spawn_worker_main(void);
+/* The same for a template image (argv[1] is FW_SPAWN_TEMPLATE_ARG). */
+int fw_spawn_template_main(char **argv);
+
+/* The worker fd layout, for a worker a template forks: src[i] goes to fd
+ * i (-1 leaves it closed): 0 listen, 1 and 2 output, 3 channel, 4 log, 5
+ * slot, 6 settings, 7 page, 8 access; every fd above is closed. 0 or -1. */
+#define FW_SPAWN_N_FDS 9
+int fw_spawn_arrange_fds(const int src[FW_SPAWN_N_FDS]);
+
+/* The pool's status page from the layout's fd (closed), read-only; NULL
+ * on failure (logged by the caller). */
+const struct fw_page *fw_spawn_map_page(void);
 
 #endif

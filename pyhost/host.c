@@ -149,6 +149,56 @@ void fw_host_stop(void)
         fw_log(FW_LOG_WARN, "Python finalization reported an error (e.g. flushing stdout)");
 }
 
+void fw_host_fork_before(void)
+{
+    PyEval_RestoreThread(host_main_state);
+    PyOS_BeforeFork();
+}
+
+void fw_host_fork_parent(void)
+{
+    PyOS_AfterFork_Parent();
+    host_main_state = PyEval_SaveThread();
+}
+
+void fw_host_fork_child(void)
+{
+    /* Also deletes every other thread's state and every interpreter but
+     * the main one, and reinitialises the GIL and the import lock. */
+    PyOS_AfterFork_Child();
+    host_main_state = PyEval_SaveThread();
+}
+
+void fw_host_thread_names(char *out, size_t cap)
+{
+    size_t len = 0;
+    if (!cap)
+        return;
+    out[0] = '\0';
+    PyEval_RestoreThread(host_main_state);
+    PyObject *name = PyUnicode_FromString("threading");
+    PyObject *mod = name ? PyImport_GetModule(name) : NULL; /* not imported: none */
+    PyObject *list = mod ? PyObject_CallMethod(mod, "enumerate", NULL) : NULL;
+    PyObject *self = mod ? PyObject_CallMethod(mod, "current_thread", NULL) : NULL;
+    Py_ssize_t n = list && PyList_Check(list) ? PyList_GET_SIZE(list) : 0;
+    for (Py_ssize_t i = 0; i < n && len + 1 < cap; i++) {
+        PyObject *t = PyList_GET_ITEM(list, i); /* borrowed */
+        if (t == self)
+            continue;
+        PyObject *tn = PyObject_GetAttrString(t, "name");
+        const char *utf8 = tn && PyUnicode_Check(tn) ? PyUnicode_AsUTF8(tn) : NULL;
+        int w = snprintf(out + len, cap - len, "%s%s", len ? ", " : "", utf8 ? utf8 : "?");
+        len = w < 0 ? len : (size_t)w >= cap - len ? cap - 1 : len + (size_t)w;
+        Py_XDECREF(tn);
+    }
+    PyErr_Clear();
+    Py_XDECREF(self);
+    Py_XDECREF(list);
+    Py_XDECREF(mod);
+    Py_XDECREF(name);
+    host_main_state = PyEval_SaveThread();
+}
+
 void fw_host_python_version(char *out, size_t cap)
 {
     const char *v = Py_GetVersion();

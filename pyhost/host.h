@@ -27,6 +27,20 @@ struct fw_pythread *fw_host_main_thread(void);
  * thread as fw_host_start; every other thread has detached. */
 void fw_host_stop(void);
 
+/* Around a fork() of a process whose Python runs in the main interpreter
+ * only (a pool's template): before takes the GIL and runs CPython's fork
+ * hooks (os.register_at_fork's before=), parent and child run the matching
+ * after_in_parent= and after_in_child= and release the GIL again. Only the
+ * thread that called fw_host_start. */
+void fw_host_fork_before(void);
+void fw_host_fork_parent(void);
+void fw_host_fork_child(void);
+
+/* The names of the threads Python's threading module knows, other than the
+ * caller, comma separated ("" if none or the module was never imported).
+ * Same thread as fw_host_start, without the GIL. */
+void fw_host_thread_names(char *out, size_t cap);
+
 /* The embedded CPython's version ("3.11.2"), without starting it: for
  * --version. */
 void fw_host_python_version(char *out, size_t cap);

@@ -1219,6 +1219,10 @@ def manager_config(pools, name='fcgiwsgi.yaml', log='stderr', log_level='info', 
     of its own), `top` (more top-level lines, e.g. status_listen) and
     `pools`, the indented body of the pools: mapping. Returns its path."""
     path = os.path.join(tmpdir(), name)
+    if os.environ.get('FW_TEST_SPAWN') == 'template':
+        # A test run again with every pool forked from a template (the
+        # *-template.t wrappers).
+        pools = re.sub(r'(?m)^(  [^ #][^\n]*:)$', r'\1\n    spawn: template', pools)
     with open(path, 'w') as f:
         f.write('log: %s\nlog_level: %s\ncontrol: %s\n%spools:\n%s'
                 % (log, log_level, path + '.ctl', top, pools))

@@ -1,0 +1,511 @@
+/* A pool's templates and the workers they fork, on the master's side
+ * (pool_template.h). */
+#include "config.h"
+
+#include "pool_template.h"
+
+#include "backoff.h"
+#include "fcgi/worker.h"
+#include "lib/log.h"
+#include "loop.h"
+#include "pool_drain.h"
+#include "pool_page.h"
+#include "pool_recycle.h"
+#include "pool_worker.h"
+#include "scoreboard.h"
+#include "template.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* A forked worker says hello within milliseconds of the request; this
+ * long without one, the request is given up (the template is stuck, or
+ * lied), whatever startup_timeout says. */
+#define HELLO_TIMEOUT_MS 10000
+/* A stopping template has nothing to finish. */
+#define TEMPLATE_STOP_MS 5000
+/* Children reaped before their hello was read (UNCLAIMED), kept this long. */
+#define UNCLAIMED 64
+#define UNCLAIMED_MS 30000
+
+static struct {
+    pid_t pid;
+    int status;
+    int64_t at_ms;
+} unclaimed[UNCLAIMED];
+static size_t unclaimed_next;
+
+void fw_pool_unclaimed_child(pid_t pid, int status)
+{
+    unclaimed[unclaimed_next].pid = pid;
+    unclaimed[unclaimed_next].status = status;
+    unclaimed[unclaimed_next].at_ms = fw_loop_now_ms();
+    unclaimed_next = (unclaimed_next + 1) % UNCLAIMED;
+}
+
+static bool take_unclaimed(pid_t pid, int *status)
+{
+    int64_t now = fw_loop_now_ms();
+    for (size_t i = 0; i < UNCLAIMED; i++)
+        if (unclaimed[i].pid == pid && now - unclaimed[i].at_ms <= UNCLAIMED_MS) {
+            *status = unclaimed[i].status;
+            unclaimed[i].pid = 0;
+            return true;
+        }
+    return false;
+}
+
+static struct proc *current(const struct fw_pool *pool)
+{
+    for (struct proc *t = pool->templates; t; t = t->next)
+        if (t->generation == pool->generation && t->state != PROC_STOPPING)
+            return t;
+    return NULL;
+}
+
+bool fw_pool_template_ready(const struct fw_pool *pool)
+{
+    const struct proc *t = current(pool);
+    return t && t->state == PROC_RUNNING && t->channel_fd >= 0;
+}
+
+unsigned fw_pool_template_count(const struct fw_pool *pool)
+{
+    unsigned n = 0;
+    for (const struct proc *t = pool->templates; t; t = t->next)
+        n++;
+    return n;
+}
+
+static void set_state(struct proc *t, enum proc_state state, const char *why)
+{
+    static const char *const names[] = { "starting", "ready", "ready", "stopping" };
+    fw_log_to(t->pool->log, FW_LOG_INFO, "[pool %s template pid %ld] %s -> %s (%s)",
+              t->pool->conf->name, (long)t->pid, names[t->state], names[state], why);
+    t->state = state;
+}
+
+static void stop_template(struct proc *t, const char *why, int sig)
+{
+    if (t->state != PROC_STOPPING)
+        set_state(t, PROC_STOPPING, why);
+    t->kill_at_ms = fw_loop_now_ms() + TEMPLATE_STOP_MS;
+    kill(t->pid, sig);
+}
+
+/* The template's channel: READY or LOAD_FAILED once; anything else is
+ * junk (the apps' import ran in it, and may write to fd 3). */
+static void on_template_channel(struct fw_loop *loop, int fd, uint32_t events, void *data)
+{
+    (void)events;
+    struct proc *t = data;
+    struct fw_pool *pool = t->pool;
+    unsigned char msgs[64];
+    ssize_t n = recv(fd, msgs, sizeof(msgs), MSG_DONTWAIT);
+    if (n <= 0) {
+        if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
+            fw_loop_del(loop, fd);
+            close(fd);
+            t->channel_fd = -1;
+        }
+        return;
+    }
+    uint64_t junk = 0;
+    for (ssize_t i = 0; i < n; i++) {
+        bool said = msgs[i] == FW_WORKER_MSG_READY || msgs[i] == FW_WORKER_MSG_LOAD_FAILED;
+        if (!said || t->state != PROC_STARTING) {
+            junk++;
+            continue;
+        }
+        t->load_failed = msgs[i] == FW_WORKER_MSG_LOAD_FAILED;
+        if (t->load_failed && fw_pool_recycle_running(pool) && t->generation == pool->generation) {
+            fw_scoreboard_error(t->slot, pool->load_error, sizeof(pool->load_error));
+            set_state(t, PROC_RUNNING, "its app failed to import");
+            fw_pool_recycle_abort(pool, "an app of the new generation failed to import in its "
+                                        "template");
+            continue;
+        }
+        fw_log_to(pool->log, FW_LOG_NOTICE,
+                  "[pool %s template pid %ld] ready in %lld ms (generation %u)%s",
+                  pool->conf->name, (long)t->pid, (long long)(fw_loop_now_ms() - t->started_ms),
+                  t->generation,
+                  t->load_failed ? ": an app failed to import, its workers answer 500" : "");
+        set_state(t, PROC_RUNNING, t->load_failed ? "ready, an import failed" : "ready");
+    }
+    if (junk)
+        fw_pool_worker_note_junk(t, junk, msgs[n - 1]);
+    fw_pool_maintain(pool);
+}
+
+static void start_template(struct fw_pool *pool)
+{
+    struct fw_slot *slot = fw_scoreboard_claim(pool->env.scoreboard);
+    struct proc *t = slot ? calloc(1, sizeof(*t)) : NULL;
+    if (!t) {
+        fw_log_to(pool->log, FW_LOG_ERR, "[pool %s] %s; not starting its template",
+                  pool->conf->name, slot ? "out of memory" : "scoreboard full");
+        if (slot)
+            fw_scoreboard_release(pool->env.scoreboard, slot);
+        return;
+    }
+    struct fw_spawn_request req = {
+        .pool = pool->conf,
+        .listen_fd = pool->listen_fd,
+        .log_fd = fw_log_sink_fd(pool->log),
+        .log_syslog = fw_log_sink_syslog_path(pool->log),
+        .access_fd = -1,
+        .scoreboard = pool->env.scoreboard,
+        .slot = slot,
+        .child_sigmask = pool->env.child_sigmask,
+        .generation = pool->generation,
+        .page_fd = -1,
+        .template = true,
+    };
+    struct fw_spawned sp;
+    char err[256];
+    if (fw_spawn_worker(&req, &sp, err, sizeof(err)) < 0) {
+        fw_log_to(pool->log, FW_LOG_ERR, "[pool %s] cannot spawn its template: %s",
+                  pool->conf->name, err);
+        fw_scoreboard_release(pool->env.scoreboard, slot);
+        free(t);
+        return;
+    }
+    t->pool = pool;
+    t->pid = sp.pid;
+    t->state = PROC_STARTING;
+    t->slot = slot;
+    t->generation = pool->generation;
+    t->channel_fd = sp.channel_fd;
+    t->output_fd = sp.output_fd;
+    t->started_ms = fw_loop_now_ms();
+    fw_output_init(&t->output, &pool->output_rate, pool->conf->name, sp.pid);
+    t->output.log = pool->log;
+    t->next = pool->templates;
+    pool->templates = t;
+    fw_loop_add(pool->env.loop, t->channel_fd, EPOLLIN, on_template_channel, t);
+    fw_pool_worker_watch_output(t);
+    fw_log_to(pool->log, FW_LOG_NOTICE, "[pool %s template pid %ld] spawned (generation %u)",
+              pool->conf->name, (long)t->pid, pool->generation);
+}
+
+/* Some worker of t's generation is not stopping: it may need a
+ * replacement from t. */
+static bool needed(const struct fw_pool *pool, const struct proc *t)
+{
+    if (t->generation == pool->generation)
+        return true;
+    for (const struct proc *p = pool->procs; p; p = p->next)
+        if (p->generation == t->generation && p->state != PROC_STOPPING)
+            return true;
+    return false;
+}
+
+static void unlink_proc(struct proc **list, struct proc *p)
+{
+    for (struct proc **pp = list; *pp; pp = &(*pp)->next)
+        if (*pp == p) {
+            *pp = p->next;
+            return;
+        }
+}
+
+/* A forked worker that never said hello (or said something else): it has
+ * no pid the master could wait for, so it is let go here; if it lives,
+ * its channel's end closing stops it. */
+static void give_up(struct proc *p, const char *why)
+{
+    struct fw_pool *pool = p->pool;
+    fw_log_to(pool->log, FW_LOG_ERR, "[pool %s] a worker forked by the template %s: given up",
+              pool->conf->name, why);
+    unlink_proc(&pool->procs, p);
+    fw_pool_worker_close_fds(p);
+    fw_output_flush(&p->output, fw_loop_now_ms());
+    fw_output_free(&p->output);
+    fw_scoreboard_release(pool->env.scoreboard, p->slot);
+    char what[200];
+    snprintf(what, sizeof(what), "a worker forked by the template %s", why);
+    fw_pool_worker_back_off(pool, what, what, "");
+    free(p);
+}
+
+void fw_pool_template_tick(struct fw_pool *pool)
+{
+    int64_t now = fw_loop_now_ms();
+    const struct fw_conf_pool *c = pool->conf;
+    for (struct proc *t = pool->templates; t; t = t->next) {
+        if (t->state == PROC_STOPPING) {
+            if (t->kill_at_ms && now >= t->kill_at_ms) {
+                kill(t->pid, SIGKILL);
+                t->kill_at_ms = 0;
+            }
+        } else if (pool->stopping || !needed(pool, t)) {
+            stop_template(t, pool->stopping ? "pool stopping" : "its generation is gone",
+                          SIGTERM);
+        } else if (t->state == PROC_STARTING && c->startup_timeout_ms && !t->startup_timed_out &&
+                   now - t->started_ms > (int64_t)c->startup_timeout_ms) {
+            fw_log_to(pool->log, FW_LOG_ERR,
+                      "[pool %s template pid %ld] not ready after startup_timeout; killing it",
+                      c->name, (long)t->pid);
+            kill(t->pid, SIGKILL);
+            t->startup_timed_out = true;
+        }
+    }
+    for (struct proc *p = pool->procs, *next; p; p = next) {
+        next = p->next;
+        if (p->pid == 0 && now - p->started_ms > HELLO_TIMEOUT_MS)
+            give_up(p, "did not say hello within 10 s");
+    }
+    if (c->spawn != FW_CONF_SPAWN_TEMPLATE || pool->stopping || pool->config_failed ||
+        current(pool) ||
+        now < fw_backoff_next_spawn_ms(&pool->backoff, fw_pool_worker_serving(pool)))
+        return;
+    start_template(pool);
+}
+
+/* One record: the request and its fds. */
+static int send_request(int sock, const struct fw_template_fork *rq, const int *fds, size_t n)
+{
+    char cbuf[CMSG_SPACE(FW_TEMPLATE_NFDS * sizeof(int))];
+    memset(cbuf, 0, sizeof(cbuf));
+    struct iovec iov = { .iov_base = (void *)rq, .iov_len = sizeof(*rq) };
+    struct msghdr msg = {
+        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+        .msg_controllen = CMSG_SPACE(n * sizeof(int)),
+    };
+    struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
+    cm->cmsg_level = SOL_SOCKET;
+    cm->cmsg_type = SCM_RIGHTS;
+    cm->cmsg_len = CMSG_LEN(n * sizeof(int));
+    memcpy(CMSG_DATA(cm), fds, n * sizeof(int));
+    return sendmsg(sock, &msg, MSG_DONTWAIT | MSG_NOSIGNAL) == (ssize_t)sizeof(*rq) ? 0 : -1;
+}
+
+int fw_pool_template_fork(struct fw_pool *pool, const struct fw_spawn_request *req,
+                          struct fw_spawned *out, char *err, size_t errlen)
+{
+    struct proc *t = current(pool);
+    int chan[2] = { -1, -1 }, pipefd[2] = { -1, -1 }, one = 1;
+    int slot_fd = fw_scoreboard_fd(req->scoreboard, req->slot);
+    if (!t || t->channel_fd < 0) {
+        snprintf(err, errlen, "its template is gone");
+        return -1;
+    }
+    /* SO_PASSCRED before the worker can write: its hello then carries the
+     * kernel's word for its pid. */
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, chan) < 0 ||
+        setsockopt(chan[0], SOL_SOCKET, SO_PASSCRED, &one, sizeof(one)) < 0 ||
+        pipe2(pipefd, O_CLOEXEC) < 0 || slot_fd < 0) {
+        snprintf(err, errlen, "socketpair/pipe: %s", strerror(errno));
+        goto fail;
+    }
+    struct fw_template_fork rq = {
+        .kind = FW_TEMPLATE_MSG_FORK,
+        .drained = req->drained,
+        .has_page = req->page_fd >= 0,
+        .has_access = req->access_fd >= 0,
+        .max_requests = req->max_requests,
+    };
+    int fds[FW_TEMPLATE_NFDS];
+    size_t n = 0;
+    fds[n++] = req->listen_fd;
+    fds[n++] = pipefd[1];
+    fds[n++] = chan[1];
+    fds[n++] = req->log_fd;
+    fds[n++] = slot_fd;
+    if (rq.has_page)
+        fds[n++] = req->page_fd;
+    if (rq.has_access)
+        fds[n++] = req->access_fd;
+    if (send_request(t->channel_fd, &rq, fds, n) < 0) {
+        snprintf(err, errlen, "asking its template (pid %ld) for a worker: %s", (long)t->pid,
+                 strerror(errno));
+        goto fail;
+    }
+    close(chan[1]);
+    close(pipefd[1]);
+    fw_scoreboard_spawned(req->scoreboard, req->slot);
+    fw_sock_set_nonblock(chan[0], 1);
+    fw_sock_set_nonblock(pipefd[0], 1);
+    out->pid = 0;
+    out->channel_fd = chan[0];
+    out->output_fd = pipefd[0];
+    return 0;
+fail:
+    for (int i = 0; i < 2; i++) {
+        if (chan[i] >= 0)
+            close(chan[i]);
+        if (pipefd[i] >= 0)
+            close(pipefd[i]);
+    }
+    return -1;
+}
+
+/* The pid in a hello is a child of ours (reparented: the worker says hello
+ * only after it is), of the pool's user, and no other worker's. */
+static bool plausible(const struct proc *p, const struct ucred *cr)
+{
+    const struct fw_pool *pool = p->pool;
+    if (cr->pid <= 1 || cr->pid == getpid())
+        return false;
+    if (pool->conf->uid != (uid_t)-1 && cr->uid != pool->conf->uid)
+        return false;
+    for (const struct proc *q = pool->procs; q; q = q->next)
+        if (q->pid == cr->pid)
+            return false;
+    for (const struct proc *q = pool->templates; q; q = q->next)
+        if (q->pid == cr->pid)
+            return false;
+    char path[64], stat[512];
+    snprintf(path, sizeof(path), "/proc/%ld/stat", (long)cr->pid);
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return false;
+    size_t len = fread(stat, 1, sizeof(stat) - 1, f);
+    fclose(f);
+    stat[len] = '\0';
+    /* "pid (comm) state ppid ...": comm may hold anything, so from the last ')' */
+    const char *end = strrchr(stat, ')');
+    char state;
+    long ppid;
+    return end && sscanf(end + 1, " %c %ld", &state, &ppid) == 2 && ppid == (long)getpid();
+}
+
+static void on_hello(struct fw_loop *loop, int fd, uint32_t events, void *data)
+{
+    (void)events;
+    struct proc *p = data;
+    char byte = 0;
+    char cbuf[CMSG_SPACE(sizeof(struct ucred)) + CMSG_SPACE(16 * sizeof(int))];
+    struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
+    struct msghdr msg = {
+        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf)
+    };
+    ssize_t n = recvmsg(fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+    if (n < 0 && (errno == EAGAIN || errno == EINTR))
+        return;
+    struct ucred cr = { 0 };
+    bool have = false;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+        if (c->cmsg_level != SOL_SOCKET)
+            continue;
+        if (c->cmsg_type == SCM_CREDENTIALS && c->cmsg_len >= CMSG_LEN(sizeof(cr))) {
+            memcpy(&cr, CMSG_DATA(c), sizeof(cr));
+            have = true;
+        } else if (c->cmsg_type == SCM_RIGHTS) {
+            for (size_t i = 0; i < (c->cmsg_len - CMSG_LEN(0)) / sizeof(int); i++) {
+                int stray;
+                memcpy(&stray, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+                close(stray);
+            }
+        }
+    }
+    if (n <= 0) {
+        give_up(p, n == 0 ? "exited before its hello (or the fork failed: see the log)"
+                          : "has a broken channel");
+        return;
+    }
+    if (byte != FW_WORKER_MSG_HELLO || !have || !plausible(p, &cr)) {
+        give_up(p, "said no proper hello");
+        return;
+    }
+    int zero = 0;
+    setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &zero, sizeof(zero));
+    fw_loop_del(loop, fd);
+    p->pid = cr.pid;
+    snprintf(p->output.tag, sizeof(p->output.tag), "[pool %s pid %ld] output",
+             p->pool->conf->name, (long)p->pid);
+    fw_pool_worker_watch_channel(p);
+    fw_log_to(p->pool->log, FW_LOG_NOTICE,
+              "[pool %s pid %ld] spawned (generation %u): forked by the template in %lld ms",
+              p->pool->conf->name, (long)p->pid, p->generation,
+              (long long)(fw_loop_now_ms() - p->started_ms));
+    if (p->pending_signal)
+        kill(p->pid, p->pending_signal);
+    int status;
+    if (take_unclaimed(p->pid, &status))
+        fw_pool_reap(p->pool, p->pid, status);
+}
+
+void fw_pool_template_watch_hello(struct proc *p)
+{
+    fw_loop_add(p->pool->env.loop, p->channel_fd, EPOLLIN, on_hello, p);
+}
+
+bool fw_pool_template_reap(struct fw_pool *pool, pid_t pid, int status)
+{
+    struct proc *t = pool->templates;
+    while (t && t->pid != pid)
+        t = t->next;
+    if (!t)
+        return false;
+    unlink_proc(&pool->templates, t);
+    int64_t now = fw_loop_now_ms();
+    bool expected = t->state == PROC_STOPPING;
+    char how[64];
+    if (WIFEXITED(status))
+        snprintf(how, sizeof(how), "exit status %d", WEXITSTATUS(status));
+    else
+        snprintf(how, sizeof(how), "killed by signal %d (%s)", WTERMSIG(status),
+                 strsignal(WTERMSIG(status)));
+    fw_log_to(pool->log, expected ? FW_LOG_NOTICE : FW_LOG_WARN,
+              "[pool %s template pid %ld] exited (%s) after %lld ms%s", pool->conf->name,
+              (long)pid, how, (long long)(now - t->started_ms), expected ? "" : ", unexpectedly");
+    fw_output_flush(&t->output, now);
+    fw_pool_worker_close_fds(t);
+    char error[FW_SLOT_ERROR_MAX] = "";
+    if (t->state == PROC_STARTING)
+        fw_pool_worker_dead_error(t, error, sizeof(error));
+    fw_scoreboard_release(pool->env.scoreboard, t->slot);
+    if (!expected && t->state == PROC_STARTING && t->generation == pool->generation &&
+        fw_pool_recycle_running(pool)) {
+        char why[160];
+        snprintf(why, sizeof(why), "the new generation's template %s before it was ready (%s)",
+                 t->startup_timed_out ? "was killed at startup_timeout" : "exited", how);
+        snprintf(pool->load_error, sizeof(pool->load_error), "%s", error);
+        fw_pool_recycle_abort(pool, why);
+    } else if (!expected && WIFEXITED(status) && WEXITSTATUS(status) == FW_EXIT_CONFIG) {
+        fw_log_to(pool->log, FW_LOG_ERR,
+                  "[pool %s] configuration error in the template: not respawning until the "
+                  "configuration is reloaded%s%s",
+                  pool->conf->name, error[0] ? "; its last error: " : "", error);
+        pool->config_failed = true;
+    } else if (!expected) {
+        char why[sizeof(pool->crash_why)];
+        const char *what = t->state == PROC_STARTING ? "the template died before it was ready"
+                                                     : "the template died";
+        snprintf(why, sizeof(why), "%s (%s)%s%s", what, how, error[0] ? "; its last error: " : "",
+                 error);
+        fw_pool_worker_back_off(pool, what, why, error);
+    }
+    fw_output_free(&t->output);
+    free(t);
+    fw_pool_maintain(pool);
+    return true;
+}
+
+void fw_pool_template_stop_all(struct fw_pool *pool, bool now)
+{
+    for (struct proc *t = pool->templates; t; t = t->next)
+        if (now || t->state != PROC_STOPPING)
+            stop_template(t, "pool stopping", now ? SIGKILL : SIGTERM);
+}
+
+void fw_pool_template_free_all(struct fw_pool *pool)
+{
+    while (pool->templates) {
+        struct proc *t = pool->templates;
+        pool->templates = t->next;
+        fw_pool_worker_close_fds(t);
+        fw_output_free(&t->output);
+        free(t);
+    }
+}
