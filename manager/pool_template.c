@@ -350,25 +350,26 @@ fail:
 }
 
 /* The pid in a hello is a child of ours (reparented: the worker says hello
- * only after it is), of the pool's user, and no other worker's. */
-static bool plausible(const struct proc *p, const struct ucred *cr)
+ * only after it is), of the pool's user, and no other worker's: NULL, or
+ * what is wrong. */
+static const char *implausible(const struct proc *p, const struct ucred *cr)
 {
     const struct fw_pool *pool = p->pool;
     if (cr->pid <= 1 || cr->pid == getpid())
-        return false;
+        return "names no worker's pid";
     if (pool->conf->uid != (uid_t)-1 && cr->uid != pool->conf->uid)
-        return false;
+        return "comes from another user";
     for (const struct proc *q = pool->procs; q; q = q->next)
         if (q->pid == cr->pid)
-            return false;
+            return "names another worker's pid";
     for (const struct proc *q = pool->templates; q; q = q->next)
         if (q->pid == cr->pid)
-            return false;
+            return "comes from the template itself";
     char path[64], stat[512];
     snprintf(path, sizeof(path), "/proc/%ld/stat", (long)cr->pid);
     FILE *f = fopen(path, "re");
     if (!f)
-        return false;
+        return "comes from a process that is gone";
     size_t len = fread(stat, 1, sizeof(stat) - 1, f);
     fclose(f);
     stat[len] = '\0';
@@ -376,7 +377,10 @@ static bool plausible(const struct proc *p, const struct ucred *cr)
     const char *end = strrchr(stat, ')');
     char state;
     long ppid;
-    return end && sscanf(end + 1, " %c %ld", &state, &ppid) == 2 && ppid == (long)getpid();
+    if (!end || sscanf(end + 1, " %c %ld", &state, &ppid) != 2 || ppid != (long)getpid()) {
+        return "comes from a process that is not the master's child";
+    }
+    return NULL;
 }
 
 static void on_hello(struct fw_loop *loop, int fd, uint32_t events, void *data)
@@ -413,8 +417,13 @@ static void on_hello(struct fw_loop *loop, int fd, uint32_t events, void *data)
                           : "has a broken channel");
         return;
     }
-    if (byte != FW_WORKER_MSG_HELLO || !have || !plausible(p, &cr)) {
-        give_up(p, "said no proper hello");
+    const char *wrong = byte != FW_WORKER_MSG_HELLO ? "said something else first"
+                        : !have                     ? "said hello without credentials"
+                                                    : implausible(p, &cr);
+    if (wrong) {
+        char why[160];
+        snprintf(why, sizeof(why), "(pid %ld) %s", (long)cr.pid, wrong);
+        give_up(p, why);
         return;
     }
     int zero = 0;

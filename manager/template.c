@@ -145,15 +145,16 @@ static void become_worker(struct template *t, const struct fw_template_fork *rq,
     for (int s = 1; s < NSIG; s++)
         sigaction(s, &dfl, NULL);
     sigprocmask(SIG_SETMASK, &t->initial_mask, NULL);
-    char hello = FW_WORKER_MSG_HELLO;
-    if (send(CHANNEL_FD, &hello, 1, MSG_NOSIGNAL) != 1)
-        _exit(FW_EXIT_INIT); /* the master gave this spawn up */
     wait_reparented(t->master);
     /* Only now: set while the intermediate lived, it would have fired when
      * that one exited. */
     prctl(PR_SET_PDEATHSIG, SIGTERM);
     if (getppid() != t->master)
         _exit(FW_EXIT_FAILURE);
+    /* After the reparenting, which the master checks. */
+    char hello = FW_WORKER_MSG_HELLO;
+    if (send(CHANNEL_FD, &hello, 1, MSG_NOSIGNAL) != 1)
+        _exit(FW_EXIT_INIT); /* the master gave this spawn up */
     /* The template's slot, inherited with its memory: not this worker's. */
     if (cfg->slot)
         munmap(cfg->slot, sizeof(*cfg->slot));
