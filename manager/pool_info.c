@@ -65,6 +65,15 @@ void fw_pool_info(const struct fw_pool *pool, struct fw_pool_info *out)
     fw_backoff_wait_ms(&pool->backoff, fw_pool_worker_serving(pool), &out->backoff_capped);
     out->backoff_capped_ms = FW_BACKOFF_EMPTY_MAX_MS;
     out->config_failed = pool->config_failed;
+    out->spawn = c->spawn == FW_CONF_SPAWN_TEMPLATE ? "template" : "fresh";
+    for (const struct proc *t = pool->templates; t; t = t->next) {
+        out->templates++;
+        if (t->generation == pool->generation && t->state != PROC_STOPPING) {
+            out->template_pid = t->pid;
+            out->template_state = t->state == PROC_STARTING ? "starting" : "ready";
+            out->template_age_ms = now - t->started_ms;
+        }
+    }
     out->import_error = "";
     for (const struct proc *p = pool->procs; p; p = p->next)
         if (p->load_failed && (p->state == PROC_RUNNING || p->state == PROC_RETIRING)) {

@@ -90,6 +90,13 @@ struct fw_pool_info {
     bool drained;
     bool drain_refusing;
     unsigned connections; /* FastCGI connections its workers hold, as they say */
+    /* spawn: "fresh" or "template"; then the current generation's template
+     * (pid 0: none now, being started or backing off) */
+    const char *spawn;
+    pid_t template_pid;
+    const char *template_state; /* "starting", "ready" */
+    int64_t template_age_ms;
+    unsigned templates; /* all, older generations' still needed included */
 };
 
 #define FW_POOL_CAUSES_MAX 8 /* >= FW_POOL_NCAUSES (pool.h) */

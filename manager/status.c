@@ -11,6 +11,7 @@
 #include <inttypes.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
 
 static const char *const state_names[] = { "starting", "idle", "busy", "retiring", "stopping" };
@@ -160,6 +161,14 @@ static void pool_text(struct fw_buf *out, const struct fw_pool *pool)
     }
     if (i.import_error[0])
         fw_buf_printf(out, "  import failed (requests get 500, retried): %s\n", i.import_error);
+    if (i.template_pid) {
+        char age[32];
+        duration(age, sizeof(age), i.template_age_ms);
+        fw_buf_printf(out, "  template: pid %ld, %s, up %s (%u kept for older generations)\n",
+                      (long)i.template_pid, i.template_state, age, i.templates - 1);
+    } else if (!strcmp(i.spawn, "template")) {
+        fw_buf_puts(out, "  template: none now (starting, or backing off)\n");
+    }
     recycles_text(out, pool);
     if (i.config_failed)
         fw_buf_puts(out, "  configuration error in the worker: not respawning until reload or "
@@ -351,7 +360,13 @@ static void pool_json(struct fw_buf *out, const struct fw_pool *pool)
     fw_buf_printf(out,
                   ",\"config_failed\":%s,\"import_error\":", i.config_failed ? "true" : "false");
     fw_buf_json_string(out, i.import_error);
-    fw_buf_puts(out, ",");
+    fw_buf_printf(out, ",\"spawn\":\"%s\",\"template\":", i.spawn);
+    if (i.template_pid)
+        fw_buf_printf(out, "{\"pid\":%ld,\"state\":\"%s\",\"age_ms\":%" PRId64 "}",
+                      (long)i.template_pid, i.template_state, i.template_age_ms);
+    else
+        fw_buf_puts(out, "null");
+    fw_buf_printf(out, ",\"templates\":%u,", i.templates);
     recycles_json(out, pool);
     metrics_json(out, pool);
     fw_buf_puts(out, ",\"workers\":[");
