@@ -316,6 +316,7 @@ int fw_template_run(struct fw_wconf *w, char **argv)
     if (!t.loaded)
         return status;
     bool failed = fw_worker_load_failed(t.loaded);
+    fw_host_freeze();
     if (failed && w->cfg.slot)
         snprintf(w->cfg.slot->error, sizeof(w->cfg.slot->error), "%s",
                  fw_worker_load_error(t.loaded));

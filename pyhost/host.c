@@ -169,6 +169,21 @@ void fw_host_fork_child(void)
     host_main_state = PyEval_SaveThread();
 }
 
+void fw_host_freeze(void)
+{
+    PyEval_RestoreThread(host_main_state);
+    PyObject *gc = PyImport_ImportModule("gc");
+    PyObject *r = gc ? PyObject_CallMethod(gc, "collect", NULL) : NULL;
+    Py_XDECREF(r);
+    r = gc ? PyObject_CallMethod(gc, "freeze", NULL) : NULL;
+    if (!r)
+        fw_pyutil_log_exception(FW_LOG_WARN, FW_INTERP_GLOBAL, "gc.freeze() before forking");
+    Py_XDECREF(r);
+    Py_XDECREF(gc);
+    PyErr_Clear();
+    host_main_state = PyEval_SaveThread();
+}
+
 void fw_host_thread_names(char *out, size_t cap)
 {
     size_t len = 0;

@@ -36,6 +36,11 @@ void fw_host_fork_before(void);
 void fw_host_fork_parent(void);
 void fw_host_fork_child(void);
 
+/* gc.collect() then gc.freeze(): what the import left moves to the
+ * collector's permanent generation, so a forked process's collections do
+ * not write to (and so copy) every page of it. Before a template forks. */
+void fw_host_freeze(void);
+
 /* The names of the threads Python's threading module knows, other than the
  * caller, comma separated ("" if none or the module was never imported).
  * Same thread as fw_host_start, without the GIL. */
