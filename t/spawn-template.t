@@ -237,6 +237,30 @@ is_(len(load.failures()), 0, 'no request failed in the recycle')
 wait_for(lambda: old_tmpl not in templates(m, 'web'), timeout=20, what='the old template gone')
 like(fcgi_request(sock, 'GET', '/', params=PARAMS).body.decode(), r'^v3 ', 'the new code serves')
 
+# --- a worker that dies in its fork handler, before its hello ----------------
+dies = os.path.join(d, 'dies.wsgi')
+with open(dies, 'w') as f:
+    f.write('import os\nos.register_at_fork(after_in_child=lambda: os._exit(3))\n'
+            'def application(e, sr):\n    sr("200 OK", [])\n    return [b"x"]\n')
+cfg2 = manager_config('''  dies:
+    listen: %s
+    processes: 1
+    allow_root: true
+    spawn: template
+    apps: [{mount: /, script: %s}]
+''' % (sock_path('dies.sock'), dies), name='dies.yaml')
+m2 = spawn([program('fcgiwsgi'), '-c', cfg2])
+wait_log(m2, r'\[pool dies\] a worker forked by the template exited before its hello.*'
+         r'\(3 in a row\): next spawn in', timeout=30)
+ok(True, 'a worker that dies before its hello is given up, with the back-off')
+rc, out, err = ctl(cfg2, 'status', 'dies', '--json')
+st = json.loads(out)['pools'][0]
+ok(st['crashes'] >= 3 and st['template'] and st['template']['state'] == 'ready',
+   'status counts the crashes, and the template stays', got=(st['crashes'], st['template']))
+m2.signal(signal.SIGTERM)
+is_(m2.wait(30), 0, 'that manager stops with 0')
+check_log_clean(m2)
+
 m.signal(signal.SIGTERM)
 is_(m.wait(30), 0, 'the manager stops with 0')
 ok(not templates(m, 'web') and not templates(m, 'nob'), 'every template exited')
