@@ -161,6 +161,7 @@ static int settings_fd(const struct fw_spawn_request *req)
         apps[i].callable = pool->apps[i].callable;
         apps[i].group = pool->apps[i].application_group;
         apps[i].mount = pool->apps[i].mount;
+        apps[i].own_gil = pool->apps[i].own_gil;
     }
     struct fw_worker_config wc = {
         .threads = pool->threads,

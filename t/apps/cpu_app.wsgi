@@ -1,0 +1,65 @@
+# t/own-gil.t and t/bench/own_gil.py: /cpu/S runs Python for S seconds of
+# wall time (at most 10) and answers the thread's CPU time over it and its
+# start and end on the monotonic clock, as "cpu start end": two such calls
+# at once use more CPU than wall time only where they do not share a GIL.
+# /work/N runs N rounds of a fixed CPU-bound loop (at most 10000).
+# /probe answers what this interpreter can import and do.
+import time
+
+
+def spin(seconds):
+    end = time.monotonic() + seconds
+    n = 0
+    while time.monotonic() < end:
+        n += 1
+    return n
+
+
+def work(rounds):
+    total = 0
+    for _ in range(rounds):
+        for i in range(1000):
+            total += i * i % 7
+    return total
+
+
+def probe():
+    out = []
+    for mod in ('ctypes', 'pyexpat', '_decimal', '_datetime', 'json', 'sqlite3', 'ssl'):
+        try:
+            __import__(mod)
+            out.append('%s ok' % mod)
+        except ImportError as e:
+            out.append('%s refused (%s)' % (mod, e))
+    import os
+    import subprocess
+    import sys
+    try:
+        out.append('subprocess %s' % subprocess.run(
+            [sys.executable, '-c', 'print(1)'], capture_output=True, timeout=30).stdout.strip())
+    except Exception as e:
+        out.append('subprocess refused (%s)' % e)
+    try:
+        pid = os.fork()
+        if pid == 0:
+            os._exit(0)
+        os.waitpid(pid, 0)
+        out.append('fork ok')
+    except Exception as e:
+        out.append('fork refused (%s)' % e)
+    return '\n'.join(out)
+
+
+def application(environ, start_response):
+    path = environ['PATH_INFO']
+    body = 'ok'
+    if path.startswith('/cpu/'):
+        t0, c0 = time.monotonic(), time.thread_time()
+        spin(min(float(path.split('/')[2]), 10.0))
+        body = '%.6f %.6f %.6f' % (time.thread_time() - c0, t0, time.monotonic())
+    elif path.startswith('/work/'):
+        body = str(work(min(int(path.split('/')[2]), 10000)))
+    elif path == '/probe':
+        body = probe()
+    start_response('200 OK', [('Content-Type', 'text/plain')])
+    return [body.encode()]
