@@ -153,6 +153,40 @@ static PyThreadState *new_interpreter(bool own_gil, const char *group)
 #endif
 }
 
+#if PY_VERSION_HEX >= 0x030C0000 && PY_VERSION_HEX < 0x030D0000
+/* CPython 3.12 runs a single-phase module's init in the importing
+ * interpreter and only then refuses it there if it checks extensions: in
+ * an own-GIL one that leaves the module's C state made of that
+ * interpreter's objects, and the next interpreter to import it crashes the
+ * process (seen: decimal, which tries _decimal first, then _decimal in a
+ * shared-GIL group: "munmap_chunk(): invalid pointer"). A module already
+ * loaded elsewhere is refused before its init runs, so the standard
+ * library's such modules that apps import through a pure-Python fallback
+ * or a common package (decimal, datetime, xml, ctypes, cProfile) are
+ * loaded in the main interpreter before the first own-GIL one exists.
+ * 3.13 runs such inits in the main interpreter itself (cpython #117953).
+ * Main GIL held. */
+static void preload_single_phase(void)
+{
+    static bool done;
+    static const char *const names[] = { "_decimal", "_datetime", "pyexpat",
+                                         "_elementtree", "_ctypes", "_lsprof" };
+    if (done)
+        return;
+    done = true;
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        PyObject *m = PyImport_ImportModule(names[i]);
+        if (!m)
+            PyErr_Clear(); /* not built here: nobody can import it then */
+        Py_XDECREF(m);
+    }
+}
+#else
+static void preload_single_phase(void)
+{
+}
+#endif
+
 static struct fw_interp *create(struct fw_pythread *t, const char *group, bool own_gil)
 {
     int n = atomic_load(&n_interps);
@@ -173,6 +207,8 @@ static struct fw_interp *create(struct fw_pythread *t, const char *group, bool o
     bool asked = fw_gilkick_want(0);
     PyEval_RestoreThread(t->states[0]);
     fw_gilkick_taken(0, asked);
+    if (own_gil)
+        preload_single_phase();
     /* The new interpreter's state is current on return; we keep it as this
      * thread's state there. */
     PyThreadState *ts = new_interpreter(own_gil, group);

@@ -104,7 +104,7 @@ if p.returncode != 0:
 
 REFUSE = app_path('refuse_sharedgil.wsgi')
 cfg = manager_config(
-    pool('own', app('/a', more=OWN) + app('/b', more=OWN),
+    pool('own', app('/a', more=OWN) + app('/b', more=OWN) + app('/c'),
          '    slowlog_timeout: 400ms\n    request_timeout: 3s\n')
     + pool('shared', app('/a') + app('/b'))
     + pool('refuse', app('/x', REFUSE, OWN) + app('/y', REFUSE),
@@ -163,6 +163,18 @@ wait_log(m, r'\[pool own pid \d+\] .*stack \(slow request GET /a/cpu/1\).*in spi
 ok(True, 'its stack is logged, from its own interpreter')
 res = get('own', '/b/cpu/8')
 is_(res.status, 504, 'request_timeout interrupts a call under its own GIL')
+
+# CPython 3.12 ran a single-phase module's init in the own-GIL interpreter
+# before refusing it there, and the next interpreter to import it crashed
+# the process (decimal's _decimal, then the same in a shared-GIL group).
+pid = get('own', '/c/pid').body
+res = get('own', '/a/decimal')
+is_(res.status, 200, 'decimal in an own-GIL interpreter: %r' % res.body)
+res = get('own', '/c/decimal')
+is_((res.status, res.body.split()[0]), (200, b'0.3333333333333333333333333333'),
+    'then in a shared-GIL one of the same worker')
+is_(get('own', '/c/pid').body, pid, 'the worker lives on')
+unlike(m.output(), r'\[pool own pid \d+\] exited \(killed', 'no worker of pool own crashed')
 
 # A module without per-interpreter GIL support.
 FIX = r'set own_gil: false for this app \(or application_group: "%\{GLOBAL\}"\)'

@@ -3,7 +3,8 @@
 # start and end on the monotonic clock, as "cpu start end": two such calls
 # at once use more CPU than wall time only where they do not share a GIL.
 # /work/N runs N rounds of a fixed CPU-bound loop (at most 10000).
-# /probe answers what this interpreter can import and do.
+# /pid answers the worker's pid. /probe answers what this interpreter can import and do; /decimal divides
+# with the decimal module (its C part _decimal where the interpreter takes it).
 import time
 
 
@@ -61,5 +62,11 @@ def application(environ, start_response):
         body = str(work(min(int(path.split('/')[2]), 10000)))
     elif path == '/probe':
         body = probe()
+    elif path == '/pid':
+        import os
+        body = str(os.getpid())
+    elif path == '/decimal':
+        import decimal
+        body = '%s %s' % (decimal.Decimal(1) / 3, decimal.__file__.rsplit('/', 1)[-1])
     start_response('200 OK', [('Content-Type', 'text/plain')])
     return [body.encode()]
