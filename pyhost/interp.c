@@ -42,6 +42,7 @@ static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct fw_interp *interps[FW_INTERP_MAX];
 static atomic_int n_interps;
 static fw_interp_init_fn init_hook;
+static atomic_bool made_own_gil; /* an own-GIL interpreter was created */
 static struct fw_interp main_interp = { .group = (char *)FW_INTERP_GLOBAL, .index = 0 };
 
 void fw_interp_setup(fw_interp_init_fn init)
@@ -169,8 +170,8 @@ static PyThreadState *new_interpreter(bool own_gil, const char *group)
 static void preload_single_phase(void)
 {
     static bool done;
-    static const char *const names[] = { "_decimal", "_datetime", "pyexpat",
-                                         "_elementtree", "_ctypes", "_lsprof" };
+    static const char *const names[] = { "_decimal",     "_datetime", "pyexpat",
+                                         "_elementtree", "_ctypes",   "_lsprof" };
     if (done)
         return;
     done = true;
@@ -181,6 +182,7 @@ static void preload_single_phase(void)
         Py_XDECREF(m);
     }
 }
+
 #else
 static void preload_single_phase(void)
 {
@@ -235,6 +237,8 @@ static struct fw_interp *create(struct fw_pythread *t, const char *group, bool o
     /* An own GIL is asked for by its own interpreter's waiters only. */
     if (!own_gil)
         fw_gilkick_add(n, in->state);
+    if (own_gil)
+        atomic_store(&made_own_gil, true);
     fw_log(FW_LOG_INFO, "created interpreter for application group '%s'%s", group,
            own_gil ? " with its own GIL" : "");
     return in;
@@ -352,4 +356,13 @@ int fw_interp_end_all(struct fw_pythread *t)
         PyThreadState_Swap(main_ts);
     }
     return rc;
+}
+
+bool fw_interp_finalize_safe(void)
+{
+#if PY_VERSION_HEX >= 0x030C0000 && PY_VERSION_HEX < 0x030D0000
+    return !atomic_load(&made_own_gil);
+#else
+    return true;
+#endif
 }

@@ -66,4 +66,11 @@ struct fw_interp *fw_interp_at(size_t i);
  * could not be ended cleanly (then Py_FinalizeEx must not run). */
 int fw_interp_end_all(struct fw_pythread *t);
 
+/* Whether Py_FinalizeEx may run once the interpreters ended: not on
+ * CPython 3.12 after an own-GIL interpreter existed (its finalization then
+ * frees memory that interpreter allocated: "free(): invalid pointer" after
+ * an asyncio event loop there, 3.12.1). Then the main interpreter's atexit
+ * handlers are run and the exit that follows releases the rest. */
+bool fw_interp_finalize_safe(void);
+
 #endif

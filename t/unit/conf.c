@@ -626,8 +626,8 @@ static void test_own_gil(void)
     }
     if (good) {
         const struct fw_conf_error *e = &errs.v[errs.n - 1];
-        good &= ok(e->line == 9 && e->column == column_after(text, 9, "group: ") && strstr(e->message, "'own_gil' is false") &&
-                       strstr(e->message, "at 8:9"),
+        good &= ok(e->line == 9 && e->column == column_after(text, 9, "group: ") &&
+                       strstr(e->message, "'own_gil' is false") && strstr(e->message, "at 8:9"),
                    "apps of one group disagree: at the later app's group");
     }
     if (!good)
