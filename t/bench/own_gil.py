@@ -6,8 +6,12 @@ same apps sharing one GIL. One manager runs both pools (one process each);
 each round loads one pool and then the other (the order alternating), for
 --seconds each, with one closed-loop client per app (two requests in
 flight, one per app), each request /work/N of t/apps/cpu_app.wsgi (about
-20 ms of Python at N=400). Prints each round's requests/s of both and the
-ratio own/shared, then the median of the rounds' ratios.
+20 ms of Python at N=400). Prints each round's requests/s of both, the
+ratio own/shared and the cores that other processes of the machine used
+meanwhile (from /proc/stat, less the manager's, its workers' and this
+script's own CPU), then the median of the rounds' ratios, and of the
+quiet rounds' (others below --quiet cores): two CPU-bound threads can
+only run in parallel on a machine that lends them both cores.
 
     FW_BUILDDIR=BUILD python3 t/bench/own_gil.py [--rounds 7] [--seconds 5]
 
@@ -31,10 +35,38 @@ import bench  # noqa: E402
 APP = os.path.join(HERE, '..', 'apps', 'cpu_app.wsgi')
 
 
-def load(sock, seconds, n):
-    """Two closed-loop clients, to /a and /b, for `seconds`: requests/s."""
+def busy_ticks():
+    """CPU ticks the whole machine spent busy (not idle or iowait)."""
+    with open('/proc/stat') as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    return sum(v) - v[3] - v[4]
+
+
+def tree(pid):
+    """pid and its children (the manager and its workers)."""
+    out = [pid]
+    for d in os.listdir('/proc'):
+        if d.isdigit():
+            try:
+                with open('/proc/%s/stat' % d) as f:
+                    if int(f.read().rsplit(')', 1)[1].split()[1]) == pid:
+                        out.append(int(d))
+            except (OSError, ValueError, IndexError):
+                pass
+    return out
+
+
+def ours(pids):
+    t = os.times()
+    return sum(bench.cpu_ticks(p) for p in pids) + (t.user + t.system) * bench.CLK_TCK
+
+
+def load(sock, seconds, n, pids):
+    """Two closed-loop clients, to /a and /b, for `seconds`: requests/s,
+    and the cores the rest of the machine kept busy meanwhile."""
     done = []
     end = time.monotonic() + seconds
+    busy0, ours0 = busy_ticks(), ours(pids)
 
     def client(mount):
         k = 0
@@ -50,7 +82,9 @@ def load(sock, seconds, n):
         t.start()
     for t in ts:
         t.join()
-    return sum(done) / (time.monotonic() - t0)
+    took = time.monotonic() - t0
+    others = (busy_ticks() - busy0 - (ours(pids) - ours0)) / bench.CLK_TCK / took
+    return sum(done) / took, max(0.0, others)
 
 
 def main():
@@ -58,6 +92,8 @@ def main():
     ap.add_argument('--rounds', type=int, default=7)
     ap.add_argument('--seconds', type=float, default=5)
     ap.add_argument('--work', type=int, default=400, help='N of /work/N')
+    ap.add_argument('--quiet', type=float, default=0.3,
+                    help='a round is quiet if other processes used fewer cores in it')
     args = ap.parse_args()
     build = os.environ.get('FW_BUILDDIR', '.')
     tmp = tempfile.mkdtemp(prefix='fw-owngil-')
@@ -89,18 +125,31 @@ def main():
                         if time.monotonic() > end:
                             raise
                         time.sleep(0.1)
-        ratios = []
+        pids = tree(m.pid)
+        ratios, quiet = [], []
         for rnd in range(args.rounds):
             order = ('own', 'shared') if rnd % 2 == 0 else ('shared', 'own')
-            rps = {}
+            rps, others = {}, {}
             for k in order:
-                rps[k] = load(socks[k], args.seconds, args.work)
+                rps[k], others[k] = load(socks[k], args.seconds, args.work, pids)
             ratios.append(rps['own'] / rps['shared'])
-            print('round %d: own_gil %.1f req/s, shared GIL %.1f req/s, own/shared %.3f'
-                  % (rnd + 1, rps['own'], rps['shared'], ratios[-1]), flush=True)
+            calm = max(others.values()) < args.quiet
+            if calm:
+                quiet.append(ratios[-1])
+            print('round %d: own_gil %.1f req/s, shared GIL %.1f req/s, own/shared %.3f; '
+                  'other processes used %.2f and %.2f cores%s'
+                  % (rnd + 1, rps['own'], rps['shared'], ratios[-1], others['own'],
+                     others['shared'], '' if calm else ' (not quiet)'), flush=True)
         print('median of %d rounds: own/shared %.3f (%.3f to %.3f); %d CPUs online'
               % (len(ratios), statistics.median(ratios), min(ratios), max(ratios),
                  os.cpu_count()))
+        if quiet:
+            print('median of the %d quiet rounds (other processes < %.2f cores): %.3f '
+                  '(%.3f to %.3f)' % (len(quiet), args.quiet, statistics.median(quiet),
+                                      min(quiet), max(quiet)))
+        else:
+            print('no quiet round (other processes < %.2f cores): the machine was busy'
+                  % args.quiet)
     finally:
         m.terminate()
         try:
