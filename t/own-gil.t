@@ -122,7 +122,7 @@ def get(name, uri, timeout=30):
 
 def together(name, seconds=1.5):
     """Two /runs calls at once, to /a and /b: for how long (s) both ran
-    Python at the same moment, and each call's share of running."""
+    Python at the same moment."""
     res = {}
 
     def one(mount):

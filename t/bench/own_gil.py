@@ -21,6 +21,7 @@ nothing else. Not part of make check (see README, Performance)."""
 import argparse
 import os
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -95,6 +96,8 @@ def main():
     ap.add_argument('--quiet', type=float, default=0.3,
                     help='a round is quiet if other processes used fewer cores in it')
     args = ap.parse_args()
+    # A SIGTERM still stops the manager this started (the finally below).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     build = os.environ.get('FW_BUILDDIR', '.')
     tmp = tempfile.mkdtemp(prefix='fw-owngil-')
     cfg = os.path.join(tmp, 'own_gil.yaml')
