@@ -1,6 +1,7 @@
 /* Reading `apps:`: each app's mount is made canonical ("/" or "/a/b", no
  * trailing slash) and unique in its pool, its script absolute and checked
- * to be readable now, so a typo fails `fcgiwsgi -t` and not a worker. */
+ * to be readable now, so a typo fails `fcgiwsgi -t` and not a worker;
+ * own_gil is checked against the group and the embedded CPython. */
 #include <config.h>
 
 #include "conf/app.h"
@@ -9,18 +10,20 @@
 #include "conf/value.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-enum { A_MOUNT, A_SCRIPT, A_CALLABLE, A_GROUP, A_NKEYS };
+enum { A_MOUNT, A_SCRIPT, A_CALLABLE, A_GROUP, A_OWN_GIL, A_NKEYS };
 #define A(field) offsetof(struct fw_conf_app, field)
 static const struct fw_conf_key app_keys[A_NKEYS] = {
     [A_MOUNT] = FW_CONF_KEY("mount", FW_CONF_T_STRING, A(mount)),
     [A_SCRIPT] = FW_CONF_KEY("script", FW_CONF_T_PATH, A(script)),
     [A_CALLABLE] = FW_CONF_KEY("callable", FW_CONF_T_STRING, A(callable)),
     [A_GROUP] = FW_CONF_KEY("application_group", FW_CONF_T_STRING, A(application_group)),
+    [A_OWN_GIL] = FW_CONF_KEY("own_gil", FW_CONF_T_BOOL, A(own_gil)),
 };
 const struct fw_conf_schema fw_conf_app_schema = {
     "app setting", app_keys, A_NKEYS, NULL, NULL,
@@ -93,6 +96,33 @@ static void check_script(struct fw_conf_errors *errs, const char *path, struct f
     }
 }
 
+/* The embedded CPython as MAJOR * 100 + MINOR, from "3.11" or "3.12.1". */
+static int embedded_python(void)
+{
+    unsigned major = 0, minor = 0;
+    if (sscanf(FW_PYTHON_VERSION, "%u.%u", &major, &minor) != 2)
+        return 0;
+    return (int)(major * 100 + minor);
+}
+
+/* own_gil: true needs an interpreter of its own (not the main one, which
+ * holds the process's first GIL) and CPython 3.12's
+ * Py_NewInterpreterFromConfig. */
+static void check_own_gil(struct fw_conf_reader *r, const struct fw_conf_app *app,
+                          struct fw_conf_mark m)
+{
+    if (embedded_python() < 312)
+        fw_conf_mark_error(r->errs, m,
+                           "'own_gil: true' needs CPython 3.12 or later, and fcgiwsgi embeds "
+                           "CPython %s: remove it, or build fcgiwsgi against a newer CPython",
+                           FW_PYTHON_VERSION);
+    else if (app->application_group && !strcmp(app->application_group, "%{GLOBAL}"))
+        fw_conf_mark_error(r->errs, m,
+                           "'own_gil: true' cannot apply to application_group \"%%{GLOBAL}\": "
+                           "the main interpreter keeps the process's first GIL; give the app a "
+                           "group of its own (or no application_group) for an own GIL");
+}
+
 /* After the app's mapping was read: defaults and checks. */
 static void finish(struct fw_conf_reader *r, struct fw_conf_app *app, const struct fw_conf_mark *m)
 {
@@ -121,6 +151,9 @@ static void finish(struct fw_conf_reader *r, struct fw_conf_app *app, const stru
                            fw_conf_reader_quote(app->callable, q));
     else if (!m[A_CALLABLE].line && !(app->callable = strdup("application")))
         fw_conf_mark_error(r->errs, app->mark, "out of memory");
+    app->own_gil_mark = m[A_OWN_GIL];
+    if (app->own_gil)
+        check_own_gil(r, app, m[A_OWN_GIL]);
     if (app->application_group && !strncmp(app->application_group, "%{", 2) &&
         strcmp(app->application_group, "%{GLOBAL}") != 0)
         fw_conf_mark_error(r->errs, m[A_GROUP],
@@ -168,6 +201,29 @@ static int read_app(struct fw_conf_reader *r, struct fw_conf_pool *pool, size_t 
 added:
     pool->n_apps++;
     return 0;
+}
+
+/* Apps that name one group share its interpreter, and so its GIL. */
+static void check_group_gil(struct fw_conf_reader *r, const struct fw_conf_pool *pool)
+{
+    for (size_t i = 0; i < pool->n_apps; i++) {
+        const struct fw_conf_app *a = &pool->apps[i];
+        if (!a->application_group || !strcmp(a->application_group, "auto"))
+            continue;
+        for (size_t j = 0; j < i; j++) {
+            const struct fw_conf_app *o = &pool->apps[j];
+            if (!o->application_group || strcmp(o->application_group, a->application_group) ||
+                o->own_gil == a->own_gil)
+                continue;
+            fw_conf_mark_error(r->errs, a->own_gil_mark.line ? a->own_gil_mark : a->group_mark,
+                               "this app's 'own_gil' is %s, and the app at %u:%u in the same "
+                               "application_group '%s' has %s: apps of one group share one "
+                               "interpreter, so they must agree",
+                               a->own_gil ? "true" : "false", o->mark.line, o->mark.column,
+                               a->application_group, o->own_gil ? "true" : "false");
+            break;
+        }
+    }
 }
 
 /* application_group: auto may move an app into the main interpreter: that
@@ -226,6 +282,7 @@ int fw_conf_app_read_list(struct fw_conf_reader *r, struct fw_conf_pool *pool)
         rc = -1;
     }
     check_auto(r, pool);
+    check_group_gil(r, pool);
 done:
     fw_conf_strset_free(&mounts);
     return rc;

@@ -1,5 +1,5 @@
 /* The apps of a pool: `apps:`, a list of {mount, script, callable,
- * application_group}. */
+ * application_group, own_gil}. */
 #ifndef FW_CONF_APP_H
 #define FW_CONF_APP_H
 

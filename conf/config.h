@@ -50,6 +50,10 @@ struct fw_conf_app {
     struct fw_conf_mark mark;
     struct fw_conf_mark script_mark; /* of its 'script:' value */
     struct fw_conf_mark group_mark;  /* of its 'application_group:' value */
+    /* Its group's interpreter has its own GIL (CPython 3.12+; never for
+     * %{GLOBAL}); apps naming one group agree on it. */
+    bool own_gil;
+    struct fw_conf_mark own_gil_mark; /* of its 'own_gil:' value */
 };
 
 struct fw_conf_env {

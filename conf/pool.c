@@ -650,7 +650,7 @@ bool fw_conf_pool_equal(const struct fw_conf_pool *a, const struct fw_conf_pool 
         const struct fw_conf_app *x = &a->apps[i], *y = &b->apps[i];
         if (!str_eq(x->mount, y->mount) || !str_eq(x->script, y->script) ||
             !str_eq(x->callable, y->callable) ||
-            !str_eq(x->application_group, y->application_group))
+            !str_eq(x->application_group, y->application_group) || x->own_gil != y->own_gil)
             return false;
     }
     return true;

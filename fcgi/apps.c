@@ -63,7 +63,8 @@ int fw_apps_init(struct fw_worker_apps *w, const struct fw_worker_config *cfg)
                                     .group = group       ? group
                                              : autogroup ? NULL
                                                          : named,
-                                    .main_fallback = autogroup && may_share_main(cfg, i) };
+                                    .main_fallback = autogroup && may_share_main(cfg, i),
+                                    .own_gil = cfg->apps[i].own_gil };
         w->mounted[i] = fw_app_new(&ac);
         free(group);
         if (!w->mounted[i])

@@ -45,6 +45,7 @@ enum tag {
     T_APP_CALLABLE,
     T_APP_GROUP,
     T_APP_MOUNT,
+    T_APP_OWN_GIL, /* present: true */
     T_STR_END,
 };
 
@@ -144,6 +145,8 @@ unsigned char *fw_wconf_encode(const struct fw_worker_config *c, const struct fw
         put_str(&o, T_APP_CALLABLE, c->apps[i].callable);
         put_str(&o, T_APP_GROUP, c->apps[i].group);
         put_str(&o, T_APP_MOUNT, c->apps[i].mount);
+        if (c->apps[i].own_gil)
+            put(&o, T_APP_OWN_GIL, NULL, 0);
     }
     if (o.failed) {
         free(o.buf);
@@ -279,6 +282,7 @@ int fw_wconf_decode(const unsigned char *buf, size_t len, struct fw_wconf *w, ch
         case T_APP_CALLABLE: w->apps[app].callable = str; break;
         case T_APP_GROUP: w->apps[app].group = str; break;
         case T_APP_MOUNT: w->apps[app].mount = str; break;
+        case T_APP_OWN_GIL: w->apps[app].own_gil = true; break;
         case T_PING_PATH: c->ping_path = str; break;
         case T_STATUS_PATH: c->status_path = str; break;
         case T_NUM_END:

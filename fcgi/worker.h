@@ -31,6 +31,7 @@ struct fw_worker_app {
      * manager ("www|/", "www|/sub"), the script path without a pool. */
     const char *group;
     const char *mount; /* URL prefix; NULL or "/" is the root */
+    bool own_gil;      /* its group's interpreter has its own GIL (3.12+) */
 };
 
 /* Messages a worker sends on its channel to the master, one byte each. */

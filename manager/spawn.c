@@ -171,6 +171,7 @@ static int settings_fd(const struct fw_spawn_request *req)
          * lets a template pool have no other). */
         apps[i].group = req->template ? "%{GLOBAL}" : pool->apps[i].application_group;
         apps[i].mount = pool->apps[i].mount;
+        apps[i].own_gil = pool->apps[i].own_gil;
     }
     struct fw_worker_config wc = {
         .threads = pool->threads,

@@ -30,6 +30,7 @@ struct fw_app {
     char *callable_name;
     char *group;
     bool main_fallback; /* application_group: auto */
+    bool own_gil;
     char tag[300];
     pthread_mutex_t lock; /* serialises loading; taken without the GIL */
     atomic_bool ready;
@@ -63,6 +64,7 @@ struct fw_app *fw_app_new(const struct fw_app_config *cfg)
     app->callable_name = strdup(cfg->callable ? cfg->callable : "application");
     app->group = strdup(cfg->group ? cfg->group : cfg->script);
     app->main_fallback = cfg->main_fallback;
+    app->own_gil = cfg->own_gil;
     if (!app->script || !app->callable_name || !app->group) {
         fw_app_free(app);
         return NULL;
@@ -244,7 +246,12 @@ static bool report_failure(struct fw_app *app)
         memcpy(app->last_error, tail, sizeof(tail));
         return false;
     }
-    if (sub)
+    if (sub && fw_interp_own_gil(app->interp) && rf.cpython)
+        snprintf(line, sizeof(line),
+                 "%s%s cannot be imported in an interpreter with its own GIL (%s): set own_gil: "
+                 "false for this app (or application_group: \"%%{GLOBAL}\")",
+                 mod, rf.module, rf.text);
+    else if (sub)
         snprintf(line, sizeof(line),
                  "%s%s cannot be imported in a sub-interpreter (%s): set application_group: "
                  "\"%%{GLOBAL}\" for this app",
@@ -314,7 +321,7 @@ static int ensure_loaded(struct fw_app *app, struct fw_pythread *t, bool forced)
     if (!forced && app->failures && now < app->next_try_ms)
         return -1;
     if (!app->interp) {
-        app->interp = fw_interp_get(t, app->group);
+        app->interp = fw_interp_get(t, app->group, app->own_gil);
         if (!app->interp) {
             snprintf(app->last_error, sizeof(app->last_error),
                      "the interpreter of application group '%s' could not be set up", app->group);

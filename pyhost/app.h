@@ -19,6 +19,7 @@ struct fw_app_config {
      * sub-interpreter at import, the app moves to the main interpreter (the
      * caller checked that no other app's isolation depends on it). */
     bool main_fallback;
+    bool own_gil; /* the group's interpreter has its own GIL (3.12+) */
 };
 
 struct fw_app;

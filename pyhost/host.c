@@ -143,6 +143,21 @@ void fw_host_stop(void)
         fw_log(FW_LOG_WARN, "skipping Python finalization: some interpreter is still busy");
         return;
     }
+    if (!fw_interp_finalize_safe()) {
+        PyEval_RestoreThread(host_main_state);
+        PyObject *atexit = PyImport_ImportModule("atexit");
+        PyObject *r = atexit ? PyObject_CallMethod(atexit, "_run_exitfuncs", NULL) : NULL;
+        if (!r)
+            fw_pyutil_log_exception(FW_LOG_WARN, FW_INTERP_GLOBAL, "running atexit handlers");
+        Py_XDECREF(r);
+        Py_XDECREF(atexit);
+        PyEval_SaveThread();
+        fw_log(FW_LOG_INFO,
+               "skipping Python finalization: CPython %s would free memory of an "
+               "own-GIL interpreter in it",
+               PY_VERSION);
+        return;
+    }
     PyEval_RestoreThread(host_main_state);
     host_main_state = NULL;
     if (Py_FinalizeEx() < 0)

@@ -1,6 +1,8 @@
 /* Interpreter registry and thread-state switching. Lock order: the registry
  * mutex is only ever taken without the GIL, then the GIL; never the reverse,
- * or a thread holding the GIL would wait for one waiting for the GIL. */
+ * or a thread holding the GIL would wait for one waiting for the GIL. With
+ * own-GIL interpreters there are several GILs, and a thread holds at most
+ * one: every enter is paired with a leave before the next enter. */
 #include "config.h"
 
 #include "interp.h"
@@ -27,6 +29,7 @@ struct fw_interp {
      * is created in an interpreter with no thread states left, and aborts
      * because it was initialised before. It also ends the interpreter. */
     PyThreadState *anchor;
+    bool own_gil; /* its own GIL (3.12+): not the main interpreter's */
 };
 
 struct fw_pythread {
@@ -39,6 +42,7 @@ static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct fw_interp *interps[FW_INTERP_MAX];
 static atomic_int n_interps;
 static fw_interp_init_fn init_hook;
+static atomic_bool made_own_gil; /* an own-GIL interpreter was created */
 static struct fw_interp main_interp = { .group = (char *)FW_INTERP_GLOBAL, .index = 0 };
 
 void fw_interp_setup(fw_interp_init_fn init)
@@ -107,7 +111,85 @@ static struct fw_interp *find(const char *group)
     return NULL;
 }
 
-static struct fw_interp *create(struct fw_pythread *t, const char *group)
+/* Py_NewInterpreter (one GIL for all), or for own_gil an isolated
+ * interpreter: separate obmalloc and GIL, which CPython only allows with
+ * extensions checked (check_multi_interp_extensions: a module that does not
+ * declare per-interpreter GIL support is refused at import, refusal.h).
+ * Fork stays off as in CPython's isolated defaults (a fork from a threaded
+ * worker with other interpreters running is not survivable); exec and daemon
+ * threads stay on as in the shared-GIL groups, since apps use subprocess
+ * and libraries start daemon threads. Called with the main interpreter's
+ * GIL held; on success returns with the new state current and, for own_gil,
+ * the main GIL released and the new one held. */
+static PyThreadState *new_interpreter(bool own_gil, const char *group)
+{
+    if (!own_gil) {
+        PyThreadState *ts = Py_NewInterpreter();
+        if (!ts)
+            fw_log(FW_LOG_ERR, "Py_NewInterpreter failed for group '%s'", group);
+        return ts;
+    }
+#if PY_VERSION_HEX >= 0x030C0000
+    PyInterpreterConfig cfg = {
+        .use_main_obmalloc = 0,
+        .allow_fork = 0,
+        .allow_exec = 1,
+        .allow_threads = 1,
+        .allow_daemon_threads = 1,
+        .check_multi_interp_extensions = 1,
+        .gil = PyInterpreterConfig_OWN_GIL,
+    };
+    PyThreadState *ts = NULL;
+    PyStatus st = Py_NewInterpreterFromConfig(&ts, &cfg);
+    if (PyStatus_Exception(st) || !ts) {
+        fw_log(FW_LOG_ERR, "creating the own-GIL interpreter of group '%s' failed: %s%s%s", group,
+               st.func ? st.func : "", st.func ? ": " : "", st.err_msg ? st.err_msg : "error");
+        return NULL;
+    }
+    return ts;
+#else
+    fw_log(FW_LOG_ERR, "application group '%s': own_gil needs CPython 3.12 or later, this is %s",
+           group, PY_VERSION);
+    return NULL;
+#endif
+}
+
+#if PY_VERSION_HEX >= 0x030C0000 && PY_VERSION_HEX < 0x030D0000
+/* CPython 3.12 runs a single-phase module's init in the importing
+ * interpreter and only then refuses it there if it checks extensions: in
+ * an own-GIL one that leaves the module's C state made of that
+ * interpreter's objects, and the next interpreter to import it crashes the
+ * process (seen: decimal, which tries _decimal first, then _decimal in a
+ * shared-GIL group: "munmap_chunk(): invalid pointer"). A module already
+ * loaded elsewhere is refused before its init runs, so the standard
+ * library's such modules that apps import through a pure-Python fallback
+ * or a common package (decimal, datetime, xml, ctypes, cProfile) are
+ * loaded in the main interpreter before the first own-GIL one exists.
+ * 3.13 runs such inits in the main interpreter itself (cpython #117953).
+ * Main GIL held. */
+static void preload_single_phase(void)
+{
+    static bool done;
+    static const char *const names[] = { "_decimal",     "_datetime", "pyexpat",
+                                         "_elementtree", "_ctypes",   "_lsprof" };
+    if (done)
+        return;
+    done = true;
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        PyObject *m = PyImport_ImportModule(names[i]);
+        if (!m)
+            PyErr_Clear(); /* not built here: nobody can import it then */
+        Py_XDECREF(m);
+    }
+}
+
+#else
+static void preload_single_phase(void)
+{
+}
+#endif
+
+static struct fw_interp *create(struct fw_pythread *t, const char *group, bool own_gil)
 {
     int n = atomic_load(&n_interps);
     if (n >= FW_INTERP_MAX) {
@@ -122,44 +204,64 @@ static struct fw_interp *create(struct fw_pythread *t, const char *group)
         return NULL;
     }
     in->index = n;
+    in->own_gil = own_gil;
 
     bool asked = fw_gilkick_want(0);
     PyEval_RestoreThread(t->states[0]);
     fw_gilkick_taken(0, asked);
-    /* Py_NewInterpreter returns with the new interpreter's state current on
-     * this thread; we keep that state as this thread's state there. */
-    PyThreadState *ts = Py_NewInterpreter();
+    if (own_gil)
+        preload_single_phase();
+    /* The new interpreter's state is current on return; we keep it as this
+     * thread's state there. */
+    PyThreadState *ts = new_interpreter(own_gil, group);
     if (!ts) {
         fw_gilkick_left(0);
         PyEval_SaveThread();
-        fw_log(FW_LOG_ERR, "Py_NewInterpreter failed for group '%s'", group);
         free(in->group);
         free(in);
         return NULL;
     }
+    if (own_gil)
+        fw_gilkick_left(0); /* the main GIL was let go */
     in->state = PyThreadState_GetInterpreter(ts);
     t->states[in->index] = ts;
     in->anchor = PyThreadState_New(in->state);
     if (init_hook && init_hook(group) < 0)
         fw_pyutil_log_exception(FW_LOG_ERR, group, "setting up the interpreter failed");
-    fw_gilkick_left(0);
+    if (!own_gil)
+        fw_gilkick_left(0);
     PyEval_SaveThread();
 
     interps[n] = in;
     atomic_store(&n_interps, n + 1);
-    fw_gilkick_add(n, in->state);
-    fw_log(FW_LOG_INFO, "created interpreter for application group '%s'", group);
+    /* An own GIL is asked for by its own interpreter's waiters only. */
+    if (!own_gil)
+        fw_gilkick_add(n, in->state);
+    if (own_gil)
+        atomic_store(&made_own_gil, true);
+    fw_log(FW_LOG_INFO, "created interpreter for application group '%s'%s", group,
+           own_gil ? " with its own GIL" : "");
     return in;
 }
 
-struct fw_interp *fw_interp_get(struct fw_pythread *t, const char *group)
+struct fw_interp *fw_interp_get(struct fw_pythread *t, const char *group, bool own_gil)
 {
     pthread_mutex_lock(&registry_lock);
     struct fw_interp *in = find(group);
-    if (!in)
-        in = create(t, group);
+    if (in && in->own_gil != own_gil) {
+        fw_log(FW_LOG_ERR, "application group '%s' exists %s its own GIL; an app asks for it %s",
+               group, in->own_gil ? "with" : "without", own_gil ? "with" : "without");
+        in = NULL;
+    } else if (!in) {
+        in = create(t, group, own_gil);
+    }
     pthread_mutex_unlock(&registry_lock);
     return in;
+}
+
+bool fw_interp_own_gil(const struct fw_interp *in)
+{
+    return in->own_gil;
 }
 
 void fw_interp_enter(struct fw_pythread *t, struct fw_interp *in)
@@ -171,15 +273,20 @@ void fw_interp_enter(struct fw_pythread *t, struct fw_interp *in)
         ts = PyThreadState_New(in->state);
         t->states[in->index] = ts;
     }
+    t->current = in->index;
+    if (in->own_gil) {
+        PyEval_RestoreThread(ts);
+        return;
+    }
     bool asked = fw_gilkick_want(in->index);
     PyEval_RestoreThread(ts);
     fw_gilkick_taken(in->index, asked);
-    t->current = in->index;
 }
 
 void fw_interp_leave(struct fw_pythread *t)
 {
-    fw_gilkick_left(t->current);
+    if (!interps[t->current]->own_gil)
+        fw_gilkick_left(t->current);
     PyEval_SaveThread();
 }
 
@@ -223,19 +330,21 @@ int fw_interp_end_all(struct fw_pythread *t)
         struct fw_interp *in = interps[i];
         PyThreadState *ts = t->states[i];
         t->states[i] = NULL;
-        if (ts && in->anchor) {
-            PyThreadState_Clear(in->anchor);
-            PyThreadState_Delete(in->anchor);
-            in->anchor = NULL;
-        }
-        if (!ts)
-            ts = in->anchor;
+        PyThreadState *anchor = in->anchor;
         in->anchor = NULL;
+        if (!ts)
+            ts = anchor;
         if (!ts) {
             rc = -1;
             continue;
         }
+        /* Swap lets go of the main GIL and takes the interpreter's own,
+         * under which its anchor is cleared. */
         PyThreadState_Swap(ts);
+        if (anchor && anchor != ts) {
+            PyThreadState_Clear(anchor);
+            PyThreadState_Delete(anchor);
+        }
         if (only_thread_left(ts)) {
             Py_EndInterpreter(ts);
         } else {
@@ -247,4 +356,13 @@ int fw_interp_end_all(struct fw_pythread *t)
         PyThreadState_Swap(main_ts);
     }
     return rc;
+}
+
+bool fw_interp_finalize_safe(void)
+{
+#if PY_VERSION_HEX >= 0x030C0000 && PY_VERSION_HEX < 0x030D0000
+    return !atomic_load(&made_own_gil);
+#else
+    return true;
+#endif
 }

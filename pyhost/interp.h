@@ -9,6 +9,7 @@
 #define FW_INTERP_MAX 256
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 struct fw_interp;
@@ -37,11 +38,16 @@ struct fw_pythread *fw_interp_thread_attach(void);
 void fw_interp_wait_attached(const atomic_bool *flag);
 void fw_interp_thread_detach(struct fw_pythread *t);
 
-/* The interpreter of `group`, created on first use. GIL not held; NULL on
- * failure (logged). */
-struct fw_interp *fw_interp_get(struct fw_pythread *t, const char *group);
+/* The interpreter of `group`, created on first use, with its own GIL if
+ * own_gil (CPython 3.12+; conf/ refuses it on 3.11 and for %{GLOBAL}). GIL
+ * not held; NULL on failure, or if the group exists with the other own_gil
+ * (logged). */
+struct fw_interp *fw_interp_get(struct fw_pythread *t, const char *group, bool own_gil);
+bool fw_interp_own_gil(const struct fw_interp *in);
 
-/* Take the GIL with the thread's state in `in` current / give it back. */
+/* Take the GIL of `in` (the shared one, or its own) with the thread's state
+ * there current / give it back. A thread holds one GIL at a time: leave
+ * before entering another interpreter. */
 void fw_interp_enter(struct fw_pythread *t, struct fw_interp *in);
 void fw_interp_leave(struct fw_pythread *t);
 
@@ -59,5 +65,12 @@ struct fw_interp *fw_interp_at(size_t i);
  * threading._shutdown to join non-daemon threads). Returns 0, or -1 if one
  * could not be ended cleanly (then Py_FinalizeEx must not run). */
 int fw_interp_end_all(struct fw_pythread *t);
+
+/* Whether Py_FinalizeEx may run once the interpreters ended: not on
+ * CPython 3.12 after an own-GIL interpreter existed (its finalization then
+ * frees memory that interpreter allocated: "free(): invalid pointer" after
+ * an asyncio event loop there, 3.12.1). Then the main interpreter's atexit
+ * handlers are run and the exit that follows releases the rest. */
+bool fw_interp_finalize_safe(void);
 
 #endif

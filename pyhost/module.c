@@ -198,7 +198,9 @@ static void module_free(void *module)
 static PyModuleDef_Slot module_slots[] = {
     { Py_mod_exec, (void *)module_exec },
 #if PY_VERSION_HEX >= 0x030C0000
-    { Py_mod_multiple_interpreters, Py_MOD_MULTIPLE_INTERPRETERS_SUPPORTED },
+    /* Its state is per module and its types are heap types: nothing is
+     * shared between interpreters, so own-GIL ones may import it too. */
+    { Py_mod_multiple_interpreters, Py_MOD_PER_INTERPRETER_GIL_SUPPORTED },
 #endif
     { 0, NULL },
 };

@@ -6,7 +6,9 @@
  * for the interpreter's id, "PyO3 modules compiled for ... may only be
  * initialized once per interpreter process"), CPython's in Python/import.c
  * (3.12 and 3.13, for a single-phase-init module or one declaring
- * Py_MOD_MULTIPLE_INTERPRETERS_NOT_SUPPORTED, where the interpreter checks:
+ * Py_MOD_MULTIPLE_INTERPRETERS_NOT_SUPPORTED, where the interpreter checks;
+ * in an own-GIL interpreter also for a multi-phase module that does not
+ * declare Py_MOD_PER_INTERPRETER_GIL_SUPPORTED, Objects/moduleobject.c:
  * "module %s does not support loading in subinterpreters"), and the opt-out
  * of CPython's "Isolating Extension Modules" HOWTO, which numpy 2's
  * _multiarray_umath raises ("cannot load module more than once per
@@ -112,6 +114,7 @@ static bool check_one(PyObject *exc, struct fw_refusal *out)
                 *c = ' ';
         const char *tail = strstr(s, CPYTHON_TEXT);
         size_t plen = strlen(CPYTHON_PREFIX);
+        out->cpython = tail != NULL;
         if (tail && (size_t)(tail - s) > plen && !strncmp(s, CPYTHON_PREFIX, plen))
             snprintf(out->module, sizeof(out->module), "%.*s", (int)(tail - s - plen), s + plen);
         else
@@ -125,6 +128,7 @@ static bool check_one(PyObject *exc, struct fw_refusal *out)
 bool fw_refusal_find(struct fw_refusal *out)
 {
     out->module[0] = out->text[0] = '\0';
+    out->cpython = false;
     PyObject *type, *value, *tb;
     PyErr_Fetch(&type, &value, &tb);
     if (!type)

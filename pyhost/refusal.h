@@ -12,6 +12,10 @@
 struct fw_refusal {
     char module[200]; /* the module that refused, "" if it cannot be told */
     char text[400];   /* the ImportError's own text, on one line */
+    /* CPython's own refusal (3.12+, Python/import.c): in an own-GIL
+     * interpreter it is also what a module without per-interpreter GIL
+     * support gets, and a shared-GIL sub-interpreter would load it. */
+    bool cpython;
 };
 
 /* With the GIL held and an exception pending, which stays pending: true if

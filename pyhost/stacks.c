@@ -1,5 +1,8 @@
-/* Stack dumps through sys._current_frames(), which (3.11 to 3.13) lists the
- * threads of every interpreter. */
+/* Stack dumps of a thread of the current interpreter, found among that
+ * interpreter's thread states. Not sys._current_frames(): it walks the
+ * threads of every interpreter and makes frame objects of their frames,
+ * which with own-GIL interpreters (3.12+) races with those running under
+ * their own GIL; the caller holds the GIL of the one it looks at. */
 #include "config.h"
 
 #include "stacks.h"
@@ -12,11 +15,26 @@
 #include <stdio.h>
 
 static const char one_code[] =
-    "import sys, traceback\n"
-    "_f = sys._current_frames().get(_fw_ident)\n"
-    "_fw_stacks = ''.join(traceback.format_stack(_f)) if _f else ''\n";
+    "import traceback\n"
+    "_fw_stacks = ''.join(traceback.format_stack(_fw_frame)) if _fw_frame else ''\n";
 
-/* Runs code with `_fw_ident` set and logs the `_fw_stacks` it leaves. */
+/* The frame (new reference) that the thread `ident` of the current
+ * interpreter runs, or None. The GIL held keeps the list and the frame
+ * from changing. */
+static PyObject *frame_of(unsigned long ident)
+{
+    PyInterpreterState *is = PyThreadState_GetInterpreter(PyThreadState_Get());
+    for (PyThreadState *ts = PyInterpreterState_ThreadHead(is); ts; ts = PyThreadState_Next(ts)) {
+        if (ts->thread_id != ident)
+            continue;
+        PyFrameObject *f = PyThreadState_GetFrame(ts);
+        if (f)
+            return (PyObject *)f;
+    }
+    Py_RETURN_NONE;
+}
+
+/* Runs code with `_fw_frame` set and logs the `_fw_stacks` it leaves. */
 static void run_dump(const char *code, unsigned long ident, enum fw_log_level level,
                      const char *tag)
 {
@@ -26,9 +44,9 @@ static void run_dump(const char *code, unsigned long ident, enum fw_log_level le
         goto fail;
     if (PyDict_SetItemString(globals, "__builtins__", PyEval_GetBuiltins()) < 0)
         goto fail;
-    PyObject *id = PyLong_FromUnsignedLong(ident);
-    int rc = id ? PyDict_SetItemString(globals, "_fw_ident", id) : -1;
-    Py_XDECREF(id);
+    PyObject *frame = frame_of(ident);
+    int rc = PyDict_SetItemString(globals, "_fw_frame", frame);
+    Py_DECREF(frame);
     if (rc < 0)
         goto fail;
     r = PyRun_String(code, Py_file_input, globals, globals);

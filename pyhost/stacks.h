@@ -7,7 +7,8 @@
 #include "lib/log.h"
 
 /* The stack of one thread (its Python ident), tagged with `what`, at
- * `level`. GIL held, in any interpreter. */
+ * `level`, as it runs in the current interpreter: the GIL held is that
+ * interpreter's (a thread in another one is "no Python frame" here). */
 void fw_stacks_log_thread(unsigned long ident, enum fw_log_level level, const char *what);
 
 #endif

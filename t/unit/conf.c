@@ -578,6 +578,64 @@ static void test_ranges(void)
         check_ranges(tables[i].schema);
 }
 
+/* The 1-based column where needle ends on 1-based line `line` of text. */
+static unsigned column_after(const char *text, unsigned line, const char *needle)
+{
+    for (unsigned l = 1; l < line && text; l++)
+        if ((text = strchr(text, '\n')))
+            text++;
+    const char *at = text ? strstr(text, needle) : NULL;
+    return at ? (unsigned)(at - text + strlen(needle)) + 1 : 0;
+}
+
+/* own_gil: refused on %{GLOBAL}, on CPython < 3.12 (naming the embedded
+ * version), and where two apps of one group disagree; each at its value. */
+static void test_own_gil(void)
+{
+    char text[PATH_MAX * 4], msg[200];
+    unsigned major = 0, minor = 0;
+    sscanf(FW_PYTHON_VERSION, "%u.%u", &major, &minor);
+    bool new_python = major * 100 + minor >= 312;
+    const char *script = abs_src("examples/hello.wsgi");
+    snprintf(text, sizeof(text),
+             "pools:\n  a:\n    listen: /x.sock\n    user: nobody\n    apps:\n"
+             "      - {mount: /a, script: %s, own_gil: true}\n"
+             "      - {mount: /b, script: %s, application_group: \"%%{GLOBAL}\", own_gil: true}\n"
+             "      - {mount: /c, script: %s, application_group: g, own_gil: true}\n"
+             "      - {mount: /d, script: %s, application_group: g}\n",
+             script, script, script, script);
+    struct fw_conf_errors errs = { 0 };
+    char name[PATH_MAX + 16];
+    snprintf(name, sizeof(name), "%s/own_gil.yaml", tmpdir);
+    struct fw_config *cfg = fw_conf_load_string(name, text, strlen(text), &errs);
+    ok(cfg == NULL, "own_gil: refused");
+    /* 3.12+: %{GLOBAL} at /b, the disagreement at /d; 3.11: /a, /b, /c for
+     * the version, then /d. */
+    size_t want = new_python ? 2 : 4;
+    snprintf(msg, sizeof(msg), "own_gil: %zu messages on CPython %s", want, FW_PYTHON_VERSION);
+    int good = is(errs.n, want, msg);
+    if (good && new_python) {
+        good &= ok(errs.v[0].line == 7 && errs.v[0].column == column_after(text, 7, "own_gil: ") &&
+                       strstr(errs.v[0].message, "cannot apply to application_group"),
+                   "own_gil on %{GLOBAL}: at its value");
+    } else if (good) {
+        good &= ok(errs.v[0].line == 6 && errs.v[0].column == column_after(text, 6, "own_gil: ") &&
+                       strstr(errs.v[0].message, "needs CPython 3.12 or later") &&
+                       strstr(errs.v[0].message, "embeds CPython " FW_PYTHON_VERSION),
+                   "own_gil on CPython < 3.12: at its value, naming the embedded version");
+    }
+    if (good) {
+        const struct fw_conf_error *e = &errs.v[errs.n - 1];
+        good &= ok(e->line == 9 && e->column == column_after(text, 9, "group: ") &&
+                       strstr(e->message, "'own_gil' is false") && strstr(e->message, "at 8:9"),
+                   "apps of one group disagree: at the later app's group");
+    }
+    if (!good)
+        show(&errs);
+    fw_conf_free(cfg);
+    fw_conf_errors_free(&errs);
+}
+
 static void test_multiprocess(void)
 {
     struct fw_conf_pool p = { .pm = FW_CONF_PM_FIXED, .processes = 1 };
@@ -609,6 +667,7 @@ int main(void)
     test_limits();
     test_print();
     test_multiprocess();
+    test_own_gil();
     test_ranges();
     char cmd[PATH_MAX + 16];
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);

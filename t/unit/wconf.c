@@ -14,7 +14,8 @@ int main(void)
 {
     struct fw_worker_app apps[2] = {
         { .script = "/srv/a.wsgi", .callable = "app", .group = NULL, .mount = "/" },
-        { .script = "/srv/b.wsgi", .callable = NULL, .group = "shared", .mount = "/b" },
+        { .script = "/srv/b.wsgi", .callable = NULL, .group = "shared", .mount = "/b",
+          .own_gil = true },
     };
     const char *paths[] = { "/srv/lib", "/opt/venv/site" };
     const char *clients[] = { "127.0.0.1" };
@@ -46,6 +47,7 @@ int main(void)
     is_str(c->apps[1].group, "shared", "its group");
     ok(c->apps[0].group == NULL && c->apps[1].callable == NULL, "unset strings stay unset");
     is_str(c->apps[1].mount, "/b", "its mount");
+    ok(c->apps[1].own_gil && !c->apps[0].own_gil, "own_gil");
     is(c->host.n_python_path, 2, "python_path");
     is_str(c->host.python_path[1], "/opt/venv/site", "(in order)");
     is_str(c->host.python_home, "/opt/venv", "python_home");
