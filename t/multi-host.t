@@ -254,6 +254,13 @@ def run(keep_conn, scenarios):
         if failed:
             diag(failed[:5])
             diag(failed[-5:])
+            # Which upstream failed how: nginx marks a host down for
+            # fail_timeout after one error, and a 502 for a GET means it
+            # had none left (seen twice in CI, never here).
+            diag('nginx error.log, upstream lines during the deploy:\n' + '\n'.join(
+                l for l in log_text(ng.error_log).splitlines() if 'upstream' in l)[-6000:])
+            for h in hosts:
+                diag('%s log:\n%s' % (h.name, '\n'.join(h.m.output().splitlines()[-25:])))
         time.sleep(FAIL_TIMEOUT)  # nginx takes host 2 back
 
     if 'kill' in scenarios:
