@@ -224,16 +224,18 @@ static void unlink_proc(struct proc **list, struct proc *p)
 static void give_up(struct proc *p, const char *why)
 {
     struct fw_pool *pool = p->pool;
-    fw_log_to(pool->log, FW_LOG_ERR, "[pool %s] a worker forked by the template %s: given up",
-              pool->conf->name, why);
+    fw_log_to(pool->log, pool->stopping ? FW_LOG_NOTICE : FW_LOG_ERR,
+              "[pool %s] a worker forked by the template %s: given up", pool->conf->name, why);
     unlink_proc(&pool->procs, p);
     fw_pool_worker_close_fds(p);
     fw_output_flush(&p->output, fw_loop_now_ms());
     fw_output_free(&p->output);
     fw_scoreboard_release(pool->env.scoreboard, p->slot);
-    char what[200];
-    snprintf(what, sizeof(what), "a worker forked by the template %s", why);
-    fw_pool_worker_back_off(pool, what, what, "");
+    if (!pool->stopping) {
+        char what[200];
+        snprintf(what, sizeof(what), "a worker forked by the template %s", why);
+        fw_pool_worker_back_off(pool, what, what, "");
+    }
     free(p);
 }
 
@@ -352,7 +354,7 @@ fail:
 /* The pid in a hello is a child of ours (reparented: the worker says hello
  * only after it is), of the pool's user, and no other worker's: NULL, or
  * what is wrong. */
-static const char *implausible(const struct proc *p, const struct ucred *cr)
+static const char *implausible(const struct proc *p, const struct ucred *cr, bool reaped)
 {
     const struct fw_pool *pool = p->pool;
     if (cr->pid <= 1 || cr->pid == getpid())
@@ -365,6 +367,8 @@ static const char *implausible(const struct proc *p, const struct ucred *cr)
     for (const struct proc *q = pool->templates; q; q = q->next)
         if (q->pid == cr->pid)
             return "comes from the template itself";
+    if (reaped)
+        return NULL; /* our child: reaped before its hello was read */
     char path[64], stat[512];
     snprintf(path, sizeof(path), "/proc/%ld/stat", (long)cr->pid);
     FILE *f = fopen(path, "re");
@@ -417,9 +421,11 @@ static void on_hello(struct fw_loop *loop, int fd, uint32_t events, void *data)
                           : "has a broken channel");
         return;
     }
+    int status = 0;
+    bool reaped = have && cr.pid > 0 && take_unclaimed(cr.pid, &status);
     const char *wrong = byte != FW_WORKER_MSG_HELLO ? "said something else first"
                         : !have                     ? "said hello without credentials"
-                                                    : implausible(p, &cr);
+                                                    : implausible(p, &cr, reaped);
     if (wrong) {
         char why[160];
         snprintf(why, sizeof(why), "(pid %ld) %s", (long)cr.pid, wrong);
@@ -437,11 +443,10 @@ static void on_hello(struct fw_loop *loop, int fd, uint32_t events, void *data)
               "[pool %s pid %ld] spawned (generation %u): forked by the template in %lld ms",
               p->pool->conf->name, (long)p->pid, p->generation,
               (long long)(fw_loop_now_ms() - p->started_ms));
-    if (p->pending_signal)
-        kill(p->pid, p->pending_signal);
-    int status;
-    if (take_unclaimed(p->pid, &status))
+    if (reaped)
         fw_pool_reap(p->pool, p->pid, status);
+    else if (p->pending_signal)
+        kill(p->pid, p->pending_signal);
 }
 
 void fw_pool_template_watch_hello(struct proc *p)
