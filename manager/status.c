@@ -67,10 +67,13 @@ static void recycles_text(struct fw_buf *out, const struct fw_pool *pool)
         char started[40], took[32];
         iso_time(started, sizeof(started), r[k].started_unix_ms);
         fw_units_format_elapsed(r[k].duration_ms, took, sizeof(took));
+        char seq[24] = "-"; /* a worker's replacement: no recycle of the pool */
+        if (r[k].seq)
+            snprintf(seq, sizeof(seq), "#%" PRIu64, r[k].seq);
         fw_buf_printf(out,
-                      "    #%" PRIu64 " %s %s, generation %" PRIu32 " -> %" PRIu32
+                      "    %s %s %s, generation %" PRIu32 " -> %" PRIu32
                       ", started %s, %s %s, %u replaced, %" PRIu64 " failed, %" PRIu64 " cut: %s\n",
-                      r[k].seq, r[k].cause,
+                      seq, r[k].cause,
                       r[k].running ? "RUNNING"
                       : r[k].ok    ? "ok"
                                    : "FAILED",
