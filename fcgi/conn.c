@@ -216,7 +216,9 @@ static void respond_error(struct fw_conn_thread *t, int status)
     fw_stream_write(t, buf, n);
 }
 
-static int build_environ(struct fw_conn_thread *t)
+/* The params the parser holds whole, as pairs in t->params: all of them
+ * once they are complete, those before the cut when they were too large. */
+static int collect_params(struct fw_conn_thread *t)
 {
     const struct fw_record_parser *p = &t->c->p;
     if (p->n_params > t->cap_params) {
@@ -225,7 +227,7 @@ static int build_environ(struct fw_conn_thread *t)
             cap *= 2;
         struct fw_param *np = realloc(t->params, cap * sizeof(*np));
         if (!np)
-            return 503;
+            return -1;
         t->params = np;
         t->cap_params = cap;
     }
@@ -233,7 +235,28 @@ static int build_environ(struct fw_conn_thread *t)
         struct fw_param *q = &t->params[i];
         fw_record_param(p, i, &q->name, &q->name_len, &q->value, &q->value_len);
     }
-    return fw_environ_build(&t->env, t->params, p->n_params, t->s.mounts, t->s.n_mounts);
+    return 0;
+}
+
+static int build_environ(struct fw_conn_thread *t)
+{
+    if (collect_params(t) < 0)
+        return 503;
+    return fw_environ_build(&t->env, t->params, t->c->p.n_params, t->s.mounts, t->s.n_mounts);
+}
+
+/* A request refused (431) before its params were complete has a line too,
+ * from what had arrived whole: "-" where the method or the URI was cut. */
+static void log_refused(struct fw_conn_thread *t)
+{
+    struct fw_access_request r = {
+        .params = t->params,
+        .n_params = collect_params(t) < 0 ? 0 : t->c->p.n_params,
+        .status = t->log_status,
+        .body_bytes = t->log_bytes,
+        .total_us = now_us() - t->c->begin_us,
+    };
+    fw_access_log(t->access, &r);
 }
 
 static bool is_path(const struct fw_conn_thread *t, const char *want)
@@ -425,8 +448,11 @@ enum fw_conn_state fw_conn_pump(struct fw_conn_thread *t, struct fw_conn *c)
         struct fw_record_event ev;
         t->in_pos += fw_record_parse(&c->p, t->in + t->in_pos, t->in_len - t->in_pos, &ev);
         switch (ev.kind) {
-        case FW_RECORD_NONE:
-        case FW_RECORD_BEGIN: break;
+        case FW_RECORD_NONE: break;
+        case FW_RECORD_BEGIN:
+            if (t->access)
+                c->begin_us = now_us();
+            break;
         case FW_RECORD_PARAMS_DONE: return FW_CONN_READY;
         case FW_RECORD_REPLY:
             if (ev.error)
@@ -444,6 +470,8 @@ enum fw_conn_state fw_conn_pump(struct fw_conn_thread *t, struct fw_conn *c)
                    (unsigned long long)t->s.max_params_bytes);
             respond_error(t, 431);
             fw_stream_flush(t, true);
+            if (t->access)
+                log_refused(t);
             return drop(t, c, true);
         default:
             fw_stream_protocol_error(t, ev.error ? ev.error : "unexpected record before the params");

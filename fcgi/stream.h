@@ -45,6 +45,9 @@ struct fw_conn {
     int fd;
     bool used; /* a byte has arrived */
     struct fw_record_parser p;
+    /* with an access log: when this request's BEGIN_REQUEST was read (the
+     * params may arrive over several threads' turns), for a refusal's line */
+    int64_t begin_us;
 };
 
 /* The app's I/O and fw_conn_emergency exclude each other through io_owner:
