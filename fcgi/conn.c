@@ -124,7 +124,7 @@ static int64_t now_us(void)
 }
 
 /* The request's access log line, while its params are still there. */
-static void log_access(struct fw_conn_thread *t, int64_t start_us)
+static void log_access(struct fw_conn_thread *t)
 {
     const char *mount = NULL;
     if (t->log_mounted && t->env.mount_index < t->s.n_mounts)
@@ -139,7 +139,8 @@ static void log_access(struct fw_conn_thread *t, int64_t start_us)
         .status = t->log_status ? t->log_status : t->last_status,
         .body_bytes = t->log_bytes,
         .app_us = (int64_t)t->last_app_us,
-        .total_us = now_us() - start_us,
+        .total_us = t->ended_us - t->began_us,
+        .ended_mono_us = t->ended_us,
     };
     fw_access_log(t->access, &r);
 }
@@ -489,9 +490,8 @@ enum fw_conn_state fw_conn_serve(struct fw_conn_thread *t, struct fw_conn *c)
     atomic_store(&t->cur_fd, c->fd);
     t->last_status = 0;
     t->last_app_us = 0;
-    int64_t start_us = 0;
+    t->began_us = now_us();
     if (t->access) {
-        start_us = now_us();
         t->log_status = 0;
         t->log_bytes = 0;
         t->log_mounted = false;
@@ -502,9 +502,10 @@ enum fw_conn_state fw_conn_serve(struct fw_conn_thread *t, struct fw_conn *c)
         atomic_store(&t->slot_request->start_ms, 0);
     if (atomic_load(&t->io_owner) == IO_TAKEN) {
         /* fw_conn_emergency answered for us, or cut the connection. */
+        t->ended_us = now_us();
         if (t->access) {
             t->log_status = 504;
-            log_access(t, start_us);
+            log_access(t);
         }
         atomic_store(&t->cur_fd, -1);
         return drop(t, c, false);
@@ -520,8 +521,9 @@ enum fw_conn_state fw_conn_serve(struct fw_conn_thread *t, struct fw_conn *c)
     int flushed = 0;
     if (!t->cut && !t->out_failed && !t->peer_aborted)
         flushed = fw_stream_flush(t, true);
+    t->ended_us = now_us();
     if (t->access)
-        log_access(t, start_us);
+        log_access(t);
     if (t->cut || t->out_failed) {
         st = drop(t, c, false);
     } else if (t->peer_aborted) {
@@ -575,10 +577,12 @@ void fw_conn_emergency(struct fw_conn_thread *t, int status)
     shutdown(fd, SHUT_RDWR);
 }
 
-void fw_conn_last_request(const struct fw_conn_thread *t, int *status, uint64_t *app_us)
+void fw_conn_last_request(const struct fw_conn_thread *t, int *status, uint64_t *app_us,
+                          int64_t *busy_us)
 {
     *status = t->last_status;
     *app_us = t->last_app_us;
+    *busy_us = t->ended_us - t->began_us;
 }
 
 struct fw_callclock *fw_conn_clock(struct fw_conn_thread *t)
