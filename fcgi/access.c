@@ -51,7 +51,23 @@ struct fw_access {
     struct fw_access_thread *threads;
     _Atomic int64_t error_logged_ms;
     atomic_ullong lost_lines;
+    _Atomic int64_t wall_offset_ns; /* CLOCK_REALTIME - CLOCK_MONOTONIC */
 };
+
+static int64_t ns_of(const struct timespec *ts)
+{
+    return (int64_t)ts->tv_sec * 1000000000 + ts->tv_nsec;
+}
+
+/* Two clock reads in a row: the wall clock's offset to the monotonic
+ * clock, to within a read. */
+static void read_wall_offset(struct fw_access *a)
+{
+    struct timespec mono, wall;
+    clock_gettime(CLOCK_MONOTONIC, &mono);
+    clock_gettime(CLOCK_REALTIME, &wall);
+    atomic_store_explicit(&a->wall_offset_ns, ns_of(&wall) - ns_of(&mono), memory_order_relaxed);
+}
 
 struct fw_access *fw_access_new(int fd, const char *format, const char *pool, unsigned generation,
                                 unsigned threads, char *err, size_t errlen)
@@ -78,6 +94,7 @@ struct fw_access *fw_access_new(int fd, const char *format, const char *pool, un
     a->generation = generation;
     a->pid = (long)getpid();
     a->n_threads = threads ? threads : 1;
+    read_wall_offset(a);
     for (unsigned i = 0; i < a->n_threads; i++) {
         pthread_mutex_init(&a->threads[i].lock, NULL);
         a->threads[i].a = a;
@@ -155,7 +172,14 @@ void fw_access_log(struct fw_access_thread *t, const struct fw_access_request *r
         .generation = a->generation,
         .thread = t->index,
     };
-    clock_gettime(CLOCK_REALTIME, &fr.now);
+    if (r->ended_mono_us > 0) {
+        int64_t ns = r->ended_mono_us * 1000 +
+                     atomic_load_explicit(&a->wall_offset_ns, memory_order_relaxed);
+        fr.now.tv_sec = (time_t)(ns / 1000000000);
+        fr.now.tv_nsec = (long)(ns % 1000000000);
+    } else {
+        clock_gettime(CLOCK_REALTIME, &fr.now);
+    }
     pthread_mutex_lock(&t->lock);
     if (t->len + FW_ACCESSFMT_LINE_MAX > sizeof(t->buf))
         write_batch(t);
@@ -167,6 +191,7 @@ void fw_access_flush(struct fw_access *a, bool wait)
 {
     if (!a)
         return;
+    read_wall_offset(a);
     for (unsigned i = 0; i < a->n_threads; i++) {
         struct fw_access_thread *t = &a->threads[i];
         if (wait)

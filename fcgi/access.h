@@ -34,13 +34,19 @@ struct fw_access_request {
     int status;
     uint64_t body_bytes;
     int64_t app_us, total_us;
+    /* CLOCK_MONOTONIC at the response's end (0: read the wall clock): the
+     * line's time is taken from it and the wall clock's offset to it, read
+     * on each flush, so a request reads no clock for its line. */
+    int64_t ended_mono_us;
 };
 
 /* One request's line; a full batch is written first. */
 void fw_access_log(struct fw_access_thread *t, const struct fw_access_request *r);
 
 /* Writes every thread's batch (the main thread's tick; the end of a stop).
- * A thread busy adding a line is skipped unless wait. */
+ * A thread busy adding a line is skipped unless wait. Also reads the wall
+ * clock's offset to the monotonic one again: a clock step shows in the
+ * lines' times from the next tick on (50 ms). */
 void fw_access_flush(struct fw_access *a, bool wait);
 
 /* The master reopened the file (logrotate): what was collected goes to

@@ -130,7 +130,7 @@ static int64_t now_us(void)
 }
 
 /* The request's access log line, while its params are still there. */
-static void log_access(struct fw_conn_thread *t, int64_t start_us)
+static void log_access(struct fw_conn_thread *t)
 {
     const char *mount = NULL;
     if (t->log_mounted && t->env.mount_index < t->s.n_mounts)
@@ -145,7 +145,8 @@ static void log_access(struct fw_conn_thread *t, int64_t start_us)
         .status = t->log_status ? t->log_status : t->last_status,
         .body_bytes = t->log_bytes,
         .app_us = (int64_t)t->last_app_us,
-        .total_us = now_us() - start_us,
+        .total_us = t->ended_us - t->began_us,
+        .ended_mono_us = t->ended_us,
     };
     fw_access_log(t->access, &r);
 }
@@ -222,7 +223,9 @@ static void respond_error(struct fw_conn_thread *t, int status)
     fw_stream_write(t, buf, n);
 }
 
-static int build_environ(struct fw_conn_thread *t)
+/* The params the parser holds whole, as pairs in t->params: all of them
+ * once they are complete, those before the cut when they were too large. */
+static int collect_params(struct fw_conn_thread *t)
 {
     const struct fw_record_parser *p = &t->c->p;
     if (p->n_params > t->cap_params) {
@@ -231,7 +234,7 @@ static int build_environ(struct fw_conn_thread *t)
             cap *= 2;
         struct fw_param *np = realloc(t->params, cap * sizeof(*np));
         if (!np)
-            return 503;
+            return -1;
         t->params = np;
         t->cap_params = cap;
     }
@@ -239,7 +242,28 @@ static int build_environ(struct fw_conn_thread *t)
         struct fw_param *q = &t->params[i];
         fw_record_param(p, i, &q->name, &q->name_len, &q->value, &q->value_len);
     }
-    return fw_environ_build(&t->env, t->params, p->n_params, t->s.mounts, t->s.n_mounts);
+    return 0;
+}
+
+static int build_environ(struct fw_conn_thread *t)
+{
+    if (collect_params(t) < 0)
+        return 503;
+    return fw_environ_build(&t->env, t->params, t->c->p.n_params, t->s.mounts, t->s.n_mounts);
+}
+
+/* A request refused (431) before its params were complete has a line too,
+ * from what had arrived whole: "-" where the method or the URI was cut. */
+static void log_refused(struct fw_conn_thread *t)
+{
+    struct fw_access_request r = {
+        .params = t->params,
+        .n_params = collect_params(t) < 0 ? 0 : t->c->p.n_params,
+        .status = t->log_status,
+        .body_bytes = t->log_bytes,
+        .total_us = now_us() - t->c->begin_us,
+    };
+    fw_access_log(t->access, &r);
 }
 
 static bool is_path(const struct fw_conn_thread *t, const char *want)
@@ -431,8 +455,11 @@ enum fw_conn_state fw_conn_pump(struct fw_conn_thread *t, struct fw_conn *c)
         struct fw_record_event ev;
         t->in_pos += fw_record_parse(&c->p, t->in + t->in_pos, t->in_len - t->in_pos, &ev);
         switch (ev.kind) {
-        case FW_RECORD_NONE:
-        case FW_RECORD_BEGIN: break;
+        case FW_RECORD_NONE: break;
+        case FW_RECORD_BEGIN:
+            if (t->access)
+                c->begin_us = now_us();
+            break;
         case FW_RECORD_PARAMS_DONE: return FW_CONN_READY;
         case FW_RECORD_REPLY:
             if (ev.error)
@@ -450,6 +477,8 @@ enum fw_conn_state fw_conn_pump(struct fw_conn_thread *t, struct fw_conn *c)
                    (unsigned long long)t->s.max_params_bytes);
             respond_error(t, 431);
             fw_stream_flush(t, true);
+            if (t->access)
+                log_refused(t);
             return drop(t, c, true);
         default:
             fw_stream_protocol_error(t, ev.error ? ev.error : "unexpected record before the params");
@@ -467,9 +496,8 @@ enum fw_conn_state fw_conn_serve(struct fw_conn_thread *t, struct fw_conn *c)
     atomic_store(&t->cur_fd, c->fd);
     t->last_status = 0;
     t->last_app_us = 0;
-    int64_t start_us = 0;
+    t->began_us = now_us();
     if (t->access) {
-        start_us = now_us();
         t->log_status = 0;
         t->log_bytes = 0;
         t->log_mounted = false;
@@ -480,9 +508,10 @@ enum fw_conn_state fw_conn_serve(struct fw_conn_thread *t, struct fw_conn *c)
         atomic_store(&t->slot_request->start_ms, 0);
     if (atomic_load(&t->io_owner) == IO_TAKEN) {
         /* fw_conn_emergency answered for us, or cut the connection. */
+        t->ended_us = now_us();
         if (t->access) {
             t->log_status = 504;
-            log_access(t, start_us);
+            log_access(t);
         }
         atomic_store(&t->cur_fd, -1);
         return drop(t, c, false);
@@ -498,8 +527,9 @@ enum fw_conn_state fw_conn_serve(struct fw_conn_thread *t, struct fw_conn *c)
     int flushed = 0;
     if (!t->cut && !t->out_failed && !t->peer_aborted)
         flushed = fw_stream_flush(t, true);
+    t->ended_us = now_us();
     if (t->access)
-        log_access(t, start_us);
+        log_access(t);
     if (t->cut || t->out_failed) {
         st = drop(t, c, false);
     } else if (t->peer_aborted) {
@@ -553,10 +583,12 @@ void fw_conn_emergency(struct fw_conn_thread *t, int status)
     shutdown(fd, SHUT_RDWR);
 }
 
-void fw_conn_last_request(const struct fw_conn_thread *t, int *status, uint64_t *app_us)
+void fw_conn_last_request(const struct fw_conn_thread *t, int *status, uint64_t *app_us,
+                          int64_t *busy_us)
 {
     *status = t->last_status;
     *app_us = t->last_app_us;
+    *busy_us = t->ended_us - t->began_us;
 }
 
 struct fw_callclock *fw_conn_clock(struct fw_conn_thread *t)

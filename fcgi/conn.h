@@ -102,9 +102,11 @@ const char *fw_conn_uri(const struct fw_conn_thread *t);
 void fw_conn_emergency(struct fw_conn_thread *t, int status);
 
 /* The last request fw_conn_serve served on this thread: the HTTP status
- * it answered (0 if none went out) and the app's own time in
- * microseconds (0 if no app ran). */
-void fw_conn_last_request(const struct fw_conn_thread *t, int *status, uint64_t *app_us);
+ * it answered (0 if none went out), the app's own time in microseconds (0
+ * if no app ran), and its busy time (from the params to the response's
+ * end). */
+void fw_conn_last_request(const struct fw_conn_thread *t, int *status, uint64_t *app_us,
+                          int64_t *busy_us);
 
 /* The thread's app-call clock (request_timeout). */
 struct fw_callclock *fw_conn_clock(struct fw_conn_thread *t);

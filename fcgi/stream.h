@@ -45,6 +45,11 @@ struct fw_conn {
     int fd;
     bool used; /* a byte has arrived */
     struct fw_record_parser p;
+    /* with an access log: when this request's BEGIN_REQUEST was read (the
+     * params may arrive over several threads' turns), for a refusal's line;
+     * the one clock read a request pays for its line (the others share the
+     * busy time's, fw_conn_thread's began_us and ended_us) */
+    int64_t begin_us;
 };
 
 /* The app's I/O and fw_conn_emergency exclude each other through io_owner:
@@ -91,6 +96,10 @@ struct fw_conn_thread {
     int log_status;
     bool log_mounted; /* env.mount_index is this request's */
     uint64_t log_bytes;
+    /* CLOCK_MONOTONIC when fw_conn_serve began and when its response was
+     * out: the slot's busy time and the access log's total time and line
+     * time, from the same two reads. */
+    int64_t began_us, ended_us;
 };
 
 /* Reads more into t->in (block: wait up to client_timeout). Returns bytes

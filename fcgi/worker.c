@@ -190,21 +190,15 @@ static void check_healed(struct worker *w)
     }
 }
 
-static int64_t mono_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 /* A finished request in the slot's metrics: its status class, its app
  * time in the histogram (bounds the master wrote), its busy time. Counted
  * before `requests`, so a master that reads requests sees these too. */
-static void count_request(struct fw_slot *slot, const struct fw_conn_thread *ct, int64_t busy_us)
+static void count_request(struct fw_slot *slot, const struct fw_conn_thread *ct)
 {
     int status;
     uint64_t app_us;
-    fw_conn_last_request(ct, &status, &app_us);
+    int64_t busy_us;
+    fw_conn_last_request(ct, &status, &app_us, &busy_us);
     unsigned cls = status >= 100 && status <= 599 ? (unsigned)(status / 100 - 1) : 5;
     atomic_fetch_add(&slot->by_class[cls], 1);
     atomic_fetch_add(&slot->app_us, app_us);
@@ -229,11 +223,10 @@ again:
         atomic_store(&th->request_start_ms, now_ms());
         if (slot && atomic_fetch_add(&slot->busy, 1) == 0)
             atomic_store(&slot->state, FW_SLOT_BUSY);
-        int64_t began_us = mono_us();
         st = fw_conn_serve(ct, c);
         atomic_store(&th->request_start_ms, 0);
         if (slot) {
-            count_request(slot, ct, mono_us() - began_us);
+            count_request(slot, ct);
             uint64_t served = atomic_fetch_add(&slot->requests, 1) + 1;
             if (atomic_fetch_sub(&slot->busy, 1) == 1 && !atomic_load(&w->stopping))
                 atomic_store(&slot->state, FW_SLOT_IDLE);

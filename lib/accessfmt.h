@@ -69,7 +69,7 @@ static inline unsigned fw_accessfmt_name_hash(const char *name, size_t len)
 /* What else a line can show. */
 struct fw_accessfmt_request {
     const struct fw_accessfmt_value *params; /* by slot */
-    struct timespec now;                     /* CLOCK_REALTIME at the response's end */
+    struct timespec now;                     /* the wall clock at the response's end */
     int status;
     uint64_t body_bytes;
     int64_t app_us, total_us;

@@ -6,6 +6,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -152,4 +153,19 @@ void fw_units_format_duration(uint64_t ms, char *buf, size_t size)
         { "h", 3600 * 1000 }, { "m", 60 * 1000 }, { "s", 1000 }, { "ms", 1 }
     };
     format(ms, units, sizeof(units) / sizeof(units[0]), buf, size);
+}
+
+void fw_units_format_elapsed(int64_t ms, char *buf, size_t size)
+{
+    int64_t s = ms / 1000;
+    if (ms < 0)
+        snprintf(buf, size, "-");
+    else if (s < 60)
+        snprintf(buf, size, "%" PRId64 ".%" PRId64 "s", s, (ms % 1000) / 100);
+    else if (s < 3600)
+        snprintf(buf, size, "%" PRId64 "m%02" PRId64 "s", s / 60, s % 60);
+    else if (s < 86400)
+        snprintf(buf, size, "%" PRId64 "h%02" PRId64 "m", s / 3600, (s % 3600) / 60);
+    else
+        snprintf(buf, size, "%" PRId64 "d%02" PRId64 "h", s / 86400, (s % 86400) / 3600);
 }

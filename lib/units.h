@@ -36,4 +36,9 @@ int fw_units_parse_duration_bounded(const char *text, uint64_t *ms);
 void fw_units_format_size(uint64_t bytes, char *buf, size_t size);
 void fw_units_format_duration(uint64_t ms, char *buf, size_t size);
 
+/* An elapsed time for people, cut (not rounded) to two units: "12.3s",
+ * "4m05s", "2h03m", "1d02h"; "-" when negative (not known). Status and
+ * `fcgiwsgi-ctl top` both print ages this way, so they read alike. */
+void fw_units_format_elapsed(int64_t ms, char *buf, size_t size);
+
 #endif

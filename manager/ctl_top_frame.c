@@ -7,6 +7,7 @@
 #include "ctl_top_frame.h"
 
 #include "lib/json.h"
+#include "lib/units.h"
 
 #include <inttypes.h>
 #include <stdarg.h>
@@ -45,22 +46,6 @@ __attribute__((format(printf, 3, 4))) static void line(struct fw_buf *out, size_
     while (out->len && out->data[out->len - 1] == ' ' && cols--)
         out->len--;
     fw_buf_add(out, "\n", 1);
-}
-
-/* As `status` prints durations. */
-static void duration(char *buf, size_t size, int64_t ms)
-{
-    int64_t s = ms / 1000;
-    if (ms < 0)
-        snprintf(buf, size, "-");
-    else if (s < 60)
-        snprintf(buf, size, "%" PRId64 ".%" PRId64 "s", s, (ms % 1000) / 100);
-    else if (s < 3600)
-        snprintf(buf, size, "%" PRId64 "m%02" PRId64 "s", s / 60, s % 60);
-    else if (s < 86400)
-        snprintf(buf, size, "%" PRId64 "h%02" PRId64 "m", s / 3600, (s % 3600) / 60);
-    else
-        snprintf(buf, size, "%" PRId64 "d%02" PRId64 "h", s / 86400, (s % 86400) / 3600);
 }
 
 static int64_t member_int(const struct fw_json *o, const char *key)
@@ -142,9 +127,9 @@ static void header(struct fw_buf *out, const struct fw_ctl_top_view *v)
     struct tm tm;
     if (localtime_r(&t, &tm))
         strftime(clock, sizeof(clock), "%H:%M:%S", &tm);
-    duration(every, sizeof(every), v->delay_ms);
+    fw_units_format_elapsed(v->delay_ms, every, sizeof(every));
     if (s) {
-        duration(up, sizeof(up), member_int(s, "uptime_ms"));
+        fw_units_format_elapsed(member_int(s, "uptime_ms"), up, sizeof(up));
         line(out, v->width, "fcgiwsgi %s, master pid %" PRId64 ", up %s   %s   every %s, q quits",
              fw_json_str(fw_json_get(s, "version"), "?"), member_int(s, "pid"), up, clock, every);
     } else {
@@ -176,7 +161,7 @@ static void worker_line(struct fw_buf *out, size_t width, const struct row *r)
 {
     const struct fw_json *now = fw_json_get(r->worker, "requests_now"), *first = fw_json_at(now, 0);
     char age[32], rss[32], req[1800] = "", more[32] = "";
-    duration(age, sizeof(age), r->busy_ms);
+    fw_units_format_elapsed(r->busy_ms, age, sizeof(age));
     snprintf(rss, sizeof(rss), "%.1fM",
              (double)member_int(r->worker, "rss_bytes") / (1024.0 * 1024.0));
     if (first)

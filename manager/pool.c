@@ -15,6 +15,7 @@
 #include "loop.h"
 #include "pool_drain.h"
 #include "pool_listen.h"
+#include "pool_metrics.h"
 #include "pool_page.h"
 #include "pool_recycle.h"
 #include "pool_sizing.h"
@@ -110,6 +111,7 @@ void fw_pool_maintain(struct fw_pool *pool)
     fw_pool_worker_resume_output(pool);
     maintain(pool);
     fw_pool_recycle_check_done(pool);
+    fw_pool_metrics_replacements_check(pool);
 }
 
 static void maintain(struct fw_pool *pool)
@@ -180,8 +182,10 @@ static void maintain(struct fw_pool *pool)
      * are ready, so even a one-process pool never stops serving. */
     if (retiring && running >= wanted) {
         for (struct proc *p = pool->procs; p; p = p->next)
-            if (p->state == PROC_RETIRING)
+            if (p->state == PROC_RETIRING) {
+                p->replaced = true;
                 fw_pool_worker_stop(p, "replaced");
+            }
     }
     if (pool->config_failed ||
         now < fw_backoff_next_spawn_ms(&pool->backoff, running + retiring > 0))

@@ -38,9 +38,12 @@ enum fw_pool_cause {
     FW_POOL_CAUSE_RELOAD,  /* reload changed the pool, or retries a configuration error */
     FW_POOL_CAUSE_SIGNAL,  /* SIGUSR2 */
     FW_POOL_CAUSE_APP,     /* fcgiwsgi.request_restart() */
+    /* One worker replaced within its generation, at its own request: */
+    FW_POOL_CAUSE_MAX_REQUESTS, /* it served max_requests */
+    FW_POOL_CAUSE_MEMORY_LIMIT, /* it grew past memory_limit */
     FW_POOL_NCAUSES
 };
-/* "restart", "watch", "reload", "signal", "app". */
+/* "restart", "watch", "reload", "signal", "app", "max_requests", "memory_limit". */
 const char *fw_pool_cause_name(enum fw_pool_cause cause);
 
 struct fw_pool_env {

@@ -116,11 +116,13 @@ enum fw_pool_exit {
 /* "crash", "signal", "max_requests", ... */
 const char *fw_pool_exit_name(enum fw_pool_exit cause);
 
-/* One recycle, or one reload's, as recorded (the last FW_POOL_RECYCLES_KEPT
- * per pool). Times: wall clock ms since the epoch; 0 while running. */
+/* One recycle, or one reload's, or one worker's replacement after
+ * max_requests or memory_limit, as recorded (the last FW_POOL_RECYCLES_KEPT
+ * per pool, of all kinds together). Times: wall clock ms since the epoch;
+ * 0 while running. */
 #define FW_POOL_RECYCLES_KEPT 32
 struct fw_pool_recycle_record {
-    uint64_t seq;
+    uint64_t seq; /* the recycle's; 0 for a replacement (it is no recycle of the pool) */
     const char *cause; /* fw_pool_cause_name */
     char why[160];     /* the trigger as logged: "a watched file changed: /srv/app.wsgi" */
     int64_t started_unix_ms, ended_unix_ms, duration_ms;
@@ -130,7 +132,8 @@ struct fw_pool_recycle_record {
      * (their worker killed, or exiting, with them in flight): 0 and 0 is
      * a recycle nobody noticed. */
     uint64_t failed_requests, cut_requests;
-    unsigned replaced; /* workers of the old generation */
+    unsigned replaced; /* workers of the old generation (a replacement: 1, of its own) */
+    int64_t started_ms; /* monotonic, for a running one's duration */
 };
 
 /* The pool's counters: what its workers' slots say (through the checks of

@@ -83,6 +83,8 @@ static enum fw_pool_exit exit_cause(const struct fw_pool *pool, const struct pro
     return p->generation < pool->generation ? FW_POOL_EXIT_RECYCLE : FW_POOL_EXIT_STOP;
 }
 
+static void replacement_ended(struct proc *p);
+
 void fw_pool_metrics_reaped(struct fw_pool *pool, struct proc *p, int status, bool expected)
 {
     fw_pool_metrics_read(p);
@@ -93,6 +95,7 @@ void fw_pool_metrics_reaped(struct fw_pool *pool, struct proc *p, int status, bo
     bool cut = WIFSIGNALED(status) || (WIFEXITED(status) && WEXITSTATUS(status) != FW_EXIT_OK);
     if (cut)
         pool->cut_requests += proc_busy(p);
+    replacement_ended(p);
 }
 
 /* Every 5xx the pool answered, by workers alive or gone. */
@@ -106,48 +109,121 @@ static uint64_t failed_total(struct fw_pool *pool)
     return n;
 }
 
-static struct fw_pool_recycle_record *current_record(struct fw_pool *pool)
-{
-    if (!pool->n_recycles)
-        return NULL;
-    return &pool->recycles[(pool->n_recycles - 1) % FW_POOL_RECYCLES_KEPT];
-}
-
-void fw_pool_metrics_recycle_began(struct fw_pool *pool, const char *why, uint32_t old_generation)
+/* A new record in the ring, over the oldest; rec says which it is. */
+static struct fw_pool_recycle_record *begin_record(struct fw_pool *pool,
+                                                   struct fw_pool_recording *rec,
+                                                   enum fw_pool_cause cause, const char *why)
 {
     struct fw_pool_recycle_record *r = &pool->recycles[pool->n_recycles % FW_POOL_RECYCLES_KEPT];
     pool->n_recycles++;
     memset(r, 0, sizeof(*r));
-    r->seq = pool->recycle_seq;
-    r->cause = fw_pool_cause_name(pool->recycle_cause);
+    r->cause = fw_pool_cause_name(cause);
     snprintf(r->why, sizeof(r->why), "%s", why);
+    r->started_unix_ms = unix_ms();
+    r->started_ms = fw_loop_now_ms();
+    r->running = true;
+    *rec = (struct fw_pool_recording){
+        .record = pool->n_recycles,
+        .cause = cause,
+        .failed_at_start = failed_total(pool),
+        .cut_at_start = pool->cut_requests,
+        .started_ms = r->started_ms,
+    };
+    return r;
+}
+
+/* The record still in the ring, or NULL: 32 newer ones took its place. */
+static struct fw_pool_recycle_record *recorded(struct fw_pool *pool,
+                                               const struct fw_pool_recording *rec)
+{
+    if (!rec->record || pool->n_recycles - rec->record >= FW_POOL_RECYCLES_KEPT)
+        return NULL;
+    return &pool->recycles[(rec->record - 1) % FW_POOL_RECYCLES_KEPT];
+}
+
+/* Windows can overlap (replacements during a recycle, or several at
+ * once): each record counts what the pool failed and cut in its own. The
+ * failed count reads the pool's totals, so a reaped worker must have been
+ * folded in first, or it would seem to go back. */
+static void end_record(struct fw_pool *pool, struct fw_pool_recording *rec, bool ok,
+                       unsigned replaced, int64_t ended_unix_ms, int64_t duration_ms)
+{
+    if (!rec->record)
+        return;
+    uint64_t failed = failed_total(pool) - rec->failed_at_start;
+    uint64_t cut = pool->cut_requests - rec->cut_at_start;
+    struct fw_pool_recycle_record *r = recorded(pool, rec);
+    if (r) {
+        r->running = false;
+        r->ok = ok;
+        r->ended_unix_ms = ended_unix_ms;
+        r->duration_ms = duration_ms;
+        r->replaced = replaced;
+        r->failed_requests = failed;
+        r->cut_requests = cut;
+    }
+    pool->recycles_by[rec->cause < FW_POOL_NCAUSES ? rec->cause : 0][ok]++;
+    pool->recycle_failed_requests += failed;
+    pool->recycle_cut_requests += cut;
+    rec->record = 0;
+}
+
+void fw_pool_metrics_recycle_began(struct fw_pool *pool, const char *why, uint32_t old_generation)
+{
+    struct fw_pool_recycle_record *r =
+        begin_record(pool, &pool->recording, pool->recycle_cause, why);
+    r->seq = pool->recycle_seq;
     r->started_unix_ms = pool->recycle_started_unix_ms;
+    r->started_ms = pool->recycle_started_ms;
     r->old_generation = old_generation;
     r->new_generation = pool->generation;
-    r->running = true;
-    pool->recycle_failed_at_start = failed_total(pool);
-    pool->recycle_cut_at_start = pool->cut_requests;
 }
 
 void fw_pool_metrics_recycle_ended(struct fw_pool *pool, bool ok)
 {
-    struct fw_pool_recycle_record *r = current_record(pool);
     if (ok)
         pool->generation_since_unix_ms = unix_ms();
     else
         pool->recycles_failed++;
-    if (!r || !r->running || r->seq != pool->recycle_seq)
+    end_record(pool, &pool->recording, ok, ok ? pool->recycle_old : 0, pool->last.ended_unix_ms,
+               pool->last.duration_ms);
+}
+
+/* Replacements: a worker past max_requests or memory_limit asked for one
+ * and serves on until it is ready. Its record runs from the ask until the
+ * old worker accepts no more, as a recycle's does; ok if it was stopped
+ * because the new one was ready (not by a stop of the pool, or a crash).
+ * Other asks (fds, request_timeout) are counted as exits only. */
+void fw_pool_metrics_replacement_began(struct proc *p)
+{
+    enum fw_pool_cause cause;
+    switch (fw_scoreboard_retire(p->slot)) {
+    case FW_SLOT_RETIRE_MAX_REQUESTS: cause = FW_POOL_CAUSE_MAX_REQUESTS; break;
+    case FW_SLOT_RETIRE_MEMORY_LIMIT: cause = FW_POOL_CAUSE_MEMORY_LIMIT; break;
+    default: return;
+    }
+    if (p->recording.record)
         return;
-    r->running = false;
-    r->ok = ok;
-    r->ended_unix_ms = pool->last.ended_unix_ms;
-    r->duration_ms = pool->last.duration_ms;
-    r->replaced = ok ? pool->recycle_old : 0;
-    r->failed_requests = failed_total(pool) - pool->recycle_failed_at_start;
-    r->cut_requests = pool->cut_requests - pool->recycle_cut_at_start;
-    pool->recycles_by[pool->recycle_cause < FW_POOL_NCAUSES ? pool->recycle_cause : 0][ok]++;
-    pool->recycle_failed_requests += r->failed_requests;
-    pool->recycle_cut_requests += r->cut_requests;
+    char why[96];
+    snprintf(why, sizeof(why), "worker pid %ld %s", (long)p->pid,
+             cause == FW_POOL_CAUSE_MAX_REQUESTS ? "reached max_requests"
+                                                 : "grew past memory_limit");
+    struct fw_pool_recycle_record *r = begin_record(p->pool, &p->recording, cause, why);
+    r->old_generation = r->new_generation = p->generation;
+}
+
+static void replacement_ended(struct proc *p)
+{
+    end_record(p->pool, &p->recording, p->replaced, 1, unix_ms(),
+               fw_loop_now_ms() - p->recording.started_ms);
+}
+
+void fw_pool_metrics_replacements_check(struct fw_pool *pool)
+{
+    for (struct proc *p = pool->procs; p; p = p->next)
+        if (p->recording.record && p->state == PROC_STOPPING &&
+            (!p->served || p->unlistened || p->channel_fd < 0))
+            replacement_ended(p);
 }
 
 size_t fw_pool_recycles(const struct fw_pool *pool,
@@ -155,10 +231,12 @@ size_t fw_pool_recycles(const struct fw_pool *pool,
 {
     size_t n = pool->n_recycles < FW_POOL_RECYCLES_KEPT ? pool->n_recycles : FW_POOL_RECYCLES_KEPT;
     size_t first = pool->n_recycles - n;
-    for (size_t i = 0; i < n; i++)
+    int64_t now = fw_loop_now_ms();
+    for (size_t i = 0; i < n; i++) {
         out[i] = pool->recycles[(first + i) % FW_POOL_RECYCLES_KEPT];
-    if (n && out[n - 1].running)
-        out[n - 1].duration_ms = fw_loop_now_ms() - pool->recycle_started_ms;
+        if (out[i].running)
+            out[i].duration_ms = now - out[i].started_ms;
+    }
     return n;
 }
 

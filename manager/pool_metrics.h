@@ -16,5 +16,11 @@ void fw_pool_metrics_reaped(struct fw_pool *pool, struct proc *p, int status, bo
 /* A recycle began (pool->generation is the new one) or ended. */
 void fw_pool_metrics_recycle_began(struct fw_pool *pool, const char *why, uint32_t old_generation);
 void fw_pool_metrics_recycle_ended(struct fw_pool *pool, bool ok);
+/* A worker asked to be replaced (it was running): a replacement's record
+ * begins if the cause is max_requests or memory_limit. It ends in
+ * fw_pool_metrics_replacements_check (on every maintain) once the worker
+ * accepts no more, or when it is reaped. */
+void fw_pool_metrics_replacement_began(struct proc *p);
+void fw_pool_metrics_replacements_check(struct fw_pool *pool);
 
 #endif

@@ -18,7 +18,8 @@
 
 static void start_recycle(struct fw_pool *pool, enum fw_pool_cause cause, const char *why);
 
-static const char *const cause_names[] = { "restart", "watch", "reload", "signal", "app" };
+static const char *const cause_names[] = { "restart", "watch",        "reload",      "signal",
+                                           "app",     "max_requests", "memory_limit" };
 
 const char *fw_pool_cause_name(enum fw_pool_cause cause)
 {

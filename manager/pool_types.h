@@ -21,6 +21,17 @@
 #include <sys/types.h>
 #include <sys/un.h>
 
+/* A recycle record being kept: which (1 + its number among the pool's
+ * records; 0: none), and the pool's failed and cut requests when it began.
+ * The record itself may leave the ring while it runs (32 more begin); the
+ * counts by cause still take it in when it ends. */
+struct fw_pool_recording {
+    size_t record;
+    enum fw_pool_cause cause;
+    uint64_t failed_at_start, cut_at_start;
+    int64_t started_ms; /* monotonic */
+};
+
 enum proc_state {
     PROC_STARTING, /* forked, not ready */
     PROC_RUNNING,  /* ready, serving */
@@ -46,6 +57,7 @@ struct proc {
     bool load_failed;        /* serving 500s: its app did not import */
     char import_error[512];  /* then: the last line of its slot's error, for status */
     bool asked_to_retire;    /* it asks once (max_requests, memory_limit, out of fds) */
+    bool replaced;           /* stopped because its replacement was ready */
     bool served;             /* it was ready: connections may have reached it */
     bool unlistened;         /* stopping, it said it accepts no more */
     int64_t kill_at_ms;      /* stopping: SIGKILL past this */
@@ -65,6 +77,8 @@ struct proc {
     bool killed_for_timeout;
     int64_t memory_read_ms;
     struct fw_pool_worker_memory memory;
+    /* its replacement's recycle record while it runs (pool_metrics.c) */
+    struct fw_pool_recording recording;
 
     struct proc *next;
 };
@@ -152,7 +166,7 @@ struct fw_pool {
     uint64_t recycle_failed_requests, recycle_cut_requests;
     struct fw_pool_recycle_record recycles[FW_POOL_RECYCLES_KEPT];
     size_t n_recycles;
-    uint64_t recycle_failed_at_start, recycle_cut_at_start;
+    struct fw_pool_recording recording; /* the pool's recycle's */
 
     /* status_path: the page its workers answer it from (pool_page.c);
      * NULL and -1 until needed. */

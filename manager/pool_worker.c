@@ -275,8 +275,10 @@ static void on_channel(struct fw_loop *loop, int fd, uint32_t events, void *data
             /* Also while the recycle retires it: if that recycle is
              * abandoned, this one still stands. */
             p->asked_to_retire = true;
-            if (p->state == PROC_RUNNING)
+            if (p->state == PROC_RUNNING) {
                 fw_pool_worker_set_state(p, PROC_RETIRING, "it asked to be replaced");
+                fw_pool_metrics_replacement_began(p);
+            }
             break;
         case FW_WORKER_MSG_UNLISTENED: p->unlistened = true; break;
         case FW_WORKER_MSG_RESTART:

@@ -8,6 +8,8 @@
 
 #include "pool.h"
 
+#include "lib/units.h"
+
 #include <inttypes.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -15,19 +17,6 @@
 #include <time.h>
 
 static const char *const state_names[] = { "starting", "idle", "busy", "retiring", "stopping" };
-
-static void duration(char *buf, size_t size, int64_t ms)
-{
-    int64_t s = ms / 1000;
-    if (s < 60)
-        snprintf(buf, size, "%" PRId64 ".%" PRId64 "s", s, (ms % 1000) / 100);
-    else if (s < 3600)
-        snprintf(buf, size, "%" PRId64 "m%02" PRId64 "s", s / 60, s % 60);
-    else if (s < 86400)
-        snprintf(buf, size, "%" PRId64 "h%02" PRId64 "m", s / 3600, (s % 3600) / 60);
-    else
-        snprintf(buf, size, "%" PRId64 "d%02" PRId64 "h", s / 86400, (s % 86400) / 3600);
-}
 
 /* ISO 8601 UTC, for people and machines alike. */
 static void iso_time(char *buf, size_t size, int64_t unix_ms)
@@ -52,13 +41,13 @@ static bool worker_line(const struct fw_pool_worker_info *w, void *data)
 {
     struct fw_buf *out = data;
     char age[32], rss[32];
-    duration(age, sizeof(age), w->age_ms);
+    fw_units_format_elapsed(w->age_ms, age, sizeof(age));
     mib(rss, sizeof(rss), w->rss_bytes);
     fw_buf_printf(out, "    %-8ld %-4" PRIu32 " %-9s %-5u %-9" PRIu64 " %-8s %-7s", (long)w->pid,
                   w->generation, state_names[w->state], w->busy, w->requests, rss, age);
     if (w->n_now) {
         char for_[32];
-        duration(for_, sizeof(for_), w->now[0].age_ms);
+        fw_units_format_elapsed(w->now[0].age_ms, for_, sizeof(for_));
         fw_buf_printf(out, " %s %s for %s", w->now[0].method, w->now[0].path, for_);
         if (w->n_now > 1)
             fw_buf_printf(out, " (+%u more)", w->n_now - 1);
@@ -78,11 +67,14 @@ static void recycles_text(struct fw_buf *out, const struct fw_pool *pool)
     for (size_t k = 0; k < n; k++) {
         char started[40], took[32];
         iso_time(started, sizeof(started), r[k].started_unix_ms);
-        duration(took, sizeof(took), r[k].duration_ms);
+        fw_units_format_elapsed(r[k].duration_ms, took, sizeof(took));
+        char seq[24] = "-"; /* a worker's replacement: no recycle of the pool */
+        if (r[k].seq)
+            snprintf(seq, sizeof(seq), "#%" PRIu64, r[k].seq);
         fw_buf_printf(out,
-                      "    #%" PRIu64 " %s %s, generation %" PRIu32 " -> %" PRIu32
+                      "    %s %s %s, generation %" PRIu32 " -> %" PRIu32
                       ", started %s, %s %s, %u replaced, %" PRIu64 " failed, %" PRIu64 " cut: %s\n",
-                      r[k].seq, r[k].cause,
+                      seq, r[k].cause,
                       r[k].running ? "RUNNING"
                       : r[k].ok    ? "ok"
                                    : "FAILED",
@@ -145,7 +137,7 @@ static void pool_text(struct fw_buf *out, const struct fw_pool *pool)
     fw_buf_puts(out, "\n");
     if (i.recycling) {
         char for_[32];
-        duration(for_, sizeof(for_), i.recycle_ms);
+        fw_units_format_elapsed(i.recycle_ms, for_, sizeof(for_));
         fw_buf_printf(out, "  recycling to generation %" PRIu32 " (%s, for %s)%s\n", i.generation,
                       i.recycle_cause, for_,
                       i.recycle_queued ? "; one more recycle queued after it" : "");
@@ -155,7 +147,7 @@ static void pool_text(struct fw_buf *out, const struct fw_pool *pool)
         char started[40], ended[40], took[32];
         iso_time(started, sizeof(started), i.last.started_unix_ms);
         iso_time(ended, sizeof(ended), i.last.ended_unix_ms);
-        duration(took, sizeof(took), i.last.duration_ms);
+        fw_units_format_elapsed(i.last.duration_ms, took, sizeof(took));
         fw_buf_printf(out, "    %s (%s): started %s, ended %s, took %s\n",
                       i.last.ok ? "ok" : "FAILED", i.last.cause, started, ended, took);
     }
@@ -175,7 +167,7 @@ static void pool_text(struct fw_buf *out, const struct fw_pool *pool)
                          "restart\n");
     if (i.crashes) {
         char wait[32], cap[48] = "";
-        duration(wait, sizeof(wait), i.backoff_ms);
+        fw_units_format_elapsed(i.backoff_ms, wait, sizeof(wait));
         if (i.backoff_capped)
             snprintf(cap, sizeof(cap), " (no worker serves: at most %" PRId64 "s)",
                      i.backoff_capped_ms / 1000);
@@ -192,7 +184,7 @@ void fw_status_text(struct fw_buf *out, const struct fw_status_master *m,
                     struct fw_pool *const *pools, size_t n)
 {
     char up[32];
-    duration(up, sizeof(up), m->uptime_ms);
+    fw_units_format_elapsed(m->uptime_ms, up, sizeof(up));
     if (m->config)
         fw_buf_printf(out, "fcgiwsgi %s, master pid %ld, up %s, config %s\n", m->version,
                       (long)m->pid, up, m->config);

@@ -33,6 +33,7 @@ POOLS = '''  acc:
     threads: 4
 %s    access_log: acc/access.log
     access_format: '%s'
+    max_params: 16K
     apps:
       - {mount: /a, script: %s}
 ''' % (sock, '    user: nobody\n    group: nogroup\n' if root else '    allow_root: true\n', FMT,
@@ -136,6 +137,29 @@ like(esc, r'"evil\\x0d\\x0aFAKE 200 \\x22quoted\\x22 \\x5c \\x1b\[31m\\xff" "\\x
      'and in headers (ESC, a backslash, a byte that is not UTF-8)')
 ok('\r' not in text(access) and all(ln.count('"') == 6 for ln in got),
    'no CR anywhere, and every line has its 6 quotes (nothing forged)')
+
+# Refused with 431 before the params are complete: logged too, with what
+# had arrived (all but a big last header), or nothing ("-") when the first
+# param was the big one.
+big = dict(PARAMS, HTTP_X_BIG='x' * 20000)
+r431 = fcgi_request(sock, 'GET', '/a/big?b=1', params=big)
+is_(r431.status, 431, 'a 20 KB header past max_params 16K: 431')
+r431b = fcgi_request(sock, 'GET', '/a/first', params={'GATEWAY_INTERFACE': 'x' * 20000})
+is_(r431b.status, 431, '... and a first param past it: 431')
+try:
+    wait_for(lambda: len([ln for ln in lines(access) if ' 431 ' in ln]) >= 2, timeout=5,
+             what='the 431 lines')
+except TimeoutError:
+    pass
+got431 = [ln for ln in lines(access) if ' 431 ' in ln]
+is_(len(got431), 2, 'two 431s, two lines') or diag('\n'.join(lines(access)[-3:]))
+b431 = len(r431.body)
+like(([ln for ln in got431 if '/a/big' in ln] or [''])[0],
+     line_re('GET /a/big?b=1 HTTP/1.1', 'GET', '/a/big?b=1', '?b=1', 431, str(b431), b431, '-',
+             'ua/1.0', 'xt'), '... the first with the params that came before the big one')
+like(([ln for ln in got431 if '/a/big' not in ln] or [''])[0],
+     r'^- - "- - -" - -  - 431 %d %d \d+ \d+ \d+\.\d{3} \d+ acc 0 - [0-3] "-" "-" ' % (
+         len(r431b.body), len(r431b.body)) + T + '$', '... the second with "-" for all it lacks')
 
 # N threads x M requests: exactly N*M whole lines, each once.
 before = len(lines(access))

@@ -20,6 +20,7 @@ from fwtest import *  # noqa: E402,F401
 
 status = '127.0.0.1:%d' % free_port()
 sock, mr_sock, one_sock = sock_path('m.sock'), sock_path('mr.sock'), sock_path('one.sock')
+mr5_sock = sock_path('mr5.sock')
 script = os.path.join(tmpdir(), 'app.wsgi')
 with open(app_path('metrics_app.wsgi')) as f, open(script, 'w') as g:
     g.write(f.read())
@@ -44,10 +45,17 @@ cfg = manager_config('''  m:
     processes: 1
     apps:
       - {mount: /, script: %s}
+  mr5:
+    listen: %s
+    allow_root: true
+    processes: 1
+    max_requests: 5
+    apps:
+      - {mount: /, script: %s}
 ''' % (sock, script, mr_sock, app_path('metrics_app.wsgi'), one_sock,
-       app_path('metrics_app.wsgi')), name='mx.yaml',
+       app_path('metrics_app.wsgi'), mr5_sock, app_path('metrics_app.wsgi')), name='mx.yaml',
     top='status_listen: %s\n' % status)
-m = start_fcgiwsgi(cfg, ['m', 'mr', 'one'])
+m = start_fcgiwsgi(cfg, ['m', 'mr', 'one', 'mr5'])
 
 SAMPLE = re.compile(r'^([a-z_]+)\{([^}]*)\} (\S+)$')
 
@@ -145,6 +153,50 @@ for i in range(3):
     req('/', mr_sock)
 is_(settles('fcgiwsgi_pool_exits_total', 1, pool='mr', cause='max_requests'), True,
     'max_requests 3: exits{cause="max_requests"} 1 after 3 requests')
+
+# A worker replaced after max_requests is a recycle too, recorded with its
+# cause: one process, max_requests 5, 20 requests in 4 rounds of 5. The
+# retiring worker serves until its replacement is ready, so each round
+# waits for that, or one worker would serve all 20.
+
+
+def mr5_json():
+    r = http_request(status, 'GET', '/status?json')
+    return [p for p in json.loads(r.body)['pools'] if p['name'] == 'mr5'][0]
+
+
+def mr5_ended():
+    return len([r for r in mr5_json()['recycles_kept'] if r['outcome'] != 'running'])
+
+
+codes = []
+for round_ in range(4):
+    codes += [req('/', mr5_sock) for i in range(5)]
+    try:
+        wait_for(lambda: mr5_ended() == round_ + 1, timeout=20,
+                 what='replacement %d recorded' % (round_ + 1))
+    except TimeoutError as e:
+        diag('%s: %s' % (e, json.dumps(mr5_json()['recycles_kept'])))
+        break
+is_(codes, [200] * 20, 'max_requests 5: 20 requests answered 200')
+rec = mr5_json()['recycles_kept']
+is_(len(rec), 4, '/status?json: a record per replacement, 4 for 20 requests')
+is_(sorted({(r['cause'], r['outcome'], r['replaced'], r['failed_requests'], r['cut_requests'])
+            for r in rec}), [('max_requests', 'ok', 1, 0, 0)],
+    '... each: cause max_requests, ok, 1 worker replaced, 0 failed, 0 cut') or diag(rec)
+ok(all(r['old_generation'] == r['new_generation'] for r in rec),
+   '... within one generation') or diag(rec)
+ok(all(r['ended'] >= r['started'] and r['duration_ms'] >= 0 for r in rec), '... start, end')
+like(rec[0]['why'], r'pid \d+ .*max_requests', '... why names the worker') or diag(rec[0])
+is_(settles('fcgiwsgi_pool_recycles_total', len(rec), pool='mr5', cause='max_requests',
+            outcome='ok'), True, 'metrics: recycles_total{cause="max_requests",outcome="ok"}')
+is_(val('fcgiwsgi_pool_recycle_failed_requests_total', pool='mr5'), 0.0,
+    'metrics: recycle_failed_requests_total 0')
+ok(val('fcgiwsgi_pool_recycles_total', pool='mr5', cause='memory_limit', outcome='ok') == 0.0,
+   'metrics: a memory_limit series, at 0')
+r = http_request(status, 'GET', '/status')
+like(r.body.decode(), r'max_requests ok, generation (\d+) -> \1, .* 1 replaced, 0 failed, 0 cut: '
+     r'worker pid \d+', 'status text lists them')
 
 # Recycles: restart and a watched file, each recorded.
 rc, out, err = ctl(cfg, 'restart', 'm')

@@ -28,7 +28,9 @@ import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(os.path.dirname(HERE))
@@ -38,6 +40,10 @@ BUILD = os.environ.get('FW_BUILDDIR', TOP)
 CLK_TCK = os.sysconf('SC_CLK_TCK')
 PAGE = os.sysconf('SC_PAGE_SIZE')
 
+# Rows measured while a scraper reads the status server's /metrics.
+SCRAPED = {'fw21obs'}
+SCRAPE_EVERY_S = 1.0
+
 # id, label, how the load reaches it (nginx location or a full URL), backend, wrk script
 ROWS = [
     ('nginx', 'nginx `return 200` (HTTP ceiling)', '/ret', None, None),
@@ -45,6 +51,10 @@ ROWS = [
     ('fw21', 'fcgiwsgi hello 2x1', '/fw21', 'fw:fw21', None),
     # The same pool with its access log on (the default format, to a file).
     ('fw21al', 'fcgiwsgi hello 2x1 access_log on', '/fw21al', 'fw:fw21al', None),
+    # Everything of issue 17 on: the access log, and the master's status
+    # server (status_listen) scraped at /metrics every second while it runs.
+    ('fw21obs', 'fcgiwsgi hello 2x1 access_log on, /metrics scraped 1/s', '/fw21obs',
+     'fw:fw21obs', None),
     ('uw21', 'uWSGI hello 2x1', '/uw21', 'uw21', None),
     ('fw14', 'fcgiwsgi hello 1x4', '/fw14', 'fw:fw14', None),
     ('uw14', 'uWSGI hello 1x4', '/uw14', 'uw14', None),
@@ -180,6 +190,10 @@ class Bench:
         self.backends = {}
         self.port = free_port()
         self.apache_port = free_port()
+        # The status server only when a scraped row runs: the other rows'
+        # masters are as before.
+        chosen = [r[0] for r in ROWS if not args.rows or r[0] in args.rows.split(',')]
+        self.status_port = free_port() if SCRAPED & set(chosen) else None
 
     def path(self, name):
         return os.path.join(self.dir, name)
@@ -231,6 +245,8 @@ class Bench:
             'fw21': ('processes: 2', hello, '/'),
             'fw21al': ('processes: 2\n    access_log: %s' % self.path('fw21al-access.log'), hello,
                        '/'),
+            'fw21obs': ('processes: 2\n    access_log: %s' % self.path('fw21obs-access.log'),
+                        hello, '/'),
             'fw14': ('processes: 1\n    threads: 4', hello, '/'),
             'fwdyn': ('processes: {min: 1, max: 4, min_spare: 1, max_spare: 4}', hello, '/'),
             'fw11': ('processes: 1', hello, '/'),
@@ -240,8 +256,11 @@ class Bench:
         }
         cfg = self.path('fw.yaml')
         with open(cfg, 'w') as f:
-            f.write('log: %s\nlog_level: warn\ncontrol: %s\npools:\n'
+            f.write('log: %s\nlog_level: warn\ncontrol: %s\n'
                     % (self.path('fw.log'), self.path('fw-ctl.sock')))
+            if self.status_port:
+                f.write('status_listen: 127.0.0.1:%d\n' % self.status_port)
+            f.write('pools:\n')
             for name, (model, script, mount) in pools.items():
                 group = ', application_group: "%{GLOBAL}"' if name == 'flaskfwg' else ''
                 f.write('  %s:\n    listen: %s\n    listen_mode: 0666\n    %s\n'
@@ -357,7 +376,8 @@ WSGIScriptAlias / %(app)s
                 'location = /php { %s fastcgi_param SCRIPT_FILENAME %s; fastcgi_pass unix:%s; }'
                 % (fc, os.path.join(HERE, 'hello.php'), self.path('php.sock'))]
         ups = []
-        for loc, sock in (('c2', 'c2'), ('fw21', 'fw21'), ('fw21al', 'fw21al'), ('uw21', 'uw21'),
+        for loc, sock in (('c2', 'c2'), ('fw21', 'fw21'), ('fw21al', 'fw21al'),
+                          ('fw21obs', 'fw21obs'), ('uw21', 'uw21'),
                           ('fw14', 'fw14'),
                           ('uw14', 'uw14'), ('fwdyn', 'fwdyn'), ('uwdyn', 'uwdyn'),
                           ('flaskfw', 'flaskfw'), ('flaskfwg', 'flaskfwg'), ('bigfw', 'bigfw'),
@@ -410,18 +430,48 @@ http {
         out = subprocess.run(argv + [url], capture_output=True, text=True, check=True).stdout
         return parse_wrk(out)
 
+    def scraper(self, stop, got):
+        """GET /metrics every SCRAPE_EVERY_S until stop is set, at most
+        seconds + 10 times: what Prometheus does. got collects the status
+        of each and the size of its page."""
+        url = 'http://127.0.0.1:%d/metrics' % self.status_port
+        for i in range(self.args.seconds + 10):
+            t0 = time.monotonic()
+            try:
+                with urllib.request.urlopen(url, timeout=2) as r:
+                    got.append((r.status, len(r.read())))
+            except OSError as e:
+                got.append((repr(e), 0))
+            if stop.wait(max(0.0, SCRAPE_EVERY_S - (time.monotonic() - t0))):
+                break
+
     def measure(self, row):
         rid, label, where, backend, script = row
         b = self.backends.get(backend) if backend else None
         url = self.url(where)
         self.wrk(url, 2, script)  # warm-up
+        stop, scrapes, t = threading.Event(), [], None
+        if rid in SCRAPED:
+            t = threading.Thread(target=self.scraper, args=(stop, scrapes))
+            t.start()
         pids = b.pids() if b else []
         before = {p: cpu_ticks(p) for p in pids}
-        r = self.wrk(url, self.args.seconds, script)
+        try:
+            r = self.wrk(url, self.args.seconds, script)
+        finally:
+            stop.set()
+            if t:
+                t.join(5)
         if b:
             after_pids = set(pids) | set(b.pids())
             ticks = sum(cpu_ticks(p) - before.get(p, 0) for p in after_pids)
             r['cpu_us'] = ticks / CLK_TCK * 1e6 / r['requests'] if r['requests'] else None
+        if t:
+            r['scrapes'] = len(scrapes)
+            bad = [s for s in scrapes if s[0] != 200]
+            if bad:
+                r['errors'] = (r['errors'] + '; ' if r['errors'] else '') + \
+                    'scrapes failed: %s' % bad[:3]
         return r
 
 
@@ -567,7 +617,7 @@ def report(results, idle_rss, post_rss, ipr, args, post_pss=None):
                     for k in ('rps', 'p50_ms', 'p99_ms', 'cpu_us')}
         med[rid]['non2xx'] = sum(r['non2xx'] for r in runs)
         med[rid]['errors'] = '; '.join(sorted({r['errors'] for r in runs if r['errors']}))
-    peer = {'fw21': 'uw21', 'fw21al': 'uw21', 'fw14': 'uw14', 'fwdyn': 'uwdyn', 'flaskfw': 'flaskuw',
+    peer = {'fw21': 'uw21', 'fw21al': 'uw21', 'fw21obs': 'uw21', 'fw14': 'uw14', 'fwdyn': 'uwdyn', 'flaskfw': 'flaskuw',
             'flaskfwg': 'flaskuw', 'flaskuwl': 'flaskuw',
             'bigfw': 'biguw', 'postfw': 'postuw', 'fw21ka': 'uw21', 'fw14ka': 'uw14'}
     ceiling = med.get('c2', {}).get('rps')

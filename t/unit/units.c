@@ -63,5 +63,26 @@ int main(void)
     is_str(buf, "1T", "1T");
     fw_units_format_size(1000, buf, sizeof(buf));
     is_str(buf, "1000", "1000 bytes");
+    fw_units_format_elapsed(0, buf, sizeof(buf));
+    is_str(buf, "0.0s", "elapsed 0");
+    fw_units_format_elapsed(12345, buf, sizeof(buf));
+    is_str(buf, "12.3s", "elapsed 12.345 s: tenths, cut");
+    fw_units_format_elapsed(59999, buf, sizeof(buf));
+    is_str(buf, "59.9s", "elapsed just under a minute is not rounded up to 60.0s");
+    fw_units_format_elapsed(60000, buf, sizeof(buf));
+    is_str(buf, "1m00s", "elapsed 1 minute");
+    fw_units_format_elapsed(245000, buf, sizeof(buf));
+    is_str(buf, "4m05s", "elapsed 4m05s");
+    fw_units_format_elapsed(3600000 * 2 + 3 * 60000 + 59000, buf, sizeof(buf));
+    is_str(buf, "2h03m", "elapsed hours and minutes, seconds cut");
+    fw_units_format_elapsed(86400000LL + 2 * 3600000 + 59 * 60000, buf, sizeof(buf));
+    is_str(buf, "1d02h", "elapsed days and hours");
+    fw_units_format_elapsed(-1, buf, sizeof(buf));
+    is_str(buf, "-", "elapsed negative: not known");
+    fw_units_format_elapsed(INT64_MAX, buf, sizeof(buf));
+    ok(strlen(buf) > 0 && buf[strlen(buf) - 1] == 'h', "elapsed INT64_MAX still in days and hours");
+    char small[4];
+    fw_units_format_elapsed(245000, small, sizeof(small));
+    is_str(small, "4m0", "elapsed cut to a small buffer, terminated");
     return done_testing();
 }
