@@ -155,7 +155,7 @@ static void pool_text(struct fw_buf *out, const struct fw_pool *pool)
         fw_buf_printf(out, "  import failed (requests get 500, retried): %s\n", i.import_error);
     if (i.template_pid) {
         char age[32];
-        duration(age, sizeof(age), i.template_age_ms);
+        fw_units_format_elapsed(i.template_age_ms, age, sizeof(age));
         fw_buf_printf(out, "  template: pid %ld, %s, up %s (%u kept for older generations)\n",
                       (long)i.template_pid, i.template_state, age, i.templates - 1);
     } else if (!strcmp(i.spawn, "template")) {
