@@ -16,6 +16,8 @@
 
 #include <errno.h>
 #include <fastcgi.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,8 +67,11 @@ void fw_conn_close(struct fw_conn *c)
 bool fw_conn_close_if_idle(struct fw_conn *c)
 {
     char b;
-    if (recv(c->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) > 0)
+    if (recv(c->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) > 0) {
+        (void)setsockopt(c->fd, IPPROTO_TCP, TCP_CORK, &(int){ 0 }, sizeof(int));
         return false;
+    }
+    /* The FIN joins a corked END_REQUEST (fw_conn_serve) in its segment. */
     shutdown(c->fd, SHUT_WR);
     fw_conn_close(c);
     return true;
@@ -525,6 +530,20 @@ enum fw_conn_state fw_conn_serve(struct fw_conn_thread *t, struct fw_conn *c)
      * total time then includes them; the chain below acts on the result as
      * it did when the flush was part of it. */
     int flushed = 0;
+    /* A stopping worker closes a kept connection behind this END_REQUEST.
+     * Sent apart, the FIN could reach the web server after it had put the
+     * connection back in its cache and written the next request on it
+     * (nginx: "upstream prematurely closed", a 502 for a POST, and the
+     * host out of rotation for fail_timeout). Corked, END_REQUEST and the
+     * FIN leave in one segment: the server sees them together and never
+     * reuses the connection. The web server sends nothing before it has
+     * END_REQUEST, so nothing can be in flight. Unix sockets have no cork
+     * (the setsockopt fails); their EOF follows the data within a call. */
+    bool closes = t->s.stopping && atomic_load(t->s.stopping) && in_sync && c->p.keep_conn &&
+                  !t->in_failed && !t->cut && !t->out_failed && !t->peer_aborted &&
+                  t->in_pos == t->in_len;
+    if (closes)
+        (void)setsockopt(c->fd, IPPROTO_TCP, TCP_CORK, &(int){ 1 }, sizeof(int));
     if (!t->cut && !t->out_failed && !t->peer_aborted)
         flushed = fw_stream_flush(t, true);
     t->ended_us = now_us();
@@ -539,7 +558,7 @@ enum fw_conn_state fw_conn_serve(struct fw_conn_thread *t, struct fw_conn *c)
         /* in_failed: what came after the body cannot be read (a protocol
          * error seen while looking for ABORT_REQUEST). */
         st = drop(t, c, !in_sync && !t->out_failed && !t->in_failed);
-    } else if (t->s.stopping && atomic_load(t->s.stopping) && t->in_pos == t->in_len) {
+    } else if (closes || (t->s.stopping && atomic_load(t->s.stopping) && t->in_pos == t->in_len)) {
         fw_record_parser_next(&c->p, KEEP_PARAMS_BYTES);
         st = fw_conn_close_if_idle(c) ? FW_CONN_CLOSED : FW_CONN_READY;
     } else {

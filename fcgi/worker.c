@@ -345,7 +345,8 @@ static void undrain(struct worker *w)
         return;
     if (!atomic_load(&w->stopping))
         atomic_store(&w->closing, false);
-    fw_log(FW_LOG_INFO, "undrained: accepting again");
+    fw_log(FW_LOG_INFO, "undrained: %s",
+           atomic_load(&w->stopping) ? "stopping, so accepting nothing" : "accepting again");
     if (w->want_accept)
         start_accepting(w);
 }
