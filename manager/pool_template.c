@@ -116,6 +116,14 @@ static void on_template_channel(struct fw_loop *loop, int fd, uint32_t events, v
             fw_loop_del(loop, fd);
             close(fd);
             t->channel_fd = -1;
+            /* Alive without a channel it can fork nothing: an app thread
+             * closed fd 3. Its reap is a crash, and a new one starts. */
+            if (t->state != PROC_STOPPING) {
+                fw_log_to(pool->log, FW_LOG_ERR,
+                          "[pool %s template pid %ld] closed its channel; killing it",
+                          pool->conf->name, (long)t->pid);
+                kill(t->pid, SIGKILL);
+            }
         }
         return;
     }
@@ -184,6 +192,7 @@ static void start_template(struct fw_pool *pool)
     t->state = PROC_STARTING;
     t->slot = slot;
     t->generation = pool->generation;
+    t->uid = pool->conf->uid;
     t->channel_fd = sp.channel_fd;
     t->output_fd = sp.output_fd;
     t->started_ms = fw_loop_now_ms();
@@ -263,8 +272,19 @@ void fw_pool_template_tick(struct fw_pool *pool)
     }
     for (struct proc *p = pool->procs, *next; p; p = next) {
         next = p->next;
-        if (p->pid == 0 && now - p->started_ms > HELLO_TIMEOUT_MS)
+        if (p->pid == 0 && now - p->started_ms > HELLO_TIMEOUT_MS) {
+            /* The template took the request and forked nothing: stuck
+             * (stopped, or an app thread holding what the fork needs). */
+            for (struct proc *t = pool->templates; t; t = t->next)
+                if (t->generation == p->generation && t->state == PROC_RUNNING) {
+                    fw_log_to(pool->log, FW_LOG_ERR,
+                              "[pool %s template pid %ld] forked no worker within 10 s of the "
+                              "request; killing it",
+                              c->name, (long)t->pid);
+                    kill(t->pid, SIGKILL);
+                }
             give_up(p, "did not say hello within 10 s");
+        }
     }
     if (c->spawn != FW_CONF_SPAWN_TEMPLATE || pool->stopping || pool->config_failed ||
         current(pool) ||
@@ -359,7 +379,13 @@ static const char *implausible(const struct proc *p, const struct ucred *cr, boo
     const struct fw_pool *pool = p->pool;
     if (cr->pid <= 1 || cr->pid == getpid())
         return "names no worker's pid";
-    if (pool->conf->uid != (uid_t)-1 && cr->uid != pool->conf->uid)
+    /* The template's user: after a failed recycle that changed user:, the
+     * kept old generation's template still forks as the old one. */
+    uid_t uid = pool->conf->uid;
+    for (const struct proc *t = pool->templates; t; t = t->next)
+        if (t->generation == p->generation)
+            uid = t->uid;
+    if (uid != (uid_t)-1 && cr->uid != uid)
         return "comes from another user";
     for (const struct proc *q = pool->procs; q; q = q->next)
         if (q->pid == cr->pid)
@@ -436,13 +462,15 @@ static void on_hello(struct fw_loop *loop, int fd, uint32_t events, void *data)
     setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &zero, sizeof(zero));
     fw_loop_del(loop, fd);
     p->pid = cr.pid;
+    int64_t asked_ms = p->started_ms;
+    p->started_ms = fw_loop_now_ms(); /* its age (back-off, status) counts from here */
     snprintf(p->output.tag, sizeof(p->output.tag), "[pool %s pid %ld] output",
              p->pool->conf->name, (long)p->pid);
     fw_pool_worker_watch_channel(p);
     fw_log_to(p->pool->log, FW_LOG_NOTICE,
               "[pool %s pid %ld] spawned (generation %u): forked by the template in %lld ms",
               p->pool->conf->name, (long)p->pid, p->generation,
-              (long long)(fw_loop_now_ms() - p->started_ms));
+              (long long)(p->started_ms - asked_ms));
     if (reaped)
         fw_pool_reap(p->pool, p->pid, status);
     else if (p->pending_signal)

@@ -69,6 +69,7 @@ struct proc {
     uint64_t junk_unlogged;  /* channel bytes that were no message, not yet logged */
     int64_t junk_logged_ms;  /* when they were last logged; 0: never */
     int pending_signal;      /* pid 0 (forked by a template, no hello yet): sent at the hello */
+    uid_t uid;               /* a template's: the user its workers run as; (uid_t)-1: unchanged */
 
     /* metrics (pool_metrics.c): the most its slot has plausibly claimed;
      * killed by the master's request_timeout backstop; its memory, and when

@@ -46,6 +46,7 @@ struct template {
     pid_t master;
     sigset_t initial_mask; /* what the workers get back */
     bool threads_logged;
+    int sfd; /* the template's signalfd, closed in its workers */
     char **argv; /* its title, "fcgiwsgi: pool P gen G template", and the argument */
 };
 
@@ -121,6 +122,39 @@ static void retitle(char **argv, const struct fw_worker_config *cfg)
     memcpy(argv[0], title, strlen(title) < room ? strlen(title) : room - 1);
 }
 
+/* The worker's layout on 0-8 (spawn.h), over the /dev/null the template
+ * parked there; then the template's own fds go. Nothing else is closed:
+ * what the app opened at import (a log file, a database file) is above 8
+ * and stays the app's, as in the template (fresh workers open it
+ * themselves; closing from 9 up left the app's file objects on fds the
+ * worker reused, and its log lines went into a response). */
+static int place_fds(const int src[FW_SPAWN_N_FDS], const int received[FW_TEMPLATE_NFDS],
+                     int sfd)
+{
+    int tmp[FW_SPAWN_N_FDS];
+    int rc = 0;
+    for (int i = 0; i < FW_SPAWN_N_FDS; i++) {
+        tmp[i] = src[i] < 0 ? -1 : fcntl(src[i], F_DUPFD_CLOEXEC, FW_SPAWN_N_FDS);
+        if (src[i] >= 0 && tmp[i] < 0)
+            rc = -1;
+    }
+    for (int i = 0; i < FW_SPAWN_N_FDS && rc == 0; i++) {
+        if (tmp[i] >= 0 && dup2(tmp[i], i) < 0)
+            rc = -1;
+        else if (tmp[i] < 0 && i != 1 && i != 2)
+            close(i); /* nothing goes there */
+    }
+    for (int i = 0; i < FW_SPAWN_N_FDS; i++)
+        if (tmp[i] >= 0)
+            close(tmp[i]);
+    for (int i = 0; i < FW_TEMPLATE_NFDS; i++)
+        if (received[i] >= FW_SPAWN_N_FDS)
+            close(received[i]);
+    if (sfd >= 0)
+        close(sfd);
+    return rc;
+}
+
 /* In the forked worker, never returns. */
 static void become_worker(struct template *t, const struct fw_template_fork *rq,
                           const int fds[FW_TEMPLATE_NFDS])
@@ -132,7 +166,7 @@ static void become_worker(struct template *t, const struct fw_template_fork *rq,
         fds[FW_TEMPLATE_FD_CHANNEL], fds[FW_TEMPLATE_FD_LOG],    fds[FW_TEMPLATE_FD_SLOT],
         -1,                          fds[FW_TEMPLATE_FD_PAGE],   fds[FW_TEMPLATE_FD_ACCESS],
     };
-    if (fw_spawn_arrange_fds(src) < 0) {
+    if (place_fds(src, fds, t->sfd) < 0) {
         fw_log_errno(FW_LOG_ERR, "arranging a forked worker's file descriptors");
         _exit(FW_EXIT_INIT);
     }
@@ -198,6 +232,7 @@ static void fork_worker(struct template *t, const struct fw_template_fork *rq,
                         int fds[FW_TEMPLATE_NFDS])
 {
     check_threads(t);
+    fflush(NULL); /* else C stdio's buffers are written once by each worker too */
     fw_host_fork_before();
     pid_t mid = fork();
     if (mid == 0) {
@@ -214,7 +249,7 @@ static void fork_worker(struct template *t, const struct fw_template_fork *rq,
         fw_log_errno(FW_LOG_ERR, "fork");
         return;
     }
-    int st;
+    int st = 0;
     while (waitpid(mid, &st, 0) < 0 && errno == EINTR)
         ;
     if (WIFEXITED(st) && WEXITSTATUS(st) != 0)
@@ -298,17 +333,20 @@ static bool read_master(struct template *t)
 
 int fw_template_run(struct fw_wconf *w, char **argv)
 {
-    struct template t = { .w = w, .master = getppid(), .argv = argv };
+    struct template t = { .w = w, .master = getppid(), .argv = argv, .sfd = -1 };
     /* What the workers get: each fork brings the pool's current socket,
      * page and access log. The template holding the listening socket of
      * an old address would keep it accepting connections nobody takes. */
-    int null = open("/dev/null", O_RDWR | O_CLOEXEC);
-    if (null >= 0) {
-        dup2(null, 0);
-        close(null);
-    }
     close(PAGE_FD);
     close(ACCESS_FD);
+    /* /dev/null on 0 and on every free place of the workers' layout, so
+     * that what the apps open at import lands above it (place_fds). */
+    int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+    for (int fd = 0; null >= 0 && fd < FW_SPAWN_N_FDS; fd++)
+        if (fd == 0 || fcntl(fd, F_GETFD) < 0)
+            dup2(null, fd);
+    if (null >= FW_SPAWN_N_FDS)
+        close(null);
     w->cfg.listen_fd = -1;
     w->cfg.access_fd = -1;
     int status;
@@ -327,7 +365,7 @@ int fw_template_run(struct fw_wconf *w, char **argv)
         sigaddset(&stop, sigs[i]);
     sigprocmask(SIG_BLOCK, NULL, &t.initial_mask);
     sigprocmask(SIG_BLOCK, &stop, NULL);
-    int sfd = signalfd(-1, &stop, SFD_CLOEXEC | SFD_NONBLOCK);
+    int sfd = t.sfd = signalfd(-1, &stop, SFD_CLOEXEC | SFD_NONBLOCK);
     if (sfd < 0) {
         fw_log_errno(FW_LOG_ERR, "signalfd");
         fw_worker_unload(t.loaded);
@@ -350,7 +388,9 @@ int fw_template_run(struct fw_wconf *w, char **argv)
                 if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT || si.ssi_signo == SIGQUIT)
                     running = false;
         }
-        if (running && (p[0].revents & (POLLIN | POLLHUP | POLLERR)))
+        if (p[0].revents & POLLNVAL)
+            running = false; /* an app thread closed our channel: nothing to wait for */
+        else if (running && (p[0].revents & (POLLIN | POLLHUP | POLLERR)))
             running = read_master(&t);
     }
     close(sfd);

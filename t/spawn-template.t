@@ -25,6 +25,7 @@ APP = '''import os, random, threading, time
 VERSION = %r
 with open(%r, 'a') as f:
     f.write('import %%d\\n' %% os.getpid())
+applog = open(%r + '.' + VERSION, 'a')  # a file the app opens at import
 forked = []
 os.register_at_fork(after_in_child=lambda: forked.append(os.getpid()))
 if os.environ.get('TEMPLATE_THREAD'):
@@ -33,11 +34,16 @@ time.sleep(0.5)  # a slow import
 
 
 def application(environ, start_response):
+    applog.write('served %%d\\n' %% os.getpid())
+    applog.flush()
     body = ('%%s pid=%%d forked=%%s rand=%%r' %% (
         VERSION, os.getpid(), forked == [os.getpid()], random.random())).encode()
     start_response('200 OK', [('Content-Type', 'text/plain'), ('Content-Length', str(len(body)))])
     return [body]
 '''
+logdir = os.path.join(d, 'logs')  # where the apps open their files (nobody's too)
+os.mkdir(logdir)
+os.chmod(logdir, 0o777)
 imports = os.path.join(d, 'imports')
 open(imports, 'w').close()
 os.chmod(imports, 0o666)
@@ -45,7 +51,8 @@ os.chmod(imports, 0o666)
 
 def write_app(path, version, broken=False):
     with open(path + '.new', 'w') as f:
-        f.write(APP % (version, imports) + ('\ndef broken(:\n' if broken else ''))
+        f.write(APP % (version, imports, os.path.join(logdir, os.path.basename(path) + '.log'))
+                + ('\ndef broken(:\n' if broken else ''))
     os.chmod(path + '.new', 0o644)
     os.rename(path + '.new', path)
 
@@ -172,6 +179,12 @@ firsts = [sorted(v)[0] for v in rands.values()]
 ok(len(set(rands[p].pop() for p in rands)) == 2, "random is reseeded in each worker")
 like(m.output(), r'\[pool web pid \d+\] spawned \(generation 0\): forked by the template in \d+ ms',
      'the log says each worker was forked')
+with open(os.path.join(logdir, 'app.wsgi.log.v1')) as f:
+    served = f.read().split('\n')[:-1]
+ok(len(served) >= 2 and {int(l.split()[1]) for l in served} == {int(b.split()[1][4:]) for b in bodies}
+   and all(l.startswith('served ') for l in served),
+   "a file the app opened at import is still its own in every forked worker",
+   got=served[:4])
 
 if with_nobody:
     r = fcgi_request(usock, 'GET', '/', params=PARAMS)
@@ -207,6 +220,17 @@ load.stop()
 is_(len(load.failures()), 0, 'no request failed while the template died and came back')
 like(m.output(), r'\[pool web\] the template died \(1 in a row\)', 'its death is logged as a crash')
 is_(import_count(), 2 + n_nob, 'the new template imported the app')
+
+# --- a stuck template is killed and replaced ---------------------------------
+stuck = templates(m, 'web')[0]
+os.kill(stuck, signal.SIGSTOP)
+victim = sorted(live_pids(m, 'web'))[0]
+os.kill(victim, signal.SIGKILL)
+wait_log(m, r'\[pool web template pid %d\] forked no worker within 10 s of the request; killing it'
+         % stuck, timeout=30)
+wait_for(lambda: len(live_pids(m, 'web')) == 2 and stuck not in templates(m, 'web'),
+         timeout=30, what='a new template and its worker')
+ok(True, 'a stopped template is killed after 10 s without a fork, and a new one forks')
 
 # --- a failed deploy keeps the old generation and its template ---------------
 old_tmpl = templates(m, 'web')[0]
