@@ -52,7 +52,7 @@ build_record() {
 
 build_json() {
     "$cc" $flags -I"$work" -I"$top" \
-        "$top"/lib/json.c "$top"/lib/buf.c "$top"/manager/ctl_top_frame.c "$top"/t/fuzz/json_fuzz.c \
+        "$top"/lib/json.c "$top"/lib/buf.c "$top"/manager/ctl_top_frame.c "$top"/lib/units.c "$top"/t/fuzz/json_fuzz.c \
         -o "$work/json_fuzz"
 }
 
