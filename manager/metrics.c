@@ -116,6 +116,8 @@ struct worker_page {
 static bool worker_sample(const struct fw_pool_worker_info *w, void *data)
 {
     struct worker_page *wp = data;
+    if (!w->pid)
+        return true; /* being forked: no pid to name it by, nor anything to count yet */
     char pid[24];
     snprintf(pid, sizeof(pid), "%ld", (long)w->pid);
     uint64_t v = wp->what == 0   ? w->memory.rss_bytes

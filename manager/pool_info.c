@@ -67,10 +67,14 @@ void fw_pool_info(const struct fw_pool *pool, struct fw_pool_info *out)
     out->config_failed = pool->config_failed;
     out->spawn = c->spawn == FW_CONF_SPAWN_TEMPLATE ? "template" : "fresh";
     for (const struct proc *t = pool->templates; t; t = t->next) {
+        if (t->state == PROC_STOPPING)
+            continue; /* on its way out: nothing forks from it */
         out->templates++;
-        if (t->generation == pool->generation && t->state != PROC_STOPPING) {
+        if (t->generation == pool->generation) {
             out->template_pid = t->pid;
-            out->template_state = t->state == PROC_STARTING ? "starting" : "ready";
+            out->template_state = t->state == PROC_STARTING ? "starting"
+                                  : t->load_failed         ? "import failed"
+                                                           : "ready";
             out->template_age_ms = now - t->started_ms;
         }
     }

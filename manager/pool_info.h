@@ -94,9 +94,9 @@ struct fw_pool_info {
      * (pid 0: none now, being started or backing off) */
     const char *spawn;
     pid_t template_pid;
-    const char *template_state; /* "starting", "ready" */
+    const char *template_state; /* "starting", "ready", "import failed" (its forks retry it) */
     int64_t template_age_ms;
-    unsigned templates; /* all, older generations' still needed included */
+    unsigned templates; /* not stopping, older generations' still needed included */
 };
 
 #define FW_POOL_CAUSES_MAX 8 /* >= FW_POOL_NCAUSES (pool.h) */

@@ -16,6 +16,7 @@
 #include "template.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -27,10 +28,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-/* A forked worker says hello within milliseconds of the request; this
- * long without one, the request is given up (the template is stuck, or
- * lied), whatever startup_timeout says. */
-#define HELLO_TIMEOUT_MS 10000
+/* A template answers a fork request as soon as its fork returned: this
+ * long with requests and no answer, it is stuck (stopped, or an app thread
+ * holds what the fork needs) and is killed. The worker's hello comes
+ * later, after the apps' at-fork handlers: startup_timeout times that. */
+#define FORK_ANSWER_MS 10000
 /* A stopping template has nothing to finish. */
 #define TEMPLATE_STOP_MS 5000
 /* Children reaped before their hello was read (UNCLAIMED), kept this long. */
@@ -129,6 +131,11 @@ static void on_template_channel(struct fw_loop *loop, int fd, uint32_t events, v
     }
     uint64_t junk = 0;
     for (ssize_t i = 0; i < n; i++) {
+        if (msgs[i] == FW_TEMPLATE_MSG_FORKED && t->forks_pending) {
+            t->forks_pending--;
+            t->fork_progress_ms = fw_loop_now_ms();
+            continue;
+        }
         bool said = msgs[i] == FW_WORKER_MSG_READY || msgs[i] == FW_WORKER_MSG_LOAD_FAILED;
         if (!said || t->state != PROC_STARTING) {
             junk++;
@@ -270,21 +277,22 @@ void fw_pool_template_tick(struct fw_pool *pool)
             t->startup_timed_out = true;
         }
     }
+    for (struct proc *t = pool->templates; t; t = t->next)
+        if (t->state == PROC_RUNNING && t->forks_pending && !t->stuck_killed &&
+            now - t->fork_progress_ms > FORK_ANSWER_MS) {
+            fw_log_to(pool->log, FW_LOG_ERR,
+                      "[pool %s template pid %ld] answered no fork request for %d s; killing it",
+                      c->name, (long)t->pid, FORK_ANSWER_MS / 1000);
+            kill(t->pid, SIGKILL);
+            t->stuck_killed = true;
+        }
+    /* The worker kills itself at startup_timeout without its hello; this
+     * is for one that cannot. */
     for (struct proc *p = pool->procs, *next; p; p = next) {
         next = p->next;
-        if (p->pid == 0 && now - p->started_ms > HELLO_TIMEOUT_MS) {
-            /* The template took the request and forked nothing: stuck
-             * (stopped, or an app thread holding what the fork needs). */
-            for (struct proc *t = pool->templates; t; t = t->next)
-                if (t->generation == p->generation && t->state == PROC_RUNNING) {
-                    fw_log_to(pool->log, FW_LOG_ERR,
-                              "[pool %s template pid %ld] forked no worker within 10 s of the "
-                              "request; killing it",
-                              c->name, (long)t->pid);
-                    kill(t->pid, SIGKILL);
-                }
-            give_up(p, "did not say hello within 10 s");
-        }
+        if (p->pid == 0 && c->startup_timeout_ms &&
+            now - p->started_ms > (int64_t)c->startup_timeout_ms)
+            give_up(p, "did not say hello within startup_timeout");
     }
     if (c->spawn != FW_CONF_SPAWN_TEMPLATE || pool->stopping || pool->config_failed ||
         current(pool) ||
@@ -315,32 +323,35 @@ int fw_pool_template_fork(struct fw_pool *pool, const struct fw_spawn_request *r
                           struct fw_spawned *out, char *err, size_t errlen)
 {
     struct proc *t = current(pool);
-    int chan[2] = { -1, -1 }, pipefd[2] = { -1, -1 }, one = 1;
     int slot_fd = fw_scoreboard_fd(req->scoreboard, req->slot);
     if (!t || t->channel_fd < 0) {
         snprintf(err, errlen, "its template is gone");
         return -1;
     }
+    if (slot_fd < 0) {
+        snprintf(err, errlen, "its slot has no fd");
+        return -1;
+    }
     /* SO_PASSCRED before the worker can write: its hello then carries the
      * kernel's word for its pid. */
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, chan) < 0 ||
-        setsockopt(chan[0], SOL_SOCKET, SO_PASSCRED, &one, sizeof(one)) < 0 ||
-        pipe2(pipefd, O_CLOEXEC) < 0 || slot_fd < 0) {
-        snprintf(err, errlen, "socketpair/pipe: %s", strerror(errno));
-        goto fail;
-    }
+    struct fw_spawn_pair sp;
+    if (fw_spawn_pair_open(&sp, SOCK_STREAM, true, err, errlen) < 0)
+        return -1;
     struct fw_template_fork rq = {
         .kind = FW_TEMPLATE_MSG_FORK,
         .drained = req->drained,
         .has_page = req->page_fd >= 0,
         .has_access = req->access_fd >= 0,
         .max_requests = req->max_requests,
+        .startup_timeout_ms = pool->conf->startup_timeout_ms > UINT32_MAX
+                                  ? UINT32_MAX
+                                  : (uint32_t)pool->conf->startup_timeout_ms,
     };
     int fds[FW_TEMPLATE_NFDS];
     size_t n = 0;
     fds[n++] = req->listen_fd;
-    fds[n++] = pipefd[1];
-    fds[n++] = chan[1];
+    fds[n++] = sp.pipe[1];
+    fds[n++] = sp.chan[1];
     fds[n++] = req->log_fd;
     fds[n++] = slot_fd;
     if (rq.has_page)
@@ -350,25 +361,13 @@ int fw_pool_template_fork(struct fw_pool *pool, const struct fw_spawn_request *r
     if (send_request(t->channel_fd, &rq, fds, n) < 0) {
         snprintf(err, errlen, "asking its template (pid %ld) for a worker: %s", (long)t->pid,
                  strerror(errno));
-        goto fail;
+        fw_spawn_pair_close(&sp);
+        return -1;
     }
-    close(chan[1]);
-    close(pipefd[1]);
-    fw_scoreboard_spawned(req->scoreboard, req->slot);
-    fw_sock_set_nonblock(chan[0], 1);
-    fw_sock_set_nonblock(pipefd[0], 1);
-    out->pid = 0;
-    out->channel_fd = chan[0];
-    out->output_fd = pipefd[0];
+    if (!t->forks_pending++)
+        t->fork_progress_ms = fw_loop_now_ms();
+    fw_spawn_pair_handover(&sp, req, 0, out);
     return 0;
-fail:
-    for (int i = 0; i < 2; i++) {
-        if (chan[i] >= 0)
-            close(chan[i]);
-        if (pipefd[i] >= 0)
-            close(pipefd[i]);
-    }
-    return -1;
 }
 
 /* The pid in a hello is a child of ours (reparented: the worker says hello
@@ -410,6 +409,15 @@ static const char *implausible(const struct proc *p, const struct ucred *cr, boo
     if (!end || sscanf(end + 1, " %c %ld", &state, &ppid) != 2 || ppid != (long)getpid()) {
         return "comes from a process that is not the master's child";
     }
+    /* And it holds this channel's other end where a worker has it: a
+     * template of a pool without user: runs as root, whose credentials
+     * may name any pid, another pool's waiting worker too. */
+    char link[64], want[40];
+    snprintf(path, sizeof(path), "/proc/%ld/fd/%d", (long)cr->pid, FW_SPAWN_CHANNEL_FD);
+    ssize_t len_link = readlink(path, link, sizeof(link) - 1);
+    snprintf(want, sizeof(want), "socket:[%" PRIu64 "]", p->hello_ino);
+    if (len_link < 0 || (link[len_link] = '\0', strcmp(link, want) != 0))
+        return "comes from a process that does not hold its channel";
     return NULL;
 }
 
@@ -477,6 +485,17 @@ static void on_hello(struct fw_loop *loop, int fd, uint32_t events, void *data)
         kill(p->pid, p->pending_signal);
 }
 
+void fw_pool_template_import_healed(const struct proc *p)
+{
+    struct fw_pool *pool = p->pool;
+    if (pool->conf->spawn != FW_CONF_SPAWN_TEMPLATE || p->generation != pool->generation)
+        return;
+    struct proc *t = current(pool);
+    if (t && t->state == PROC_RUNNING && t->load_failed)
+        stop_template(t, "a worker it forked imports its app now: a new one imports it again",
+                      SIGTERM);
+}
+
 void fw_pool_template_watch_hello(struct proc *p)
 {
     fw_loop_add(p->pool->env.loop, p->channel_fd, EPOLLIN, on_hello, p);
@@ -490,37 +509,14 @@ bool fw_pool_template_reap(struct fw_pool *pool, pid_t pid, int status)
     if (!t)
         return false;
     unlink_proc(&pool->templates, t);
-    int64_t now = fw_loop_now_ms();
     bool expected = t->state == PROC_STOPPING;
-    char how[64];
-    if (WIFEXITED(status))
-        snprintf(how, sizeof(how), "exit status %d", WEXITSTATUS(status));
-    else
-        snprintf(how, sizeof(how), "killed by signal %d (%s)", WTERMSIG(status),
-                 strsignal(WTERMSIG(status)));
-    fw_log_to(pool->log, expected ? FW_LOG_NOTICE : FW_LOG_WARN,
-              "[pool %s template pid %ld] exited (%s) after %lld ms%s", pool->conf->name,
-              (long)pid, how, (long long)(now - t->started_ms), expected ? "" : ", unexpectedly");
-    fw_output_flush(&t->output, now);
+    char how[64], error[FW_SLOT_ERROR_MAX];
+    fw_pool_worker_log_exit(t, "template pid", status, expected, how, sizeof(how), error,
+                            sizeof(error));
+    fw_output_flush(&t->output, fw_loop_now_ms());
     fw_pool_worker_close_fds(t);
-    char error[FW_SLOT_ERROR_MAX] = "";
-    if (t->state == PROC_STARTING)
-        fw_pool_worker_dead_error(t, error, sizeof(error));
     fw_scoreboard_release(pool->env.scoreboard, t->slot);
-    if (!expected && t->state == PROC_STARTING && t->generation == pool->generation &&
-        fw_pool_recycle_running(pool)) {
-        char why[160];
-        snprintf(why, sizeof(why), "the new generation's template %s before it was ready (%s)",
-                 t->startup_timed_out ? "was killed at startup_timeout" : "exited", how);
-        snprintf(pool->load_error, sizeof(pool->load_error), "%s", error);
-        fw_pool_recycle_abort(pool, why);
-    } else if (!expected && WIFEXITED(status) && WEXITSTATUS(status) == FW_EXIT_CONFIG) {
-        fw_log_to(pool->log, FW_LOG_ERR,
-                  "[pool %s] configuration error in the template: not respawning until the "
-                  "configuration is reloaded%s%s",
-                  pool->conf->name, error[0] ? "; its last error: " : "", error);
-        pool->config_failed = true;
-    } else if (!expected) {
+    if (!expected && !fw_pool_worker_death_settles(pool, t, status, "template", how, error)) {
         char why[sizeof(pool->crash_why)];
         const char *what = t->state == PROC_STARTING ? "the template died before it was ready"
                                                      : "the template died";

@@ -31,6 +31,11 @@ int fw_pool_template_fork(struct fw_pool *pool, const struct fw_spawn_request *r
  * like any (pool_worker.c). */
 void fw_pool_template_watch_hello(struct proc *p);
 
+/* p, forked by a template whose import failed, imported on a retry (the
+ * code or what it imports was mended): that template is replaced by one
+ * that imports again, so that the next forks need no retry of their own. */
+void fw_pool_template_import_healed(const struct proc *p);
+
 /* A template's exit; false if pid is none of this pool's templates. */
 bool fw_pool_template_reap(struct fw_pool *pool, pid_t pid, int status);
 

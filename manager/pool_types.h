@@ -70,6 +70,10 @@ struct proc {
     int64_t junk_logged_ms;  /* when they were last logged; 0: never */
     int pending_signal;      /* pid 0 (forked by a template, no hello yet): sent at the hello */
     uid_t uid;               /* a template's: the user its workers run as; (uid_t)-1: unchanged */
+    unsigned forks_pending;  /* a template's fork requests it has not answered */
+    int64_t fork_progress_ms; /* when it last took one up (or was sent one while idle) */
+    bool stuck_killed;       /* a template killed for not answering them */
+    uint64_t hello_ino;      /* pid 0: the inode of its channel's end, which its pid must hold */
 
     /* metrics (pool_metrics.c): the most its slot has plausibly claimed;
      * killed by the master's request_timeout backstop; its memory, and when
@@ -135,7 +139,7 @@ struct fw_pool {
     struct fw_sizing_rate rate;             /* dynamic: spawns per second, doubling while short */
     bool watching_listen;                   /* on demand: master waits for the first connection */
     struct fw_backoff backoff;              /* start-up crashes in a row */
-    char crash_why[FW_SLOT_ERROR_MAX + 96]; /* the last one, for status */
+    char crash_why[FW_SLOT_ERROR_MAX + 160]; /* the last one, for status */
     struct fw_output_rate output_rate;      /* of all its workers' stdout and stderr */
     int64_t share_logged_ms;                /* "its share of the scoreboard" last logged */
 

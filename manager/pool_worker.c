@@ -261,8 +261,10 @@ static void on_channel(struct fw_loop *loop, int fd, uint32_t events, void *data
             }
             /* fall through */
         case FW_WORKER_MSG_READY:
-            if (msgs[i] == FW_WORKER_MSG_READY)
-                p->load_failed = false; /* also: a failed import healed since */
+            if (msgs[i] == FW_WORKER_MSG_READY && p->load_failed) {
+                p->load_failed = false; /* a failed import healed since */
+                fw_pool_template_import_healed(p);
+            }
             if (msgs[i] == FW_WORKER_MSG_READY)
                 p->import_error[0] = '\0';
             p->served = true;
@@ -394,6 +396,7 @@ int fw_pool_worker_spawn(struct fw_pool *pool)
     p->generation = pool->generation;
     p->channel_fd = sp.channel_fd;
     p->output_fd = sp.output_fd;
+    p->hello_ino = sp.child_ino;
     fw_output_init(&p->output, &pool->output_rate, pool->conf->name, sp.pid);
     p->output.log = pool->log;
     p->started_ms = fw_loop_now_ms();
@@ -443,6 +446,52 @@ static void died_unexpectedly(struct fw_pool *pool, const struct proc *p, uint64
     fw_backoff_reset(&pool->backoff);
 }
 
+void fw_pool_worker_log_exit(const struct proc *p, const char *what, int status, bool expected,
+                             char *how, size_t how_cap, char *error, size_t error_cap)
+{
+    const struct fw_pool *pool = p->pool;
+    if (WIFEXITED(status))
+        snprintf(how, how_cap, "exit status %d", WEXITSTATUS(status));
+    else
+        snprintf(how, how_cap, "killed by signal %d (%s)", WTERMSIG(status),
+                 strsignal(WTERMSIG(status)));
+    fw_log_to(pool->log, expected ? FW_LOG_NOTICE : FW_LOG_WARN,
+              "[pool %s %s %ld] exited (%s) after %lld ms%s", pool->conf->name, what,
+              (long)p->pid, how, (long long)(fw_loop_now_ms() - p->started_ms),
+              expected ? "" : ", unexpectedly");
+    error[0] = '\0';
+    if (p->state == PROC_STARTING)
+        fw_pool_worker_dead_error(p, error, error_cap);
+}
+
+bool fw_pool_worker_death_settles(struct fw_pool *pool, const struct proc *p, int status,
+                                  const char *noun, const char *how, const char *error)
+{
+    if (p->state == PROC_STARTING && p->generation == pool->generation &&
+        fw_pool_recycle_running(pool)) {
+        char why[160];
+        if (p->startup_timed_out)
+            snprintf(why, sizeof(why), "the new generation's %s was not ready within "
+                     "startup_timeout (%llu ms)", noun,
+                     (unsigned long long)pool->conf->startup_timeout_ms);
+        else
+            snprintf(why, sizeof(why), "the new generation's %s exited before it was ready (%s)",
+                     noun, how);
+        snprintf(pool->load_error, sizeof(pool->load_error), "%s", error);
+        fw_pool_recycle_abort(pool, why);
+        return true;
+    }
+    if (WIFEXITED(status) && WEXITSTATUS(status) == FW_EXIT_CONFIG) {
+        fw_log_to(pool->log, FW_LOG_ERR,
+                  "[pool %s] configuration error in the %s: not respawning until the "
+                  "configuration is reloaded%s%s",
+                  pool->conf->name, noun, error[0] ? "; its last error: " : "", error);
+        pool->config_failed = true;
+        return true;
+    }
+    return false;
+}
+
 bool fw_pool_reap(struct fw_pool *pool, pid_t pid, int status)
 {
     struct proc **pp = &pool->procs, *p;
@@ -455,15 +504,8 @@ bool fw_pool_reap(struct fw_pool *pool, pid_t pid, int status)
     int64_t age = now - p->started_ms;
     bool expected =
         p->state == PROC_STOPPING || (WIFEXITED(status) && WEXITSTATUS(status) == FW_EXIT_TIMEOUT);
-    char how[64];
-    if (WIFEXITED(status))
-        snprintf(how, sizeof(how), "exit status %d", WEXITSTATUS(status));
-    else
-        snprintf(how, sizeof(how), "killed by signal %d (%s)", WTERMSIG(status),
-                 strsignal(WTERMSIG(status)));
-    fw_log_to(pool->log, expected ? FW_LOG_NOTICE : FW_LOG_WARN,
-              "[pool %s pid %ld] exited (%s) after %lld ms%s", pool->conf->name, (long)pid, how,
-              (long long)age, expected ? "" : ", unexpectedly");
+    char how[64], error[FW_SLOT_ERROR_MAX];
+    fw_pool_worker_log_exit(p, "pid", status, expected, how, sizeof(how), error, sizeof(error));
     /* A worker that left its requests cut at its own graceful_timeout (it
      * exits 1 then: see fcgi/worker.c) during the pool's stop. One that
      * exits 4 left only a request stuck past request_timeout, which had its
@@ -482,30 +524,9 @@ bool fw_pool_reap(struct fw_pool *pool, pid_t pid, int status)
     unsigned in_flight = proc_busy(p);
     pool->requests_done += served;
     fw_pool_metrics_reaped(pool, p, status, expected);
-    char error[FW_SLOT_ERROR_MAX] = "";
-    if (p->state == PROC_STARTING)
-        fw_pool_worker_dead_error(p, error, sizeof(error));
     fw_scoreboard_release(pool->env.scoreboard, p->slot);
-    if (!expected && p->state == PROC_STARTING && p->generation == pool->generation &&
-        fw_pool_recycle_running(pool)) {
-        char why[160];
-        if (p->startup_timed_out)
-            snprintf(why, sizeof(why),
-                     "a new worker was not ready within startup_timeout (%llu ms)",
-                     (unsigned long long)pool->conf->startup_timeout_ms);
-        else
-            snprintf(why, sizeof(why), "a new worker exited before it was ready (%s)", how);
-        snprintf(pool->load_error, sizeof(pool->load_error), "%s", error);
-        fw_pool_recycle_abort(pool, why);
-    } else if (!expected && WIFEXITED(status) && WEXITSTATUS(status) == FW_EXIT_CONFIG) {
-        fw_log_to(pool->log, FW_LOG_ERR,
-                  "[pool %s] configuration error in the worker: not respawning until "
-                  "the configuration is reloaded%s%s",
-                  pool->conf->name, error[0] ? "; its last error: " : "", error);
-        pool->config_failed = true;
-    } else if (!expected) {
+    if (!expected && !fw_pool_worker_death_settles(pool, p, status, "worker", how, error))
         died_unexpectedly(pool, p, served, in_flight, age, how, error);
-    }
     fw_output_free(&p->output);
     free(p);
     fw_pool_maintain(pool);

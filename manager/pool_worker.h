@@ -38,4 +38,16 @@ void fw_pool_worker_send_fd(struct proc *p, int fd, char byte);
 /* What a proc that died starting left in its slot, one line. */
 void fw_pool_worker_dead_error(const struct proc *p, char *out, size_t cap);
 
+/* A reaped worker's or template's exit (its state still as it was): logs
+ * it, fills how ("exit status N", "killed by signal N (name)") and, if it
+ * was starting, error with its last error. what: "pid" or "template pid". */
+void fw_pool_worker_log_exit(const struct proc *p, const char *what, int status, bool expected,
+                             char *how, size_t how_cap, char *error, size_t error_cap);
+/* An unexpected death that settles more than a back-off: one of a
+ * recycle's new generation before it was ready abandons the recycle, a
+ * configuration error stops respawning. noun: "worker" or "template".
+ * false: neither, the caller backs off or replaces it. */
+bool fw_pool_worker_death_settles(struct fw_pool *pool, const struct proc *p, int status,
+                                  const char *noun, const char *how, const char *error);
+
 #endif

@@ -36,7 +36,7 @@
  * log if it has access_log (each closed otherwise); the exe fd
  * only until the exec. */
 #define CHILD_LISTEN_FD 0
-#define CHILD_CHANNEL_FD 3
+#define CHILD_CHANNEL_FD FW_SPAWN_CHANNEL_FD
 #define CHILD_LOG_FD 4
 #define CHILD_SLOT_FD 5
 #define CHILD_SETTINGS_FD 6
@@ -150,11 +150,6 @@ static int arrange_fds(const int src[N_CHILD_FDS], int exe_src)
     /* Unchecked, close_range() on a kernel before 5.9 left every fd of the
      * master open in the app. */
     return fw_fd_close_from(CHILD_EXE_FD + 1);
-}
-
-int fw_spawn_arrange_fds(const int src[FW_SPAWN_N_FDS])
-{
-    return arrange_fds(src, -1);
 }
 
 /* The settings of this worker alone, for the image it execs. */
@@ -496,46 +491,71 @@ int fw_spawn_template_main(char **argv)
 
 
 
+int fw_spawn_pair_open(struct fw_spawn_pair *sp, int type, bool passcred, char *err,
+                       size_t errlen)
+{
+    int one = 1;
+    sp->chan[0] = sp->chan[1] = sp->pipe[0] = sp->pipe[1] = -1;
+    if (socketpair(AF_UNIX, type | SOCK_CLOEXEC, 0, sp->chan) < 0 ||
+        (passcred && setsockopt(sp->chan[0], SOL_SOCKET, SO_PASSCRED, &one, sizeof(one)) < 0) ||
+        pipe2(sp->pipe, O_CLOEXEC) < 0) {
+        snprintf(err, errlen, "socketpair/pipe: %s", strerror(errno));
+        fw_spawn_pair_close(sp);
+        return -1;
+    }
+    return 0;
+}
+
+void fw_spawn_pair_close(struct fw_spawn_pair *sp)
+{
+    for (int i = 0; i < 2; i++) {
+        if (sp->chan[i] >= 0)
+            close(sp->chan[i]);
+        if (sp->pipe[i] >= 0)
+            close(sp->pipe[i]);
+        sp->chan[i] = sp->pipe[i] = -1;
+    }
+}
+
+void fw_spawn_pair_handover(struct fw_spawn_pair *sp, const struct fw_spawn_request *req,
+                            pid_t pid, struct fw_spawned *out)
+{
+    struct stat st;
+    out->child_ino = fstat(sp->chan[1], &st) == 0 ? (uint64_t)st.st_ino : 0;
+    close(sp->chan[1]);
+    close(sp->pipe[1]);
+    fw_scoreboard_spawned(req->scoreboard, req->slot);
+    fw_sock_set_nonblock(sp->chan[0], 1);
+    fw_sock_set_nonblock(sp->pipe[0], 1);
+    out->pid = pid;
+    out->channel_fd = sp->chan[0];
+    out->output_fd = sp->pipe[0];
+}
+
 int fw_spawn_worker(const struct fw_spawn_request *req, struct fw_spawned *out, char *err,
                     size_t errlen)
 {
-    int chan[2] = { -1, -1 }, pipefd[2] = { -1, -1 };
-    int type = req->template ? SOCK_SEQPACKET : SOCK_STREAM;
-    if (socketpair(AF_UNIX, type | SOCK_CLOEXEC, 0, chan) < 0 ||
-        pipe2(pipefd, O_CLOEXEC) < 0) {
-        snprintf(err, errlen, "socketpair/pipe: %s", strerror(errno));
-        goto fail;
-    }
+    struct fw_spawn_pair sp;
+    if (fw_spawn_pair_open(&sp, req->template ? SOCK_SEQPACKET : SOCK_STREAM, false, err,
+                           errlen) < 0)
+        return -1;
     if (exe_fd < 0 && (exe_fd = open("/proc/self/exe", O_PATH | O_CLOEXEC)) < 0) {
         snprintf(err, errlen, "opening /proc/self/exe: %s", strerror(errno));
-        goto fail;
+        fw_spawn_pair_close(&sp);
+        return -1;
     }
     pid_t master = getpid();
     pid_t pid = fork();
     if (pid < 0) {
         snprintf(err, errlen, "fork: %s", strerror(errno));
-        goto fail;
+        fw_spawn_pair_close(&sp);
+        return -1;
     }
     if (pid == 0) {
-        close(chan[0]);
-        close(pipefd[0]);
-        child(req, pipefd[1], chan[1], master);
+        close(sp.chan[0]);
+        close(sp.pipe[0]);
+        child(req, sp.pipe[1], sp.chan[1], master);
     }
-    close(chan[1]);
-    close(pipefd[1]);
-    fw_scoreboard_spawned(req->scoreboard, req->slot);
-    fw_sock_set_nonblock(chan[0], 1);
-    fw_sock_set_nonblock(pipefd[0], 1);
-    out->pid = pid;
-    out->channel_fd = chan[0];
-    out->output_fd = pipefd[0];
+    fw_spawn_pair_handover(&sp, req, pid, out);
     return 0;
-fail:
-    for (int i = 0; i < 2; i++) {
-        if (chan[i] >= 0)
-            close(chan[i]);
-        if (pipefd[i] >= 0)
-            close(pipefd[i]);
-    }
-    return -1;
 }

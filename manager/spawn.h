@@ -39,9 +39,29 @@ struct fw_spawn_request {
 
 struct fw_spawned {
     pid_t pid;
-    int channel_fd; /* master's end: messages from the worker */
-    int output_fd;  /* master's end: the worker's stdout and stderr */
+    int channel_fd;     /* master's end: messages from the worker */
+    int output_fd;      /* master's end: the worker's stdout and stderr */
+    uint64_t child_ino; /* the inode of the channel's other end, the child's */
 };
+
+/* A new child's channel and output pipe, before it has them: [0] the
+ * master's ends, [1] the child's. A template's worker's are made here too
+ * and sent to the template (pool_template.c). */
+struct fw_spawn_pair {
+    int chan[2];
+    int pipe[2];
+};
+
+/* type: SOCK_STREAM or SOCK_SEQPACKET; passcred: the master's end gets
+ * SO_PASSCRED before the child can write. 0, or -1 with err set and
+ * nothing left open. */
+int fw_spawn_pair_open(struct fw_spawn_pair *sp, int type, bool passcred, char *err,
+                       size_t errlen);
+/* Once the child (or the template) has its ends: closes them here, marks
+ * the slot spawned and fills out with the master's ends and pid. */
+void fw_spawn_pair_handover(struct fw_spawn_pair *sp, const struct fw_spawn_request *req,
+                            pid_t pid, struct fw_spawned *out);
+void fw_spawn_pair_close(struct fw_spawn_pair *sp);
 
 /* The argument that makes the manager's binary a worker image. */
 #define FW_SPAWN_WORKER_ARG "--worker"
@@ -58,11 +78,11 @@ int fw_spawn_worker_main(void);
 /* The same for a template image (argv[1] is FW_SPAWN_TEMPLATE_ARG). */
 int fw_spawn_template_main(char **argv);
 
-/* The worker fd layout, for a worker a template forks: src[i] goes to fd
- * i (-1 leaves it closed): 0 listen, 1 and 2 output, 3 channel, 4 log, 5
- * slot, 6 settings, 7 page, 8 access; every fd above is closed. 0 or -1. */
+/* The worker fd layout (a template's forked worker places its fds there
+ * too, manager/template.c): 0 listen, 1 and 2 output, 3 channel, 4 log, 5
+ * slot, 6 settings, 7 page, 8 access. */
 #define FW_SPAWN_N_FDS 9
-int fw_spawn_arrange_fds(const int src[FW_SPAWN_N_FDS]);
+#define FW_SPAWN_CHANNEL_FD 3
 
 /* The pool's status page from the layout's fd (closed), read-only; NULL
  * on failure (logged by the caller). */

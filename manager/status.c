@@ -43,7 +43,11 @@ static bool worker_line(const struct fw_pool_worker_info *w, void *data)
     char age[32], rss[32];
     fw_units_format_elapsed(w->age_ms, age, sizeof(age));
     mib(rss, sizeof(rss), w->rss_bytes);
-    fw_buf_printf(out, "    %-8ld %-4" PRIu32 " %-9s %-5u %-9" PRIu64 " %-8s %-7s", (long)w->pid,
+    /* A worker a template is forking has no pid until its hello. */
+    char pid[24] = "-";
+    if (w->pid)
+        snprintf(pid, sizeof(pid), "%ld", (long)w->pid);
+    fw_buf_printf(out, "    %-8s %-4" PRIu32 " %-9s %-5u %-9" PRIu64 " %-8s %-7s", pid,
                   w->generation, state_names[w->state], w->busy, w->requests, rss, age);
     if (w->n_now) {
         char for_[32];
@@ -156,8 +160,12 @@ static void pool_text(struct fw_buf *out, const struct fw_pool *pool)
     if (i.template_pid) {
         char age[32];
         fw_units_format_elapsed(i.template_age_ms, age, sizeof(age));
-        fw_buf_printf(out, "  template: pid %ld, %s, up %s (%u kept for older generations)\n",
-                      (long)i.template_pid, i.template_state, age, i.templates - 1);
+        fw_buf_printf(out, "  template: pid %ld, %s, up %s", (long)i.template_pid,
+                      i.template_state, age);
+        if (i.templates > 1)
+            fw_buf_printf(out, " (%u more kept for older generations' workers)",
+                          i.templates - 1);
+        fw_buf_puts(out, "\n");
     } else if (!strcmp(i.spawn, "template")) {
         fw_buf_puts(out, "  template: none now (starting, or backing off)\n");
     }

@@ -31,7 +31,7 @@
 #include <unistd.h>
 
 /* The image's layout (spawn.c): the template's own channel, log, slot. */
-#define CHANNEL_FD 3
+#define CHANNEL_FD FW_SPAWN_CHANNEL_FD
 #define LOG_FD 4
 #define PAGE_FD 7
 #define ACCESS_FD 8
@@ -159,7 +159,20 @@ static int place_fds(const int src[FW_SPAWN_N_FDS], const int received[FW_TEMPLA
 static void become_worker(struct template *t, const struct fw_template_fork *rq,
                           const int fds[FW_TEMPLATE_NFDS])
 {
-    fw_host_fork_child();
+    /* startup_timeout for the stretch before the hello (the apps' at-fork
+     * handlers run in it): the master cannot kill what it has no pid of,
+     * so the worker does. SIGKILL, which no handler of the app can take. */
+    timer_t limit;
+    bool limited = false;
+    if (rq->startup_timeout_ms) {
+        struct sigevent sev = { .sigev_notify = SIGEV_SIGNAL, .sigev_signo = SIGKILL };
+        struct itimerspec at = {
+            .it_value = { .tv_sec = rq->startup_timeout_ms / 1000,
+                          .tv_nsec = (long)(rq->startup_timeout_ms % 1000) * 1000000L },
+        };
+        limited = timer_create(CLOCK_MONOTONIC, &sev, &limit) == 0 &&
+                  timer_settime(limit, 0, &at, NULL) == 0;
+    }
     struct fw_worker_config *cfg = &t->w->cfg;
     const int src[FW_SPAWN_N_FDS] = {
         fds[FW_TEMPLATE_FD_LISTEN], fds[FW_TEMPLATE_FD_OUTPUT],  fds[FW_TEMPLATE_FD_OUTPUT],
@@ -174,6 +187,10 @@ static void become_worker(struct template *t, const struct fw_template_fork *rq,
     snprintf(prefix, sizeof(prefix), "pool %s pid %ld", cfg->pool ? cfg->pool : "?",
              (long)getpid());
     fw_log_set_prefix(prefix);
+    /* CPython's after-fork work and the apps' at-fork handlers, in the
+     * worker's fd layout: what a handler writes to stderr is the worker's
+     * output, and nothing of the template's is left open to it. */
+    fw_host_fork_child();
     retitle(t->argv, cfg);
     struct sigaction dfl = { .sa_handler = SIG_DFL };
     for (int s = 1; s < NSIG; s++)
@@ -189,6 +206,8 @@ static void become_worker(struct template *t, const struct fw_template_fork *rq,
     char hello = FW_WORKER_MSG_HELLO;
     if (send(CHANNEL_FD, &hello, 1, MSG_NOSIGNAL) != 1)
         _exit(FW_EXIT_INIT); /* the master gave this spawn up */
+    if (limited)
+        timer_delete(limit); /* from here the master times its startup */
     /* The template's slot, inherited with its memory: not this worker's. */
     if (cfg->slot)
         munmap(cfg->slot, sizeof(*cfg->slot));
@@ -282,15 +301,17 @@ static void from_master(struct template *t, const unsigned char *buf, size_t n, 
     if (nfds != want) {
         fw_log(FW_LOG_ERR, "a fork request with %zu fds, not %zu: ignored", nfds, want);
         close_fds(fds, nfds);
-        return;
+    } else {
+        int all[FW_TEMPLATE_NFDS];
+        size_t k = 0;
+        for (int i = 0; i <= FW_TEMPLATE_FD_SLOT; i++)
+            all[i] = fds[k++];
+        all[FW_TEMPLATE_FD_PAGE] = rq.has_page ? fds[k++] : -1;
+        all[FW_TEMPLATE_FD_ACCESS] = rq.has_access ? fds[k++] : -1;
+        fork_worker(t, &rq, all);
     }
-    int all[FW_TEMPLATE_NFDS];
-    size_t k = 0;
-    for (int i = 0; i <= FW_TEMPLATE_FD_SLOT; i++)
-        all[i] = fds[k++];
-    all[FW_TEMPLATE_FD_PAGE] = rq.has_page ? fds[k++] : -1;
-    all[FW_TEMPLATE_FD_ACCESS] = rq.has_access ? fds[k++] : -1;
-    fork_worker(t, &rq, all);
+    char done = FW_TEMPLATE_MSG_FORKED;
+    (void)send(CHANNEL_FD, &done, 1, MSG_NOSIGNAL | MSG_DONTWAIT);
 }
 
 /* Reads one record; false when the master is gone. */

@@ -20,6 +20,9 @@
 struct fw_wconf;
 
 #define FW_TEMPLATE_MSG_FORK 'N'
+/* Template to master, one per fork request once it has forked (or failed
+ * to): a template that takes requests and answers none is stuck. */
+#define FW_TEMPLATE_MSG_FORKED 'K'
 
 /* The payload of a fork request, followed by the fds as SCM_RIGHTS in the
  * order below, page and access only when flagged. */
@@ -28,7 +31,7 @@ struct fw_template_fork {
     uint8_t drained;
     uint8_t has_page;
     uint8_t has_access;
-    uint32_t reserved;
+    uint32_t startup_timeout_ms; /* the worker kills itself past this before its hello; 0: never */
     uint64_t max_requests; /* already jittered */
 };
 

@@ -35,7 +35,7 @@ if command -v pyenv >/dev/null 2>&1; then
         b=$(mktemp -d "${TMPDIR:-/tmp}/fcgiwsgi-py$v.XXXXXX")
         (cd "$b" && "$top/configure" --enable-werror --with-python="$prefix" >/dev/null &&
             make -j"$jobs" >/dev/null &&
-            make -j"$jobs" check TESTS='t/interp-gil.t t/own-gil.t t/slowlog.t t/wsgi-validate.t t/interpreters.t t/subinterp-refusal.t t/errors.t t/manager.t t/manager-timeout.t t/spawn-template.t') ||
+            make -j"$jobs" check TESTS='t/interp-gil.t t/own-gil.t t/slowlog.t t/wsgi-validate.t t/interpreters.t t/subinterp-refusal.t t/errors.t t/manager.t t/manager-timeout.t t/spawn-template.t t/spawn-template-hooks.t') ||
             { cat "$b/test-suite.log" 2>/dev/null; exit 1; }
         rm -rf "$b"
         echo "CPython $v ($prefix): passed"

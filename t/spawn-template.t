@@ -226,7 +226,7 @@ stuck = templates(m, 'web')[0]
 os.kill(stuck, signal.SIGSTOP)
 victim = sorted(live_pids(m, 'web'))[0]
 os.kill(victim, signal.SIGKILL)
-wait_log(m, r'\[pool web template pid %d\] forked no worker within 10 s of the request; killing it'
+wait_log(m, r'\[pool web template pid %d\] answered no fork request for 10 s; killing it'
          % stuck, timeout=30)
 wait_for(lambda: len(live_pids(m, 'web')) == 2 and stuck not in templates(m, 'web'),
          timeout=30, what='a new template and its worker')
