@@ -262,5 +262,7 @@ known = {w['pid'] for p in st['pools'] for w in p['workers']} | \
 stray = children_of(master) - known - set(marked('stuck')[-1:])
 is_(sorted(stray), [], 'no child of the master is unaccounted for')
 
-m.stop()
+m.signal(signal.SIGTERM)
+is_(m.wait(30), 0, 'the manager stops with 0')
+check_log_clean(m)
 done_testing()
