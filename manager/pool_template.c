@@ -268,6 +268,11 @@ void fw_pool_template_tick(struct fw_pool *pool)
         } else if (pool->stopping || !needed(pool, t)) {
             stop_template(t, pool->stopping ? "pool stopping" : "its generation is gone",
                           SIGTERM);
+        } else if (t->import_healed && !t->forks_pending) {
+            /* Stopped with a request queued, it would leave that worker
+             * unforked, given up as a crash. */
+            stop_template(t, "a worker it forked imports its app now: a new one imports it again",
+                          SIGTERM);
         } else if (t->state == PROC_STARTING && c->startup_timeout_ms && !t->startup_timed_out &&
                    now - t->started_ms > (int64_t)c->startup_timeout_ms) {
             fw_log_to(pool->log, FW_LOG_ERR,
@@ -492,8 +497,7 @@ void fw_pool_template_import_healed(const struct proc *p)
         return;
     struct proc *t = current(pool);
     if (t && t->state == PROC_RUNNING && t->load_failed)
-        stop_template(t, "a worker it forked imports its app now: a new one imports it again",
-                      SIGTERM);
+        t->import_healed = true; /* the tick stops it once no fork request waits on it */
 }
 
 void fw_pool_template_watch_hello(struct proc *p)

@@ -73,6 +73,7 @@ struct proc {
     unsigned forks_pending;  /* a template's fork requests it has not answered */
     int64_t fork_progress_ms; /* when it last took one up (or was sent one while idle) */
     bool stuck_killed;       /* a template killed for not answering them */
+    bool import_healed;      /* a template whose import failed, to be replaced once idle */
     uint64_t hello_ino;      /* pid 0: the inode of its channel's end, which its pid must hold */
 
     /* metrics (pool_metrics.c): the most its slot has plausibly claimed;
